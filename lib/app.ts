@@ -1,0 +1,37 @@
+/**
+ * The Hono app: middleware plus mounted routes. Both listeners (HTTP/3 over QUIC and
+ * HTTPS over TCP) serve this same app; each passes the connection a request arrived on as
+ * `env` (see `ConnectionEnv`).
+ * @module
+ */
+
+import { Hono } from "hono";
+import { connectionHeaders } from "./middleware/connection_headers.ts";
+import type { AppEnv } from "./server/connection_env.ts";
+import type { ConnectionTracker } from "./tracker/tracker.ts";
+import { echo } from "../routes/echo.ts";
+import { health } from "../routes/health.ts";
+import { pages } from "../routes/pages.ts";
+import { test } from "../routes/test.ts";
+
+/** What the app needs from the rest of the server. */
+export interface AppDeps {
+  tracker: ConnectionTracker;
+}
+
+/** Builds the app. Errors become JSON `{error, detail}` with the right status. */
+export async function createApp(deps: AppDeps): Promise<Hono<AppEnv>> {
+  const app = new Hono<AppEnv>();
+  app.use(connectionHeaders(deps.tracker));
+  app.route("/", health);
+  app.route("/", test);
+  app.route("/", echo);
+  app.route("/", await pages());
+  app.notFound((c) => c.json({ error: "not_found", detail: `no route for ${c.req.path}` }, 404));
+  app.onError((error, c) => {
+    const status = error.name === "BodyTooLargeError" ? 413 : 500;
+    const name = status === 413 ? "body_too_large" : "internal_error";
+    return c.json({ error: name, detail: error.message }, status);
+  });
+  return app;
+}

@@ -1,0 +1,140 @@
+/**
+ * QPACK field section encoder (RFC 9204 §4.5) that never uses the dynamic table, so it needs no
+ * encoder stream and never blocks a peer: the prefix is always Required Insert Count 0, Base 0.
+ *
+ * Per field it emits the shortest static-only representation:
+ * - Indexed Field Line (static) when name and value match a static entry;
+ * - Literal Field Line with (static) Name Reference when only the name matches;
+ * - Literal Field Line with Literal Name otherwise.
+ * Each string literal is Huffman-coded only when that is strictly shorter.
+ *
+ * Input is a flat `[name0, value0, name1, value1, …]` array of Latin-1 strings whose names are
+ * already lowercase (not checked here). The exact size is computed first into a reusable scratch
+ * plan, then everything is written into one `Uint8Array`.
+ *
+ * ```ts
+ * const block = encodeFieldSection([":status", "200", "content-type", "application/json"]);
+ * // 00 00 d9 ee — two static Indexed Field Lines
+ * ```
+ * @module
+ */
+
+import { huffmanEncode, huffmanEncodedLength } from "./huffman.ts";
+import { encodePrefixInt, prefixIntLength } from "./prefix_int.ts";
+import { staticNameInfo } from "./static_table.ts";
+
+const KIND_INDEXED = 0;
+const KIND_NAME_REF = 1;
+const KIND_LITERAL = 2;
+
+/**
+ * Three int32 per field: (static index << 2) | kind, then for the name and the value string
+ * (wire length << 1) | huffman flag. Reused across calls; grown on demand.
+ */
+let plan = new Int32Array(3 * 32);
+
+/** Wire length of `s` as a string literal, shifted left once, low bit = Huffman. */
+function planString(s: string): number {
+  const h = huffmanEncodedLength(s);
+  return h < s.length ? (h << 1) | 1 : s.length << 1;
+}
+
+/** Fills `plan` for `fields` and returns the exact encoded size in bytes. */
+function planFieldSection(fields: readonly string[]): number {
+  if ((fields.length & 1) !== 0) {
+    throw new RangeError("fields must be a flat [name, value, …] array of even length");
+  }
+  const count = fields.length >>> 1;
+  if (plan.length < 3 * count) plan = new Int32Array(3 * Math.max(count, plan.length));
+  let size = 2; // Required Insert Count = 0, S = 0, Delta Base = 0
+  for (let i = 0, k = 0; i < fields.length; i += 2, k += 3) {
+    const name = fields[i];
+    const value = fields[i + 1];
+    const info = staticNameInfo(name);
+    if (info !== undefined) {
+      const exact = info.values.get(value);
+      if (exact !== undefined) {
+        plan[k] = (exact << 2) | KIND_INDEXED;
+        size += prefixIntLength(exact, 6);
+        continue;
+      }
+      const v = planString(value);
+      plan[k] = (info.nameIndex << 2) | KIND_NAME_REF;
+      plan[k + 2] = v;
+      size += prefixIntLength(info.nameIndex, 4) + prefixIntLength(v >>> 1, 7) + (v >>> 1);
+    } else {
+      const n = planString(name);
+      const v = planString(value);
+      plan[k] = KIND_LITERAL;
+      plan[k + 1] = n;
+      plan[k + 2] = v;
+      size += prefixIntLength(n >>> 1, 3) + (n >>> 1) + prefixIntLength(v >>> 1, 7) + (v >>> 1);
+    }
+  }
+  return size;
+}
+
+/** Writes the string bytes of `s` as planned by `planString` (length already written). */
+function writeStringBytes(s: string, planned: number, out: Uint8Array, p: number): number {
+  if (planned & 1) return huffmanEncode(s, out, p);
+  for (let i = 0; i < s.length; i++) out[p++] = s.charCodeAt(i);
+  return p;
+}
+
+/** Writes the section planned by `planFieldSection(fields)` at `out[offset]`. */
+function writeFieldSection(fields: readonly string[], out: Uint8Array, offset: number): number {
+  let p = offset;
+  out[p++] = 0;
+  out[p++] = 0;
+  for (let i = 0, k = 0; i < fields.length; i += 2, k += 3) {
+    const rep = plan[k];
+    const kind = rep & 3;
+    if (kind === KIND_INDEXED) {
+      p = encodePrefixInt(rep >>> 2, 6, 0xc0, out, p);
+      continue;
+    }
+    if (kind === KIND_NAME_REF) {
+      p = encodePrefixInt(rep >>> 2, 4, 0x50, out, p);
+    } else {
+      const n = plan[k + 1];
+      p = encodePrefixInt(n >>> 1, 3, (n & 1) !== 0 ? 0x28 : 0x20, out, p);
+      p = writeStringBytes(fields[i], n, out, p);
+    }
+    const v = plan[k + 2];
+    p = encodePrefixInt(v >>> 1, 7, (v & 1) !== 0 ? 0x80 : 0, out, p);
+    p = writeStringBytes(fields[i + 1], v, out, p);
+  }
+  return p;
+}
+
+/**
+ * Encodes a flat `[name0, value0, …]` field list (names lowercase) into a new encoded field
+ * section: the HEADERS frame payload. Throws `RangeError` for an odd-length array.
+ */
+export function encodeFieldSection(fields: readonly string[]): Uint8Array {
+  const out = new Uint8Array(planFieldSection(fields));
+  writeFieldSection(fields, out, 0);
+  return out;
+}
+
+/** Returns the exact byte length `encodeFieldSection(fields)` would produce. */
+export function encodedFieldSectionLength(fields: readonly string[]): number {
+  return planFieldSection(fields);
+}
+
+/**
+ * Encodes `fields` like `encodeFieldSection`, but into `out` at `offset` (e.g. after a frame
+ * header reserved by the caller). Returns the offset after the section. Throws `RangeError` when
+ * `out` is too small; use `encodedFieldSectionLength` to size it.
+ */
+export function encodeFieldSectionInto(
+  fields: readonly string[],
+  out: Uint8Array,
+  offset: number,
+): number {
+  const size = planFieldSection(fields);
+  if (offset < 0 || out.length - offset < size) {
+    throw new RangeError(`need ${size} bytes at offset ${offset}, have ${out.length - offset}`);
+  }
+  return writeFieldSection(fields, out, offset);
+}

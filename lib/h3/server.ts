@@ -1,0 +1,465 @@
+/**
+ * The HTTP/3 server side of one QUIC connection (RFC 9114): our control stream with SETTINGS,
+ * the peer's control and QPACK streams, and every request stream turned into a Web `Request`
+ * for a `fetch`-style handler, whose `Response` goes back as HEADERS and streamed DATA.
+ *
+ * ```ts
+ * const h3 = new H3ServerConnection(quicConn, (req) => new Response("hi"), {});
+ * await h3.serve(); // returns when the connection is gone; never rejects
+ * ```
+ * @module
+ */
+
+import { BodyTooLargeError, DataFrameSource, encodeHeadersFrame, writeBody } from "./body.ts";
+import {
+  errorName,
+  H3_CLOSED_CRITICAL_STREAM,
+  H3_INTERNAL_ERROR,
+  H3_MESSAGE_ERROR,
+  H3_NO_ERROR,
+  H3_REQUEST_INCOMPLETE,
+  H3_STREAM_CREATION_ERROR,
+  H3Error,
+} from "./errors.ts";
+import { encodeGoaway } from "./frame.ts";
+import { FrameReader } from "./frame_reader.ts";
+import { parseRequestHead, responseFields } from "./message.ts";
+import { decodeFieldSection } from "./qpack/mod.ts";
+import { DecoderStreamReader, EncoderStreamReader } from "./qpack/mod.ts";
+import { defaultLocalSettings, encodeSettings } from "./settings.ts";
+import { STREAM_TYPE_CONTROL } from "./stream_type.ts";
+import { readUniStreamType } from "./uni_stream.ts";
+import type { QuicBidiStream, QuicCloseInfo, QuicConnection } from "./transport.ts";
+
+/** Limits and hooks for one HTTP/3 server connection. */
+export interface H3ServerOptions {
+  /** SETTINGS_MAX_FIELD_SECTION_SIZE we advertise and enforce (default 16 KiB). */
+  maxFieldSectionSize?: number;
+  /** Largest request body accepted (default 64 MiB); larger gets 413. */
+  maxRequestBodySize?: number;
+  /** Called for protocol errors worth logging; never on the hot path of a good request. */
+  onProtocolError?: (error: H3Error, where: "stream" | "connection") => void;
+}
+
+/** A `fetch`-style handler. `connection` is the object passed as `context` to the server. */
+export type H3Handler<C> = (request: Request, context: C) => Response | Promise<Response>;
+
+const DEFAULT_MAX_FIELD_SECTION_SIZE = 16 * 1024;
+const DEFAULT_MAX_BODY = 64 * 1024 * 1024;
+const NO_BODY_METHODS = new Set(["GET", "HEAD"]);
+const encodeJsonError = (name: string, detail: string) =>
+  new TextEncoder().encode(JSON.stringify({ error: name, detail }));
+
+/**
+ * Serves HTTP/3 on one QUIC connection. Holds every stream it must keep open (our control
+ * stream's writer above all: a collected one would be closed, and the peer would end the
+ * connection with H3_CLOSED_CRITICAL_STREAM).
+ */
+export class H3ServerConnection<C> {
+  readonly #conn: QuicConnection;
+  readonly #handler: H3Handler<C>;
+  readonly #context: C;
+  readonly #maxFieldSectionSize: number;
+  readonly #maxBody: number;
+  readonly #onProtocolError: H3ServerOptions["onProtocolError"];
+  #controlWriter: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  #peerControlSeen = false;
+  #peerEncoderSeen = false;
+  #peerDecoderSeen = false;
+  #acceptedRequests = 0;
+  #activeRequests = 0;
+  #draining = false;
+  #idle: (() => void) | undefined;
+  #closeInfo: QuicCloseInfo | undefined;
+  /** Resolves with how the connection ended, whichever side ended it; never rejects. */
+  readonly closed: Promise<QuicCloseInfo>;
+
+  /** Wraps `conn`; call `serve()` to start. */
+  constructor(
+    conn: QuicConnection,
+    handler: H3Handler<C>,
+    context: C,
+    options: H3ServerOptions = {},
+  ) {
+    this.#conn = conn;
+    this.#handler = handler;
+    this.#context = context;
+    this.#maxFieldSectionSize = options.maxFieldSectionSize ?? DEFAULT_MAX_FIELD_SECTION_SIZE;
+    this.#maxBody = options.maxRequestBodySize ?? DEFAULT_MAX_BODY;
+    this.#onProtocolError = options.onProtocolError;
+    // `closed` rejects on idle timeout and transport errors: an unhandled rejection would kill
+    // the process, so it is turned into a close info here, once.
+    this.closed = conn.closed.then(
+      (info) => (this.#closeInfo ??= info),
+      (error) => (this.#closeInfo ??= {
+        closeCode: -1,
+        reason: error instanceof Error ? error.message : String(error),
+      }),
+    );
+  }
+
+  /** Requests being served right now. */
+  get activeRequests(): number {
+    return this.#activeRequests;
+  }
+
+  /** Requests accepted on this connection so far. */
+  get acceptedRequests(): number {
+    return this.#acceptedRequests;
+  }
+
+  /**
+   * Opens our control stream, then accepts the peer's streams until the connection ends.
+   * Resolves when the connection is closed; never rejects.
+   */
+  async serve(): Promise<QuicCloseInfo> {
+    try {
+      const control = await this.#conn.createUnidirectionalStream();
+      this.#controlWriter = control.getWriter();
+      const settings = encodeSettings(
+        defaultLocalSettings({ maxFieldSectionSize: this.#maxFieldSectionSize }),
+      );
+      const first = new Uint8Array(1 + settings.length);
+      first[0] = STREAM_TYPE_CONTROL;
+      first.set(settings, 1);
+      await this.#controlWriter.write(first);
+    } catch {
+      return this.closed; // the connection went away during the handshake
+    }
+    this.#acceptUni().catch(() => {});
+    await this.#acceptBidi().catch(() => {});
+    return this.closed;
+  }
+
+  /**
+   * Graceful shutdown (RFC 9114 §5.2): sends GOAWAY naming the first request stream we will not
+   * serve, lets in-flight requests finish, then gives the peer the rest of `timeoutMs` (at
+   * most `lingerMs`) to close the connection itself, and closes it with H3_NO_ERROR.
+   *
+   * The linger matters: a finished response may still sit in QUIC's send buffer, unacknowledged,
+   * and closing at once would discard it. Deno does not tell us when it was acknowledged; a
+   * client that has read everything closes the connection, which ends the wait.
+   */
+  async shutdown(timeoutMs: number, lingerMs = 1000): Promise<void> {
+    if (this.#closeInfo) return;
+    const deadline = Date.now() + timeoutMs;
+    this.#draining = true;
+    // Streams are accepted in order of their IDs, so the nth client bidirectional stream has
+    // ID 4n (RFC 9000 §2.1), and the count gives the GOAWAY ID without asking each stream.
+    const goaway = encodeGoaway(this.#acceptedRequests * 4);
+    await this.#controlWriter?.write(goaway).catch(() => {});
+    if (this.#activeRequests > 0) {
+      await this.#waitFor(
+        new Promise<void>((resolve) => (this.#idle = resolve)),
+        deadline - Date.now(),
+      );
+    }
+    await this.#waitFor(this.closed, Math.min(lingerMs, deadline - Date.now()));
+    this.close(H3_NO_ERROR, "server shutting down");
+  }
+
+  async #waitFor(event: Promise<unknown>, ms: number): Promise<void> {
+    if (ms <= 0) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([event, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
+  }
+
+  /** Closes the connection with an HTTP/3 error code. */
+  close(code: number, reason: string): void {
+    if (this.#closeInfo) return;
+    this.#closeInfo = { closeCode: code, reason };
+    try {
+      this.#conn.close({ closeCode: code, reason });
+    } catch {
+      // already closed
+    }
+  }
+
+  #connectionError(error: H3Error): void {
+    this.#onProtocolError?.(error, "connection");
+    this.close(error.code, error.message.slice(0, 100));
+  }
+
+  async #acceptBidi(): Promise<void> {
+    const streams = this.#conn.incomingBidirectionalStreams.getReader();
+    for (;;) {
+      const { value, done } = await streams.read();
+      if (done) return;
+      this.#acceptedRequests++;
+      if (this.#draining) {
+        // After GOAWAY the request is refused; Deno cannot reset with H3_REQUEST_REJECTED, so the
+        // stream is closed without a response and the client retries elsewhere (§5.2).
+        value.writable.close().catch(() => {});
+        value.readable.cancel().catch(() => {});
+        continue;
+      }
+      this.#activeRequests++;
+      this.#serveRequest(value).catch(() => {}).finally(() => this.#requestDone());
+    }
+  }
+
+  #requestDone(): void {
+    if (--this.#activeRequests === 0 && this.#idle) this.#idle();
+  }
+
+  async #serveRequest(stream: QuicBidiStream): Promise<void> {
+    const reader = stream.readable.getReader();
+    const writer = stream.writable.getWriter();
+    const frames = new FrameReader({
+      kind: "request",
+      maxHeadersPayload: this.#maxFieldSectionSize,
+    });
+    let request: Request;
+    let method: string;
+    try {
+      let block: Uint8Array | undefined;
+      while (block === undefined) {
+        const event = frames.next();
+        if (event !== null) {
+          if (event.type === "headers") block = event.payload;
+          continue;
+        }
+        const { value, done } = await reader.read();
+        if (done) {
+          frames.end();
+          throw new H3Error(H3_REQUEST_INCOMPLETE, "stream", "stream ended before HEADERS");
+        }
+        frames.push(value);
+      }
+      const head = parseRequestHead(decodeFieldSection(block, this.#maxFieldSectionSize));
+      method = head.method;
+      if (head.contentLength > this.#maxBody) throw new BodyTooLargeError(this.#maxBody);
+      let body: ReadableStream<Uint8Array> | null = null;
+      if (NO_BODY_METHODS.has(method)) {
+        this.#drain(reader, frames);
+      } else {
+        body = new ReadableStream(
+          new DataFrameSource(
+            reader,
+            frames,
+            head.contentLength,
+            this.#maxBody,
+            (b) => decodeFieldSection(b, this.#maxFieldSectionSize),
+          ),
+        );
+      }
+      request = new Request(head.url, {
+        method,
+        headers: head.headers,
+        body,
+        // @ts-ignore: `duplex` is required for streaming bodies but missing from older types
+        duplex: "half",
+      });
+    } catch (error) {
+      await this.#rejectRequest(error, reader, writer);
+      return;
+    }
+    let response: Response;
+    try {
+      response = await this.#handler(request, this.#context);
+    } catch (error) {
+      const name = error instanceof BodyTooLargeError ? "body_too_large" : "internal_error";
+      response = new Response(encodeJsonError(name, String(error)), {
+        status: error instanceof BodyTooLargeError ? 413 : 500,
+        headers: { "content-type": "application/json" },
+      });
+    }
+    await this.#sendResponse(writer, response, method === "HEAD");
+  }
+
+  /** Reads a bodiless request to its end, checking that nothing but unknown frames follow. */
+  #drain(reader: ReadableStreamDefaultReader<Uint8Array>, frames: FrameReader): void {
+    const loop = async () => {
+      for (;;) {
+        const event = frames.next();
+        if (event !== null) {
+          if (event.type === "data" && event.payload.length > 0) {
+            throw new H3Error(H3_MESSAGE_ERROR, "stream", "body on a GET or HEAD request");
+          }
+          continue;
+        }
+        const { value, done } = await reader.read();
+        if (done) return frames.end();
+        frames.push(value);
+      }
+    };
+    loop().catch((error) => {
+      reader.cancel().catch(() => {});
+      if (error instanceof H3Error) this.#streamOrConnectionError(error);
+    });
+  }
+
+  #streamOrConnectionError(error: H3Error): void {
+    if (error.scope === "connection") this.#connectionError(error);
+    else this.#onProtocolError?.(error, "stream");
+  }
+
+  /**
+   * Answers a request that could not be parsed. A connection error closes the connection. A
+   * stream error should reset the stream with its code, but Deno's QUIC API cannot reset
+   * a stream with a code: the stream gets a 400 (or 413, 431) naming the HTTP/3 error, which
+   * RFC 9114 §4.1.2 allows ("MAY send an HTTP response indicating the error"), and is closed.
+   */
+  async #rejectRequest(
+    error: unknown,
+    reader: ReadableStreamDefaultReader<Uint8Array>,
+    writer: WritableStreamDefaultWriter<Uint8Array>,
+  ): Promise<void> {
+    reader.cancel().catch(() => {});
+    let status = 400;
+    let name: string;
+    let detail: string;
+    if (error instanceof H3Error) {
+      this.#streamOrConnectionError(error);
+      if (error.scope === "connection") return;
+      name = errorName(error.code);
+      detail = error.message;
+      if (error.code === H3_REQUEST_INCOMPLETE) {
+        writer.close().catch(() => {});
+        return;
+      }
+      if (detail.includes("field section too large")) status = 431;
+    } else if (error instanceof BodyTooLargeError) {
+      status = 413;
+      name = "body_too_large";
+      detail = error.message;
+    } else {
+      this.#onProtocolError?.(new H3Error(H3_INTERNAL_ERROR, "stream", String(error)), "stream");
+      status = 500;
+      name = "H3_INTERNAL_ERROR";
+      detail = String(error);
+    }
+    const response = new Response(encodeJsonError(name, detail), {
+      status,
+      headers: { "content-type": "application/json", "x-h3-error": name },
+    });
+    await this.#sendResponse(writer, response, false);
+  }
+
+  /**
+   * Sends a response. A body that fits in one chunk goes out with the HEADERS in a single write
+   * (the common case for API responses); longer bodies stream as DATA frames.
+   */
+  async #sendResponse(
+    writer: WritableStreamDefaultWriter<Uint8Array>,
+    response: Response,
+    headOnly: boolean,
+  ): Promise<void> {
+    const fields = responseFields(response.status, response.headers);
+    const body = response.body;
+    try {
+      if (body === null || headOnly) {
+        body?.cancel().catch(() => {});
+        await writer.write(encodeHeadersFrame(fields));
+        await writer.close();
+        return;
+      }
+      const reader = body.getReader();
+      const first = await reader.read();
+      if (first.done) {
+        await writer.write(encodeHeadersFrame(fields));
+        await writer.close();
+        return;
+      }
+      const second = await reader.read();
+      if (second.done) {
+        await writer.write(encodeHeadersFrame(fields, first.value));
+        await writer.close();
+        return;
+      }
+      writer.write(encodeHeadersFrame(fields)).catch(() => {});
+      await writeBody(writer, reader, first.value, second.value);
+      await writer.close();
+    } catch {
+      // The peer stopped reading (STOP_SENDING) or the connection is gone.
+      body?.cancel().catch(() => {});
+      writer.abort().catch(() => {});
+    }
+  }
+
+  async #acceptUni(): Promise<void> {
+    const streams = this.#conn.incomingUnidirectionalStreams.getReader();
+    for (;;) {
+      const { value, done } = await streams.read();
+      if (done) return;
+      this.#serveUni(value).catch((error) => {
+        if (error instanceof H3Error) this.#connectionError(error);
+      });
+    }
+  }
+
+  /** Dispatches a peer unidirectional stream by its type (RFC 9114 §6.2). */
+  async #serveUni(stream: ReadableStream<Uint8Array>): Promise<void> {
+    const reader = stream.getReader();
+    const typed = await readUniStreamType(reader);
+    if (typed === null) return; // ended before its type: nothing to do (§6.2)
+    const rest = typed.rest;
+    switch (typed.kind) {
+      case "control": {
+        if (this.#peerControlSeen) {
+          throw new H3Error(H3_STREAM_CREATION_ERROR, "connection", "second control stream");
+        }
+        this.#peerControlSeen = true;
+        const frames = new FrameReader({ kind: "control", maxHeadersPayload: 0 });
+        await pump(reader, rest, (chunk) => {
+          frames.push(chunk);
+          while (frames.next() !== null) {
+            // SETTINGS, GOAWAY and MAX_PUSH_ID are validated by the reader; a client's GOAWAY
+            // names push IDs, and we never push, so there is nothing further to do.
+          }
+        });
+        throw new H3Error(
+          H3_CLOSED_CRITICAL_STREAM,
+          "connection",
+          "peer closed its control stream",
+        );
+      }
+      case "push":
+        throw new H3Error(H3_STREAM_CREATION_ERROR, "connection", "push stream from a client");
+      case "qpack_encoder": {
+        if (this.#peerEncoderSeen) {
+          throw new H3Error(H3_STREAM_CREATION_ERROR, "connection", "second QPACK encoder stream");
+        }
+        this.#peerEncoderSeen = true;
+        const encoder = new EncoderStreamReader();
+        await pump(reader, rest, (chunk) => encoder.push(chunk));
+        throw new H3Error(
+          H3_CLOSED_CRITICAL_STREAM,
+          "connection",
+          "peer closed its encoder stream",
+        );
+      }
+      case "qpack_decoder": {
+        if (this.#peerDecoderSeen) {
+          throw new H3Error(H3_STREAM_CREATION_ERROR, "connection", "second QPACK decoder stream");
+        }
+        this.#peerDecoderSeen = true;
+        const decoder = new DecoderStreamReader();
+        await pump(reader, rest, (chunk) => decoder.push(chunk));
+        throw new H3Error(
+          H3_CLOSED_CRITICAL_STREAM,
+          "connection",
+          "peer closed its decoder stream",
+        );
+      }
+      default:
+        // Unknown and grease stream types are read and discarded (§6.2, §9).
+        await pump(reader, rest, () => {});
+    }
+  }
+}
+
+/** Feeds `first` and then every chunk of `reader` to `onChunk`, until the stream ends. */
+async function pump(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  first: Uint8Array,
+  onChunk: (chunk: Uint8Array) => void,
+): Promise<void> {
+  if (first.length > 0) onChunk(first);
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    onChunk(value);
+  }
+}

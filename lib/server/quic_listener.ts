@@ -1,0 +1,131 @@
+/**
+ * Accepts QUIC connections on a `Deno.QuicEndpoint`, registers each with the tracker, and
+ * serves HTTP/3 on it through the Hono app.
+ * @module
+ */
+
+import { H3ServerConnection } from "../h3/server.ts";
+import type { H3Handler, H3ServerOptions } from "../h3/server.ts";
+import { errorName } from "../h3/errors.ts";
+import { formatAddr } from "../h3/transport.ts";
+import type { Logger } from "../log.ts";
+import type { ConnectionRecord, ConnectionTracker } from "../tracker/tracker.ts";
+import type { ConnectionEnv } from "./connection_env.ts";
+
+/** Options for the QUIC listener. */
+export interface QuicListenerOptions extends H3ServerOptions {
+  hostname: string;
+  port: number;
+  cert: string;
+  key: string;
+  fetch: H3Handler<ConnectionEnv>;
+  tracker: ConnectionTracker;
+  logger: Logger;
+  /** Milliseconds of silence before a connection is closed (quinn's default is 30 s). */
+  maxIdleTimeout?: number;
+  /** Request streams a client may have open at once (default 256). */
+  maxConcurrentStreams?: number;
+}
+
+/** A running QUIC listener. */
+export interface QuicListenerHandle {
+  /** The UDP address actually bound. */
+  readonly addr: Deno.NetAddr;
+  /** GOAWAY to every connection, wait up to `timeoutMs` for requests, close. */
+  shutdown(timeoutMs: number): Promise<void>;
+}
+
+/** The `env` of a QUIC connection: its record and its live remote address. */
+class QuicConnectionEnv implements ConnectionEnv {
+  constructor(readonly connection: ConnectionRecord, private readonly conn: Deno.QuicConn) {}
+  remoteAddr(): string {
+    return formatAddr(this.conn.remoteAddr);
+  }
+}
+
+/** Binds the endpoint and starts accepting. */
+export function startQuicListener(options: QuicListenerOptions): QuicListenerHandle {
+  const endpoint = new Deno.QuicEndpoint({ hostname: options.hostname, port: options.port });
+  const listener = endpoint.listen({
+    cert: options.cert,
+    key: options.key,
+    alpnProtocols: ["h3"],
+    maxIdleTimeout: options.maxIdleTimeout,
+    maxConcurrentBidirectionalStreams: options.maxConcurrentStreams ?? 256,
+  });
+  const connections = new Set<H3ServerConnection<ConnectionEnv>>();
+  const localAddr = formatAddr(endpoint.addr);
+  let stopping = false;
+
+  const serveConnection = async (incoming: Deno.QuicIncoming) => {
+    let conn: Deno.QuicConn;
+    try {
+      conn = await incoming.accept();
+    } catch {
+      return; // handshake failed; quinn has already told the peer
+    }
+    const record = options.tracker.open(
+      "h3",
+      formatAddr(conn.remoteAddr),
+      localAddr,
+      conn.serverName ?? null,
+    );
+    options.logger.event(
+      "connection_opened",
+      `🆕 New QUIC connection: ${
+        conn.serverName ?? "?"
+      } from ${record.remote_addr} (Connection ID: ${record.connection_id})`,
+      { connection_id: record.connection_id, remote_addr: record.remote_addr, protocol: "h3" },
+    );
+    const h3 = new H3ServerConnection<ConnectionEnv>(
+      conn,
+      options.fetch,
+      new QuicConnectionEnv(record, conn),
+      {
+        maxFieldSectionSize: options.maxFieldSectionSize,
+        maxRequestBodySize: options.maxRequestBodySize,
+        onProtocolError: options.onProtocolError,
+      },
+    );
+    connections.add(h3);
+    const info = await h3.serve();
+    connections.delete(h3);
+    const reason = info.closeCode === -1
+      ? info.reason
+      : `${errorName(info.closeCode)}${info.reason ? `: ${info.reason}` : ""}`;
+    options.tracker.close(record, reason);
+    const lifetime = Date.now() - Date.parse(record.start_time);
+    options.logger.event(
+      "connection_closed",
+      `👋 QUIC connection closed: ${record.connection_id} (${reason}; ${record.request_count} requests, ${record.migration_count} migrations, ${
+        (lifetime / 1000).toFixed(1)
+      } s)`,
+      {
+        connection_id: record.connection_id,
+        reason,
+        requests: record.request_count,
+        lifetime_ms: lifetime,
+      },
+    );
+  };
+
+  (async () => {
+    for await (const incoming of listener) {
+      if (stopping) {
+        incoming.refuse();
+        continue;
+      }
+      serveConnection(incoming).catch(() => {});
+    }
+  })().catch(() => {});
+
+  return {
+    addr: endpoint.addr,
+    async shutdown(timeoutMs: number) {
+      stopping = true;
+      await Promise.all([...connections].map((c) => c.shutdown(timeoutMs)));
+      listener.stop();
+      endpoint.close();
+    },
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * Starts the whole server: certificates, the Hono app, HTTP/3 on UDP and HTTPS on TCP, on the
+ * same port number. `main.ts` calls it with the command line's settings; tests call it with
+ * port 0 and get a free port.
+ *
+ * ```ts
+ * const server = await startServer({ hostname: "127.0.0.1", port: 0, dataDir: tmp });
+ * console.log(server.port);
+ * await server.shutdown();
+ * ```
+ * @module
+ */
+
+import { createApp } from "../app.ts";
+import { ensureDevCertificates, loadCertificates } from "../certs.ts";
+import type { ServerCertificates } from "../certs.ts";
+import { type LogFormat, Logger } from "../log.ts";
+import { ConnectionTracker } from "../tracker/tracker.ts";
+import { startQuicListener } from "./quic_listener.ts";
+import { startTcpListener } from "./tcp_listener.ts";
+
+/** What `startServer` needs. */
+export interface StartOptions {
+  hostname: string;
+  /** UDP and TCP port; 0 picks a free one (the same number for both). */
+  port: number;
+  dataDir: string;
+  certFile?: string;
+  keyFile?: string;
+  logFormat?: LogFormat;
+  /** Where log lines go; stdout by default, a no-op keeps tests quiet. */
+  log?: (line: string) => void;
+  maxIdleTimeout?: number;
+}
+
+/** A running server. */
+export interface RunningServer {
+  readonly port: number;
+  readonly tracker: ConnectionTracker;
+  readonly certificates: ServerCertificates & { caPem?: string };
+  /** GOAWAY and drain HTTP/3 for up to `timeoutMs`, close TCP, release the ports. */
+  shutdown(timeoutMs?: number): Promise<void>;
+}
+
+/** Starts the server and resolves once both listeners are bound. */
+export async function startServer(options: StartOptions): Promise<RunningServer> {
+  const certificates = options.certFile && options.keyFile
+    ? await loadCertificates(options.certFile, options.keyFile)
+    : await ensureDevCertificates(options.dataDir);
+  const logger = new Logger(options.logFormat ?? "text", options.log);
+  const tracker = new ConnectionTracker();
+  const app = await createApp({ tracker });
+  const quic = startQuicListener({
+    hostname: options.hostname,
+    port: options.port,
+    cert: certificates.certPem,
+    key: certificates.keyPem,
+    fetch: app.fetch,
+    tracker,
+    logger,
+    maxIdleTimeout: options.maxIdleTimeout,
+  });
+  const port = quic.addr.port;
+  let tcp;
+  try {
+    tcp = await startTcpListener({
+      hostname: options.hostname,
+      port,
+      cert: certificates.certPem,
+      key: certificates.keyPem,
+      fetch: app.fetch,
+      tracker,
+      altSvc: `h3=":${port}"; ma=86400`,
+    });
+  } catch (error) {
+    await quic.shutdown(0);
+    throw error;
+  }
+  return {
+    port,
+    tracker,
+    certificates,
+    async shutdown(timeoutMs = 5000) {
+      await Promise.all([quic.shutdown(timeoutMs), tcp.shutdown()]);
+    },
+  };
+}

@@ -1,0 +1,131 @@
+/**
+ * HTTPS over TCP (HTTP/2 and HTTP/1.1) for the same Hono app, adding `Alt-Svc` so curl and
+ * browsers discover HTTP/3 on the same port.
+ *
+ * Built on Deno's `node:http2` (`allowHTTP1`) rather than `Deno.serve`: `Deno.serve` tells a
+ * handler neither the protocol ALPN chose nor where one TCP connection ends and the next begins,
+ * so it could only guess both. Here each TLS connection is an object with an ALPN protocol and a
+ * `close` event, which the tracker records as observed.
+ * @module
+ */
+
+import http2 from "node:http2";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { TLSSocket } from "node:tls";
+import { formatAddr } from "../h3/transport.ts";
+import type { ConnectionTracker } from "../tracker/tracker.ts";
+import type { ConnectionEnv } from "./connection_env.ts";
+
+/** Options for the TCP listener. */
+export interface TcpListenerOptions {
+  hostname: string;
+  port: number;
+  cert: string;
+  key: string;
+  fetch: (request: Request, env: ConnectionEnv) => Response | Promise<Response>;
+  tracker: ConnectionTracker;
+  /** The `Alt-Svc` value to advertise, e.g. `h3=":9443"; ma=86400`. */
+  altSvc: string;
+}
+
+/** A running TCP listener. */
+export interface TcpListenerHandle {
+  readonly port: number;
+  shutdown(): Promise<void>;
+}
+
+const ENV = Symbol("connectionEnv");
+type Socket = TLSSocket & { [ENV]?: ConnectionEnv };
+type AnyRequest = IncomingMessage | http2.Http2ServerRequest;
+type AnyResponse = ServerResponse | http2.Http2ServerResponse;
+
+/** Binds the TCP port and starts serving. */
+export async function startTcpListener(options: TcpListenerOptions): Promise<TcpListenerHandle> {
+  const server = http2.createSecureServer(
+    { cert: options.cert, key: options.key, allowHTTP1: true },
+    (req, res) => {
+      handle(req, res, options).catch(() => {
+        res.destroy?.();
+      });
+    },
+  );
+  const sockets = new Set<Socket>();
+  server.on("secureConnection", (socket: Socket) => {
+    const protocol = socket.alpnProtocol === "h2" ? "h2" : "http/1.1";
+    const remote = formatAddr({
+      hostname: socket.remoteAddress ?? "?",
+      port: socket.remotePort ?? 0,
+    });
+    const local = formatAddr({ hostname: socket.localAddress ?? "?", port: socket.localPort ?? 0 });
+    const record = options.tracker.open(
+      protocol,
+      remote,
+      local,
+      (socket as unknown as { servername?: string }).servername || null,
+    );
+    socket[ENV] = { connection: record, remoteAddr: () => remote };
+    sockets.add(socket);
+    socket.once("close", () => {
+      sockets.delete(socket);
+      options.tracker.close(record, "TCP connection closed");
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.hostname, () => resolve());
+  });
+  const address = server.address();
+  return {
+    port: typeof address === "object" && address ? address.port : options.port,
+    async shutdown() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      });
+    },
+  };
+}
+
+async function handle(req: AnyRequest, res: AnyResponse, options: TcpListenerOptions) {
+  const env = (req.socket as Socket)[ENV];
+  if (env === undefined) throw new Error("request on an untracked socket");
+  const authority = (req.headers[":authority"] as string | undefined) ?? req.headers.host ??
+    "localhost";
+  const method = req.method ?? "GET";
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (name.charCodeAt(0) === 0x3a || value === undefined) continue;
+    if (Array.isArray(value)) { for (const v of value) headers.append(name, v); }
+    else headers.set(name, value);
+  }
+  const hasBody = method !== "GET" && method !== "HEAD";
+  const request = new Request(`https://${authority}${req.url}`, {
+    method,
+    headers,
+    body: hasBody ? ReadableStream.from(req as AsyncIterable<Uint8Array>) : null,
+    // @ts-ignore: needed for streaming request bodies
+    duplex: "half",
+  });
+  const response = await options.fetch(request, env);
+  const out: Record<string, string | string[]> = { "alt-svc": options.altSvc };
+  for (const [name, value] of response.headers) {
+    if (name === "set-cookie") {
+      const list = out[name];
+      out[name] = Array.isArray(list) ? [...list, value] : [value];
+    } else if (name !== "connection" && name !== "keep-alive" && name !== "transfer-encoding") {
+      out[name] = value;
+    }
+  }
+  // deno-lint-ignore no-explicit-any
+  const w = res as any;
+  w.writeHead(response.status, out);
+  if (response.body === null || method === "HEAD") {
+    response.body?.cancel().catch(() => {});
+    w.end();
+    return;
+  }
+  for await (const chunk of response.body) {
+    if (!w.write(chunk)) await new Promise((resolve) => w.once("drain", resolve));
+  }
+  w.end();
+}

@@ -1,0 +1,10 @@
+/**
+ * `GET /healthz`: liveness for load balancers and scripts.
+ * @module
+ */
+
+import { Hono } from "hono";
+import type { AppEnv } from "../lib/server/connection_env.ts";
+
+/** The health route. */
+export const health = new Hono<AppEnv>().get("/healthz", (c) => c.json({ status: "ok" }));

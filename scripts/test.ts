@@ -1,0 +1,119 @@
+/**
+ * The test task (`deno task test`): installs the Debian peers the tests need when they are
+ * missing (as root, with apt-get), runs `deno fmt --check`, `deno lint` and `deno check`, then
+ * every test, and ends with one line `N passed, N failed`. A suite that could not run is a
+ * failure, never a skip.
+ * @module
+ */
+
+const PEERS: Array<{ command: string; pkg: string }> = [
+  { command: "gtlsclient", pkg: "ngtcp2-client" },
+  { command: "chromium", pkg: "chromium" },
+  { command: "curl", pkg: "curl" },
+];
+
+let passed = 0;
+let failed = 0;
+const failures: string[] = [];
+
+async function run(
+  cmd: string[],
+  options: { quiet?: boolean } = {},
+): Promise<{ code: number; out: string }> {
+  const child = new Deno.Command(cmd[0], {
+    args: cmd.slice(1),
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const decoder = new TextDecoder();
+  let out = "";
+  const pump = async (
+    stream: ReadableStream<Uint8Array>,
+    sink: { writeSync(p: Uint8Array): number },
+  ) => {
+    for await (const chunk of stream) {
+      out += decoder.decode(chunk, { stream: true });
+      if (!options.quiet) sink.writeSync(chunk);
+    }
+  };
+  const [status] = await Promise.all([
+    child.status,
+    pump(child.stdout, Deno.stdout),
+    pump(child.stderr, Deno.stderr),
+  ]);
+  return { code: status.code, out };
+}
+
+async function has(command: string): Promise<boolean> {
+  return (await run(["sh", "-c", `command -v ${command}`], { quiet: true })).code === 0;
+}
+
+function record(name: string, ok: boolean): void {
+  if (ok) passed++;
+  else {
+    failed++;
+    failures.push(name);
+  }
+}
+
+async function ensurePeers(): Promise<void> {
+  const missing: string[] = [];
+  for (const peer of PEERS) if (!(await has(peer.command))) missing.push(peer.pkg);
+  if (missing.length === 0) return;
+  const isRoot = Deno.uid?.() === 0;
+  if (!isRoot) {
+    console.error(
+      `✗ missing test peers (${missing.join(", ")}) and not root: install them with apt-get`,
+    );
+    return;
+  }
+  console.log(`▶ installing test peers: ${missing.join(", ")}`);
+  const env = { DEBIAN_FRONTEND: "noninteractive" };
+  await new Deno.Command("apt-get", { args: ["update"], env, stdout: "null" }).output();
+  const install = await new Deno.Command("apt-get", {
+    args: ["install", "-y", "--no-install-recommends", ...missing],
+    env,
+    stdout: "null",
+  }).output();
+  if (!install.success) console.error(new TextDecoder().decode(install.stderr));
+}
+
+async function main(): Promise<void> {
+  await ensurePeers();
+  for (const peer of PEERS) {
+    const ok = await has(peer.command);
+    record(`peer ${peer.command} installed`, ok);
+    if (!ok) console.error(`✗ peer ${peer.command} (${peer.pkg}) is missing: its tests will fail`);
+  }
+  for (
+    const [name, cmd] of [
+      ["deno fmt --check", ["deno", "fmt", "--check"]],
+      ["deno lint", ["deno", "lint"]],
+      ["deno check", ["deno", "check", "main.ts", "lib/", "routes/", "tests/", "scripts/"]],
+    ] as const
+  ) {
+    console.log(`▶ ${name}`);
+    const { code } = await run([Deno.execPath(), ...cmd.slice(1)]);
+    record(name, code === 0);
+  }
+  console.log("▶ deno test");
+  const test = await run([Deno.execPath(), "test", "--allow-all", "--unstable-net"]);
+  const summary = test.out.match(/(?:ok|FAILED) \| (\d+) passed(?: \([^)]*\))? \| (\d+) failed/);
+  if (summary === null) {
+    failed++;
+    failures.push("deno test did not report a summary (a suite could not run)");
+  } else {
+    passed += Number(summary[1]);
+    failed += Number(summary[2]);
+    if (test.code !== 0 && Number(summary[2]) === 0) {
+      failed++;
+      failures.push(`deno test exited ${test.code}`);
+    }
+  }
+  if (failures.length > 0) console.log(`\nFailed: ${failures.join("; ")}`);
+  console.log(`${passed} passed, ${failed} failed`);
+  Deno.exit(failed === 0 ? 0 : 1);
+}
+
+await main();

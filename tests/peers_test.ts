@@ -1,0 +1,110 @@
+/**
+ * Real peers against the server: ngtcp2's client and headless Chromium over HTTP/3, curl over
+ * HTTP/2. These never skip: a missing peer fails its test (the test task installs them).
+ */
+
+import { strict as assert } from "node:assert";
+import { startTestServer } from "./_server.ts";
+
+async function exec(cmd: string, args: string[], timeoutMs: number) {
+  const out = await new Deno.Command(cmd, {
+    args,
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(timeoutMs),
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("ngtcp2 client: 200 requests on one connection all get 200", async () => {
+  const server = await startTestServer();
+  try {
+    const url = `https://localhost:${server.port}/api/test`;
+    const result = await exec("gtlsclient", [
+      "--exit-on-all-streams-close",
+      "--no-quic-dump",
+      "--no-http-dump",
+      "-n",
+      "200",
+      "127.0.0.1",
+      String(server.port),
+      url,
+    ], 30_000);
+    assert.equal(result.code, 0, result.stderr.slice(-2000));
+    const statuses = [...result.stderr.matchAll(/http: stream 0x[0-9a-f]+ \[:status: (\d+)\]/g)]
+      .map((m) => m[1]);
+    assert.equal(statuses.length, 200, `saw ${statuses.length} response heads`);
+    assert.ok(statuses.every((s) => s === "200"), `statuses: ${[...new Set(statuses)]}`);
+    const closed = [...server.tracker.closedConnections(), ...server.tracker.openConnections()];
+    assert.equal(closed.length, 1, "one QUIC connection");
+    assert.equal(closed[0].request_count, 200);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("Chromium forced onto QUIC loads /api/test over h3", async () => {
+  const server = await startTestServer();
+  const profile = await Deno.makeTempDir({ prefix: "chromium-" });
+  try {
+    const result = await exec("chromium", [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      `--user-data-dir=${profile}`,
+      `--origin-to-force-quic-on=localhost:${server.port}`,
+      `--ignore-certificate-errors-spki-list=${server.certificates.spkiSha256Base64}`,
+      "--host-resolver-rules=MAP localhost 127.0.0.1",
+      "--dump-dom",
+      `https://localhost:${server.port}/api/test`,
+    ], 60_000);
+    assert.equal(result.code, 0, result.stderr.slice(-2000));
+    const json = result.stdout.match(/<pre[^>]*>(.*)<\/pre>/s)?.[1];
+    assert.ok(json, `no JSON in the page: ${result.stdout.slice(0, 500)}`);
+    const body = JSON.parse(json);
+    assert.equal(body.protocol, "h3");
+    assert.equal(server.tracker.get(body.connection_id)?.protocol, "h3");
+  } finally {
+    await server.stop();
+    await Deno.remove(profile, { recursive: true });
+  }
+});
+
+Deno.test("curl over TCP gets h2 and sees Alt-Svc advertising HTTP/3", async () => {
+  const server = await startTestServer();
+  try {
+    const result = await exec("curl", [
+      "-s",
+      "-i",
+      "--http2",
+      "--cacert",
+      `${server.dataDir}/certs/ca.pem`,
+      "--resolve",
+      `localhost:${server.port}:127.0.0.1`,
+      `https://localhost:${server.port}/api/test`,
+    ], 20_000);
+    assert.equal(result.code, 0, result.stderr);
+    const [head, body] = result.stdout.split("\r\n\r\n");
+    assert.match(head, /^HTTP\/2 200/);
+    assert.match(head, new RegExp(`alt-svc: h3=":${server.port}"; ma=86400`, "i"));
+    assert.match(head, /x-protocol: h2/i);
+    assert.equal(JSON.parse(body).protocol, "h2");
+    const h1 = await exec("curl", [
+      "-s",
+      "--http1.1",
+      "--cacert",
+      `${server.dataDir}/certs/ca.pem`,
+      "--resolve",
+      `localhost:${server.port}:127.0.0.1`,
+      `https://localhost:${server.port}/api/test`,
+    ], 20_000);
+    assert.equal(JSON.parse(h1.stdout).protocol, "http/1.1");
+  } finally {
+    await server.stop();
+  }
+});

@@ -224,7 +224,7 @@ async function readReusableLeaf(
   keyPath: string,
   authority: CertificateAuthority,
   now: Date,
-): Promise<Omit<ServerCertificates, "certPath" | "keyPath"> & { certPem: string } | undefined> {
+): Promise<Omit<ServerCertificates, "certPath" | "keyPath"> | undefined> {
   const storedChainPem = await readTextIfExists(certPath);
   const keyPem = await readTextIfExists(keyPath);
   if (storedChainPem === undefined || keyPem === undefined) return undefined;
@@ -245,7 +245,12 @@ async function readReusableLeaf(
     const certPem = `${leaf.toString("pem")}\n${authority.pem}`;
     if (certPem !== storedChainPem) await Deno.writeTextFile(certPath, certPem);
     await chmodPrivate(keyPath);
-    return { certPem, keyPem, spkiSha256Base64: await spkiSha256Base64(leaf), notAfter: leaf.notAfter };
+    return {
+      certPem,
+      keyPem,
+      spkiSha256Base64: await spkiSha256Base64(leaf),
+      notAfter: leaf.notAfter,
+    };
   } catch {
     return undefined;
   }
@@ -278,10 +283,6 @@ async function createLeaf(
   now: Date,
   notAfter: Date,
 ): Promise<x509.X509Certificate> {
-  const subjectAlternativeNames: x509.JsonGeneralNames = [
-    ...DEV_DNS_NAMES.map((value) => ({ type: "dns" as const, value })),
-    ...DEV_IP_ADDRESSES.map((value) => ({ type: "ip" as const, value })),
-  ];
   return await x509.X509CertificateGenerator.create({
     subject: "CN=localhost",
     issuer: authority.certificate.subjectName,
@@ -294,40 +295,31 @@ async function createLeaf(
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
-      new x509.SubjectAlternativeNameExtension(subjectAlternativeNames, false),
+      new x509.SubjectAlternativeNameExtension(devGeneralNames(), false),
       await x509.SubjectKeyIdentifierExtension.create(publicKey, false, crypto),
       await x509.AuthorityKeyIdentifierExtension.create(authority.certificate, false, crypto),
     ],
   }, crypto);
 }
 
-/** True when the certificate's SANs include every development DNS name and IP address. */
+/** True when the certificate's SANs include every development name (compared as DER). */
 function coversDevNames(leaf: x509.X509Certificate): boolean {
   const san = leaf.getExtension(x509.SubjectAlternativeNameExtension);
   if (!san) return false;
-  const names = san.names.toJSON();
-  const has = (type: string, value: string) =>
-    names.some((name) => name.type === type && sameName(type, name.value, value));
-  return DEV_DNS_NAMES.every((name) => has("dns", name)) &&
-    DEV_IP_ADDRESSES.every((address) => has("ip", address));
+  const present = new Set(
+    san.names.items.map((name) => bytesToBase64(new Uint8Array(name.rawData))),
+  );
+  return devGeneralNames().every((name) =>
+    present.has(bytesToBase64(new Uint8Array(new x509.GeneralName(name.type, name.value).rawData)))
+  );
 }
 
-function sameName(type: string, actual: string, expected: string): boolean {
-  if (type === "dns") return actual.toLowerCase() === expected.toLowerCase();
-  return normalizeIp(actual) === normalizeIp(expected);
-}
-
-/** Collapses the spellings of an IPv6 address (`0:0:0:0:0:0:0:1` vs `::1`) for comparison. */
-function normalizeIp(address: string): string {
-  if (!address.includes(":")) return address;
-  const [head, tail = ""] = address.split("::");
-  const headGroups = head ? head.split(":") : [];
-  const tailGroups = address.includes("::") && tail ? tail.split(":") : [];
-  const missing = 8 - headGroups.length - tailGroups.length;
-  const groups = address.includes("::")
-    ? [...headGroups, ...Array(missing).fill("0"), ...tailGroups]
-    : headGroups;
-  return groups.map((group) => parseInt(group, 16).toString(16)).join(":");
+/** The development leaf's subject alternative names. */
+function devGeneralNames(): x509.JsonGeneralNames {
+  return [
+    ...DEV_DNS_NAMES.map((value) => ({ type: "dns" as const, value })),
+    ...DEV_IP_ADDRESSES.map((value) => ({ type: "ip" as const, value })),
+  ];
 }
 
 function isValidBetween(certificate: x509.X509Certificate, from: Date, until: Date): boolean {

@@ -221,7 +221,10 @@ export class H3Client {
       }
       if (event.type !== "headers") continue;
       const head = parseResponseHead(decodeFieldSection(event.payload, this.#maxFieldSectionSize));
-      if (head.status < 200) continue; // informational responses precede the final one
+      if (head.status < 200) {
+        frames.interimResponse(); // informational responses precede the final one
+        continue;
+      }
       // A HEAD response announces a content-length but carries no body (RFC 9110 §9.3.2).
       const nullBody = headOnly || head.status === 204 || head.status === 304;
       const source = new DataFrameSource(

@@ -258,13 +258,12 @@ export class FrameReader {
         }
       }
     }
+    // Rare: the header straddles chunks. Gather it byte by byte (at most 16) into #hdr.
     const hdr = this.#hdr;
     for (;;) {
-      let need = 1;
-      if (this.#hdrLen > 0) {
+      if (this.#hdrLen !== 0) {
         const typeSize = varintLength(hdr[0]);
-        need = this.#hdrLen <= typeSize ? typeSize + 1 : typeSize + varintLength(hdr[typeSize]);
-        if (this.#hdrLen === need) {
+        if (this.#hdrLen > typeSize && this.#hdrLen === typeSize + varintLength(hdr[typeSize])) {
           this.#type = readVarint(hdr, 0);
           this.#length = readVarint(hdr, typeSize);
           this.#hdrLen = 0;
@@ -273,11 +272,8 @@ export class FrameReader {
       }
       const chunk = this.#current();
       if (chunk === null) return false;
-      const avail = chunk.length - this.#pos;
-      const n = need - this.#hdrLen < avail ? need - this.#hdrLen : avail;
-      for (let i = 0; i < n; i++) hdr[this.#hdrLen + i] = chunk[this.#pos + i];
-      this.#hdrLen += n;
-      this.#advance(n);
+      hdr[this.#hdrLen++] = chunk[this.#pos];
+      this.#advance(1);
     }
   }
 
@@ -306,6 +302,7 @@ export class FrameReader {
       this.#filled += n;
       this.#advance(n);
       if (this.#filled === length) {
+        this.#buf = null;
         return buf;
       }
     }
@@ -353,24 +350,22 @@ export class FrameReader {
   #startControlFrame(): void {
     const type = this.#type;
     const length = this.#length;
-    if (!this.#settingsSeen) {
-      // §6.2.1, §9: any other first frame, even an unknown one, is H3_MISSING_SETTINGS.
-      if (type !== FRAME_SETTINGS) {
-        throw connError(H3_MISSING_SETTINGS, `control stream starts with ${frameTypeName(type)}`);
-      }
-      this.#settingsSeen = true;
-      if (length > this.#maxControlPayload) {
-        throw connError(H3_EXCESSIVE_LOAD, `SETTINGS payload of ${length} bytes is too large`);
-      }
-      this.#state = S_PAYLOAD;
-      return;
+    // §6.2.1, §9: any other first frame, even an unknown one, is H3_MISSING_SETTINGS.
+    if (!this.#settingsSeen && type !== FRAME_SETTINGS) {
+      throw connError(H3_MISSING_SETTINGS, `control stream starts with ${frameTypeName(type)}`);
     }
     if (type === FRAME_MAX_PUSH_ID && this.#isClient) {
       throw unexpected("MAX_PUSH_ID received by a client"); // §7.2.7
     }
     switch (type) {
       case FRAME_SETTINGS:
-        throw unexpected("second SETTINGS frame"); // §7.2.4
+        if (this.#settingsSeen) throw unexpected("second SETTINGS frame"); // §7.2.4
+        this.#settingsSeen = true;
+        if (length > this.#maxControlPayload) {
+          throw connError(H3_EXCESSIVE_LOAD, `SETTINGS payload of ${length} bytes is too large`);
+        }
+        this.#state = S_PAYLOAD;
+        return;
       case FRAME_MAX_PUSH_ID:
       case FRAME_GOAWAY:
       case FRAME_CANCEL_PUSH:

@@ -175,6 +175,11 @@ Deno.test("reader: a whole HEADERS frame in one chunk is a view, not a copy", ()
   assert.equal(d.payload.byteOffset, 24);
   assert.equal(r.next(), null);
   assert.equal(r.bufferedBytes, 0);
+  const exact = headers(20); // a frame that ends exactly at its chunk's end
+  const r2 = new FrameReader(REQ);
+  r2.push(exact);
+  const h2 = r2.next()!;
+  assert.ok(h2.type === "headers" && h2.payload.buffer === exact.buffer);
 });
 
 Deno.test("reader: a straddling HEADERS payload is copied into a buffer of exactly its size", () => {

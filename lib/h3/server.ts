@@ -14,6 +14,7 @@ import { BodyTooLargeError, DataFrameSource, encodeHeadersFrame, writeBody } fro
 import {
   errorName,
   H3_CLOSED_CRITICAL_STREAM,
+  H3_EXCESSIVE_LOAD,
   H3_INTERNAL_ERROR,
   H3_MESSAGE_ERROR,
   H3_NO_ERROR,
@@ -319,7 +320,9 @@ export class H3ServerConnection<C> {
         writer.close().catch(() => {});
         return;
       }
-      if (detail.includes("field section too large")) status = 431;
+      if (error.code === H3_EXCESSIVE_LOAD || detail.includes("field section too large")) {
+        status = 431; // the header section is too large to process (§4.2.2)
+      }
     } else if (error instanceof BodyTooLargeError) {
       status = 413;
       name = "body_too_large";

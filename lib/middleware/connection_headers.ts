@@ -1,8 +1,12 @@
 /**
  * Middleware that counts each request on its connection and sets the `X-Connection-*`
- * headers. The headers are set before the handler runs, so Hono builds the response with them
- * once; setting them after `await next()` would rebuild the response, which costs several
- * microseconds a request.
+ * headers on the response.
+ *
+ * The headers are set on the finished response's own `Headers`, in place. Measured in Deno
+ * 2.9 (bench/request_path_bench.ts), that costs about a third of `c.header()` before
+ * `next()`, which makes Hono copy a prepared `Headers` into the new `Response`, and far less than
+ * `c.header()` after `next()`, which rebuilds the response. A response with immutable headers
+ * (for example one returned by `fetch`) falls back to `c.header()`.
  *
  * ```ts
  * app.use(connectionHeaders(tracker));
@@ -10,21 +14,29 @@
  * @module
  */
 
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../server/connection_env.ts";
 import type { ConnectionTracker } from "../tracker/tracker.ts";
 
 /** Creates the middleware for `tracker`. */
 export function connectionHeaders(tracker: ConnectionTracker): MiddlewareHandler<AppEnv> {
   return async function connectionHeadersMiddleware(c, next) {
-    const env = c.env;
-    const record = env.connection;
+    const record = c.env.connection;
     tracker.request(record);
-    c.header("x-connection-id", record.connection_id);
-    c.header("x-remote-addr", env.remoteAddr());
-    c.header("x-protocol", record.protocol);
-    c.header("x-request-count", String(record.request_count));
-    c.header("x-migration-count", String(record.migration_count));
     await next();
+    try {
+      setConnectionHeaders(c, c.res.headers.set.bind(c.res.headers));
+    } catch {
+      setConnectionHeaders(c, c.header);
+    }
   };
+}
+
+function setConnectionHeaders(c: Context<AppEnv>, set: (name: string, value: string) => void) {
+  const record = c.env.connection;
+  set("x-connection-id", record.connection_id);
+  set("x-remote-addr", c.env.remoteAddr());
+  set("x-protocol", record.protocol);
+  set("x-request-count", String(record.request_count));
+  set("x-migration-count", String(record.migration_count));
 }

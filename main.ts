@@ -19,6 +19,7 @@ if (import.meta.main) {
       certFile: config.certPath,
       keyFile: config.keyPath,
       logFormat: config.logFormat,
+      watchIntervalMs: config.watchIntervalMs,
     });
   } catch (error) {
     console.error(`error: cannot start: ${error instanceof Error ? error.message : error}`);

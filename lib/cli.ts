@@ -42,6 +42,8 @@ export interface ServerConfig {
   adminToken?: string;
   /** Log line format. Default `text`. */
   logFormat: LogFormat;
+  /** How often the migration watcher looks at every open QUIC connection's address, in ms. */
+  watchIntervalMs: number;
   /** True when `--help`/`-h` was given; the other fields are then defaults and unchecked. */
   help: boolean;
 }
@@ -87,6 +89,7 @@ export function defaultConfig(): ServerConfig {
     dataDir: ".data",
     adminToken: undefined,
     logFormat: "text",
+    watchIntervalMs: 50,
     help: false,
   };
 }
@@ -175,7 +178,7 @@ const OPTION_SPECS: readonly OptionSpec[] = [
     envVar: "QUIC_ADMIN_TOKEN",
     valueName: "TOKEN",
     description: "bearer token for admin endpoints",
-    defaultText: "random, printed at start",
+    defaultText: "random, kept in <data-dir>/admin-token (mode 0600)",
     apply(config, value) {
       config.adminToken = value;
     },
@@ -191,6 +194,20 @@ const OPTION_SPECS: readonly OptionSpec[] = [
         throw new ConfigError(`${source}: ${quote(value)} is not a log format (text or json)`);
       }
       config.logFormat = value;
+    },
+  },
+  {
+    flag: "--watch-interval",
+    envVar: "QUIC_WATCH_INTERVAL",
+    valueName: "MS",
+    description: "how often idle QUIC connections are checked for migration (1-10000 ms)",
+    defaultText: "50",
+    apply(config, value, source) {
+      const ms = Number(value);
+      if (!/^[0-9]+$/.test(value) || ms < 1 || ms > 10_000) {
+        throw new ConfigError(`${source}: ${quote(value)} is not an interval from 1 to 10000 ms`);
+      }
+      config.watchIntervalMs = ms;
     },
   },
 ];

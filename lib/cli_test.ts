@@ -101,6 +101,8 @@ Deno.test("command line wins over environment", () => {
       "flag-token",
       "--log-format",
       "text",
+      "--watch-interval",
+      "20",
     ],
     {
       QUIC_HOST: "127.0.0.1",
@@ -111,6 +113,7 @@ Deno.test("command line wins over environment", () => {
       QUIC_DATA_DIR: "env-dir",
       QUIC_ADMIN_TOKEN: "env-token",
       QUIC_LOG_FORMAT: "json",
+      QUIC_WATCH_INTERVAL: "200",
     },
   );
   assert.deepEqual(config, {
@@ -122,6 +125,7 @@ Deno.test("command line wins over environment", () => {
     dataDir: "flag-dir",
     adminToken: "flag-token",
     logFormat: "text",
+    watchIntervalMs: 20,
     help: false,
   });
 });
@@ -274,4 +278,13 @@ Deno.test("configOrExit: good input returns the config", async () => {
   const config = JSON.parse(result.stdout);
   assert.equal(config.port, 7443);
   assert.equal(config.logFormat, "json");
+});
+
+Deno.test("--watch-interval: flag, environment, and bounds", () => {
+  assert.equal(parseConfig(["--watch-interval", "5"], {}).watchIntervalMs, 5);
+  assert.equal(parseConfig([], { QUIC_WATCH_INTERVAL: "250" }).watchIntervalMs, 250);
+  assert.equal(parseConfig([], {}).watchIntervalMs, 50);
+  assert.throws(() => parseConfig(["--watch-interval", "0"], {}), /--watch-interval: "0"/);
+  assert.throws(() => parseConfig(["--watch-interval=1.5"], {}), /not an interval/);
+  assert.throws(() => parseConfig([], { QUIC_WATCH_INTERVAL: "99999" }), /QUIC_WATCH_INTERVAL/);
 });

@@ -10,14 +10,13 @@ import type { AppEnv } from "../lib/server/connection_env.ts";
 
 /** The test route. */
 export const test = new Hono<AppEnv>().get("/api/test", (c) => {
-  const record = c.env.connection;
+  const conn = c.env.connection;
   return c.json({
-    protocol: record.protocol,
-    connection_id: record.connection_id,
-    remote_addr: c.env.remoteAddr(),
-    request_count: record.request_count,
-    migration_count: record.migration_count,
-    connection_started: record.start_time,
-    server_time: new Date().toISOString(),
+    protocol: conn.protocol,
+    connection_id: conn.id,
+    remote_addr: conn.remoteAddr,
+    request_count: conn.requestCount,
+    migration_count: conn.migrationCount,
+    connection_started: new Date(conn.startMs).toISOString(),
   });
 });

@@ -22,7 +22,7 @@ Deno.test("HTTP/3: 1,000 sequential requests on one connection", async () => {
       if (i === 1) id = body.connection_id;
       else assert.equal(body.connection_id, id);
     }
-    assert.equal(server.tracker.get(id)?.request_count, 1000);
+    assert.equal(server.tracker.get(id)?.requestCount, 1000);
   } finally {
     client.close();
     await server.stop();

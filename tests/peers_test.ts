@@ -38,7 +38,7 @@ Deno.test("ngtcp2 client: 200 requests on one connection all get 200", async () 
     assert.ok(statuses.every((s) => s === "200"), `statuses: ${[...new Set(statuses)]}`);
     const closed = [...server.tracker.closedConnections(), ...server.tracker.openConnections()];
     assert.equal(closed.length, 1, "one QUIC connection");
-    assert.equal(closed[0].request_count, 200);
+    assert.equal(closed[0].requestCount, 200);
   } finally {
     await server.stop();
   }

@@ -33,7 +33,7 @@ export class DataFrameSource implements UnderlyingDefaultSource<Uint8Array> {
   #expected: number;
   #limit: number;
   #received = 0;
-  #onDone: ((error?: unknown) => void) | undefined;
+  #onDone: ((error: unknown, bytes: number) => void) | undefined;
   /** Trailer fields, once the trailer section has been read. */
   trailers: [string, string][] | undefined;
 
@@ -43,7 +43,7 @@ export class DataFrameSource implements UnderlyingDefaultSource<Uint8Array> {
    * @param expected the `content-length`, or -1
    * @param limit the largest body accepted, in bytes
    * @param decodeTrailers decodes a trailer field section into flat fields
-   * @param onDone called once when the body ends, with the error if it failed
+   * @param onDone called once when the body ends, with the error if it failed and the bytes read
    */
   constructor(
     reader: ReadableStreamDefaultReader<Uint8Array>,
@@ -51,7 +51,7 @@ export class DataFrameSource implements UnderlyingDefaultSource<Uint8Array> {
     expected: number,
     limit: number,
     private readonly decodeTrailers: (block: Uint8Array) => string[],
-    onDone?: (error?: unknown) => void,
+    onDone?: (error: unknown, bytes: number) => void,
   ) {
     this.#reader = reader;
     this.#frames = frames;
@@ -109,7 +109,7 @@ export class DataFrameSource implements UnderlyingDefaultSource<Uint8Array> {
   #finish(error?: unknown): void {
     const done = this.#onDone;
     this.#onDone = undefined;
-    done?.(error);
+    done?.(error, this.#received);
   }
 }
 

@@ -10,11 +10,10 @@
  * @module
  */
 
-import { BodyTooLargeError, DataFrameSource, encodeHeadersFrame, writeBody } from "./body.ts";
+import { BodyTooLargeError, DataFrameSource } from "./body.ts";
+import { errorResponse, jsonError, sendResponse } from "./response_writer.ts";
 import {
-  errorName,
   H3_CLOSED_CRITICAL_STREAM,
-  H3_EXCESSIVE_LOAD,
   H3_INTERNAL_ERROR,
   H3_MESSAGE_ERROR,
   H3_NO_ERROR,
@@ -24,7 +23,7 @@ import {
 } from "./errors.ts";
 import { encodeGoaway } from "./frame.ts";
 import { FrameReader } from "./frame_reader.ts";
-import { parseRequestHead, responseFields } from "./message.ts";
+import { parseRequestHead } from "./message.ts";
 import { decodeFieldSection } from "./qpack/mod.ts";
 import { DecoderStreamReader, EncoderStreamReader } from "./qpack/mod.ts";
 import { defaultLocalSettings, encodeSettings } from "./settings.ts";
@@ -48,8 +47,6 @@ export type H3Handler<C> = (request: Request, context: C) => Response | Promise<
 const DEFAULT_MAX_FIELD_SECTION_SIZE = 16 * 1024;
 const DEFAULT_MAX_BODY = 64 * 1024 * 1024;
 const NO_BODY_METHODS = new Set(["GET", "HEAD"]);
-const encodeJsonError = (name: string, detail: string) =>
-  new TextEncoder().encode(JSON.stringify({ error: name, detail }));
 
 /**
  * Serves HTTP/3 on one QUIC connection. Holds every stream it must keep open (our control
@@ -98,6 +95,14 @@ export class H3ServerConnection<C> {
       }),
     );
   }
+
+  /** Request body bytes received on this connection. */
+  bytesIn = 0;
+  /** Response body bytes sent on this connection. */
+  bytesOut = 0;
+  readonly #countBodyIn = (_error: unknown, bytes: number) => {
+    this.bytesIn += bytes;
+  };
 
   /** Requests being served right now. */
   get activeRequests(): number {
@@ -242,6 +247,7 @@ export class H3ServerConnection<C> {
             head.contentLength,
             this.#maxBody,
             (b) => decodeFieldSection(b, this.#maxFieldSectionSize),
+            this.#countBodyIn,
           ),
         );
       }
@@ -261,12 +267,9 @@ export class H3ServerConnection<C> {
       response = await this.#handler(request, this.#context);
     } catch (error) {
       const name = error instanceof BodyTooLargeError ? "body_too_large" : "internal_error";
-      response = new Response(encodeJsonError(name, String(error)), {
-        status: error instanceof BodyTooLargeError ? 413 : 500,
-        headers: { "content-type": "application/json" },
-      });
+      response = jsonError(error instanceof BodyTooLargeError ? 413 : 500, name, String(error));
     }
-    await this.#sendResponse(writer, response, method === "HEAD");
+    this.bytesOut += await sendResponse(writer, response, method === "HEAD");
   }
 
   /** Reads a bodiless request to its end, checking that nothing but unknown frames follow. */
@@ -297,10 +300,8 @@ export class H3ServerConnection<C> {
   }
 
   /**
-   * Answers a request that could not be parsed. A connection error closes the connection. A
-   * stream error should reset the stream with its code, but Deno's QUIC API cannot reset
-   * a stream with a code: the stream gets a 400 (or 413, 431) naming the HTTP/3 error, which
-   * RFC 9114 §4.1.2 allows ("MAY send an HTTP response indicating the error"), and is closed.
+   * Answers a request that could not be parsed. A connection error closes the connection; a
+   * stream error gets the response `errorResponse` builds (see there why not a reset).
    */
   async #rejectRequest(
     error: unknown,
@@ -308,77 +309,17 @@ export class H3ServerConnection<C> {
     writer: WritableStreamDefaultWriter<Uint8Array>,
   ): Promise<void> {
     reader.cancel().catch(() => {});
-    let status = 400;
-    let name: string;
-    let detail: string;
     if (error instanceof H3Error) {
       this.#streamOrConnectionError(error);
       if (error.scope === "connection") return;
-      name = errorName(error.code);
-      detail = error.message;
       if (error.code === H3_REQUEST_INCOMPLETE) {
         writer.close().catch(() => {});
         return;
       }
-      if (error.code === H3_EXCESSIVE_LOAD || detail.includes("field section too large")) {
-        status = 431; // the header section is too large to process (§4.2.2)
-      }
-    } else if (error instanceof BodyTooLargeError) {
-      status = 413;
-      name = "body_too_large";
-      detail = error.message;
-    } else {
+    } else if (!(error instanceof BodyTooLargeError)) {
       this.#onProtocolError?.(new H3Error(H3_INTERNAL_ERROR, "stream", String(error)), "stream");
-      status = 500;
-      name = "H3_INTERNAL_ERROR";
-      detail = String(error);
     }
-    const response = new Response(encodeJsonError(name, detail), {
-      status,
-      headers: { "content-type": "application/json", "x-h3-error": name },
-    });
-    await this.#sendResponse(writer, response, false);
-  }
-
-  /**
-   * Sends a response. A body that fits in one chunk goes out with the HEADERS in a single write
-   * (the common case for API responses); longer bodies stream as DATA frames.
-   */
-  async #sendResponse(
-    writer: WritableStreamDefaultWriter<Uint8Array>,
-    response: Response,
-    headOnly: boolean,
-  ): Promise<void> {
-    const fields = responseFields(response.status, response.headers);
-    const body = response.body;
-    try {
-      if (body === null || headOnly) {
-        body?.cancel().catch(() => {});
-        await writer.write(encodeHeadersFrame(fields));
-        await writer.close();
-        return;
-      }
-      const reader = body.getReader();
-      const first = await reader.read();
-      if (first.done) {
-        await writer.write(encodeHeadersFrame(fields));
-        await writer.close();
-        return;
-      }
-      const second = await reader.read();
-      if (second.done) {
-        await writer.write(encodeHeadersFrame(fields, first.value));
-        await writer.close();
-        return;
-      }
-      writer.write(encodeHeadersFrame(fields)).catch(() => {});
-      await writeBody(writer, reader, first.value, second.value);
-      await writer.close();
-    } catch {
-      // The peer stopped reading (STOP_SENDING) or the connection is gone.
-      body?.cancel().catch(() => {});
-      writer.abort().catch(() => {});
-    }
+    this.bytesOut += await sendResponse(writer, errorResponse(error), false);
   }
 
   async #acceptUni(): Promise<void> {

@@ -1,5 +1,6 @@
 /**
- * Middleware that counts each request on its connection and sets the `X-Connection-*`
+ * Middleware that reports each request to the tracker (with the peer's address as the listener
+ * sees it right now, so a request is also a migration check) and sets the `X-Connection-*`
  * headers on the response.
  *
  * The headers are set on the finished response's own `Headers`, in place. Measured in Deno
@@ -21,8 +22,7 @@ import type { ConnectionTracker } from "../tracker/tracker.ts";
 /** Creates the middleware for `tracker`. */
 export function connectionHeaders(tracker: ConnectionTracker): MiddlewareHandler<AppEnv> {
   return async function connectionHeadersMiddleware(c, next) {
-    const record = c.env.connection;
-    tracker.request(record);
+    tracker.request(c.env.connection, c.env.remoteAddr());
     await next();
     try {
       setConnectionHeaders(c, c.res.headers.set.bind(c.res.headers));
@@ -33,10 +33,10 @@ export function connectionHeaders(tracker: ConnectionTracker): MiddlewareHandler
 }
 
 function setConnectionHeaders(c: Context<AppEnv>, set: (name: string, value: string) => void) {
-  const record = c.env.connection;
-  set("x-connection-id", record.connection_id);
-  set("x-remote-addr", c.env.remoteAddr());
-  set("x-protocol", record.protocol);
-  set("x-request-count", String(record.request_count));
-  set("x-migration-count", String(record.migration_count));
+  const conn = c.env.connection;
+  set("x-connection-id", conn.id);
+  set("x-remote-addr", conn.remoteAddr);
+  set("x-protocol", conn.protocol);
+  set("x-request-count", String(conn.requestCount));
+  set("x-migration-count", String(conn.migrationCount));
 }

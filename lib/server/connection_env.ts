@@ -4,12 +4,12 @@
  * @module
  */
 
-import type { ConnectionRecord } from "../tracker/tracker.ts";
+import type { TrackedConnection } from "../tracker/tracker.ts";
 
 /** Per-connection context, created once per connection, not per request. */
 export interface ConnectionEnv {
   /** The tracker's record of the connection carrying this request. */
-  readonly connection: ConnectionRecord;
+  readonly connection: TrackedConnection;
   /** The peer's address right now, `ip:port`. For QUIC it is live and changes on migration. */
   remoteAddr(): string;
 }

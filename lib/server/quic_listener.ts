@@ -8,8 +8,8 @@ import { H3ServerConnection } from "../h3/server.ts";
 import type { H3Handler, H3ServerOptions } from "../h3/server.ts";
 import { errorName } from "../h3/errors.ts";
 import { formatAddr } from "../h3/transport.ts";
-import type { Logger } from "../log.ts";
-import type { ConnectionRecord, ConnectionTracker } from "../tracker/tracker.ts";
+import type { ConnectionTracker, TrackedConnection } from "../tracker/tracker.ts";
+import type { MigrationWatcher } from "./migration_watcher.ts";
 import type { ConnectionEnv } from "./connection_env.ts";
 
 /** Options for the QUIC listener. */
@@ -20,7 +20,7 @@ export interface QuicListenerOptions extends H3ServerOptions {
   key: string;
   fetch: H3Handler<ConnectionEnv>;
   tracker: ConnectionTracker;
-  logger: Logger;
+  watcher: MigrationWatcher;
   /** Milliseconds of silence before a connection is closed (quinn's default is 30 s). */
   maxIdleTimeout?: number;
   /** Request streams a client may have open at once (default 256). */
@@ -37,7 +37,7 @@ export interface QuicListenerHandle {
 
 /** The `env` of a QUIC connection: its record and its live remote address. */
 class QuicConnectionEnv implements ConnectionEnv {
-  constructor(readonly connection: ConnectionRecord, private readonly conn: Deno.QuicConn) {}
+  constructor(readonly connection: TrackedConnection, private readonly conn: Deno.QuicConn) {}
   remoteAddr(): string {
     return formatAddr(this.conn.remoteAddr);
   }
@@ -70,13 +70,6 @@ export function startQuicListener(options: QuicListenerOptions): QuicListenerHan
       localAddr,
       conn.serverName ?? null,
     );
-    options.logger.event(
-      "connection_opened",
-      `🆕 New QUIC connection: ${
-        conn.serverName ?? "?"
-      } from ${record.remote_addr} (Connection ID: ${record.connection_id})`,
-      { connection_id: record.connection_id, remote_addr: record.remote_addr, protocol: "h3" },
-    );
     const h3 = new H3ServerConnection<ConnectionEnv>(
       conn,
       options.fetch,
@@ -87,26 +80,16 @@ export function startQuicListener(options: QuicListenerOptions): QuicListenerHan
         onProtocolError: options.onProtocolError,
       },
     );
+    record.counters = h3;
     connections.add(h3);
+    options.watcher.watch(record, conn);
     const info = await h3.serve();
+    options.watcher.unwatch(record);
     connections.delete(h3);
     const reason = info.closeCode === -1
       ? info.reason
       : `${errorName(info.closeCode)}${info.reason ? `: ${info.reason}` : ""}`;
     options.tracker.close(record, reason);
-    const lifetime = Date.now() - Date.parse(record.start_time);
-    options.logger.event(
-      "connection_closed",
-      `👋 QUIC connection closed: ${record.connection_id} (${reason}; ${record.request_count} requests, ${record.migration_count} migrations, ${
-        (lifetime / 1000).toFixed(1)
-      } s)`,
-      {
-        connection_id: record.connection_id,
-        reason,
-        requests: record.request_count,
-        lifetime_ms: lifetime,
-      },
-    );
   };
 
   (async () => {

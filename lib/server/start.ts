@@ -15,7 +15,9 @@ import { createApp } from "../app.ts";
 import { ensureDevCertificates, loadCertificates } from "../certs.ts";
 import type { ServerCertificates } from "../certs.ts";
 import { type LogFormat, Logger } from "../log.ts";
-import { ConnectionTracker } from "../tracker/tracker.ts";
+import { ConnectionTracker, type TrackerOptions } from "../tracker/tracker.ts";
+import { logTrackerEvents } from "./log_events.ts";
+import { MigrationWatcher } from "./migration_watcher.ts";
 import { startQuicListener } from "./quic_listener.ts";
 import { startTcpListener } from "./tcp_listener.ts";
 
@@ -31,12 +33,17 @@ export interface StartOptions {
   /** Where log lines go; stdout by default, a no-op keeps tests quiet. */
   log?: (line: string) => void;
   maxIdleTimeout?: number;
+  /** Milliseconds between migration checks of idle QUIC connections (default 50). */
+  watchIntervalMs?: number;
+  /** Tracker limits and timing. */
+  tracker?: TrackerOptions;
 }
 
 /** A running server. */
 export interface RunningServer {
   readonly port: number;
   readonly tracker: ConnectionTracker;
+  readonly watcher: MigrationWatcher;
   readonly certificates: ServerCertificates & { caPem?: string };
   /** GOAWAY and drain HTTP/3 for up to `timeoutMs`, close TCP, release the ports. */
   shutdown(timeoutMs?: number): Promise<void>;
@@ -48,7 +55,9 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     ? await loadCertificates(options.certFile, options.keyFile)
     : await ensureDevCertificates(options.dataDir);
   const logger = new Logger(options.logFormat ?? "text", options.log);
-  const tracker = new ConnectionTracker();
+  const tracker = new ConnectionTracker(options.tracker);
+  const watcher = new MigrationWatcher(tracker, options.watchIntervalMs ?? 50);
+  const unsubscribeLog = logTrackerEvents(tracker, logger);
   const app = await createApp({ tracker });
   const quic = startQuicListener({
     hostname: options.hostname,
@@ -57,7 +66,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     key: certificates.keyPem,
     fetch: app.fetch,
     tracker,
-    logger,
+    watcher,
     maxIdleTimeout: options.maxIdleTimeout,
   });
   const port = quic.addr.port;
@@ -79,9 +88,12 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   return {
     port,
     tracker,
+    watcher,
     certificates,
     async shutdown(timeoutMs = 5000) {
       await Promise.all([quic.shutdown(timeoutMs), tcp.shutdown()]);
+      watcher.stop();
+      unsubscribeLog();
     },
   };
 }

@@ -1,42 +1,70 @@
 /**
  * The connection tracker: one record per transport connection (a QUIC connection, or a TCP
- * connection carrying HTTP/2 or HTTP/1.1), with an identity the server assigns at random, never
- * derived from an address. It knows nothing about sockets: listeners report what they observe.
+ * connection carrying HTTP/2 or HTTP/1.1), identified by a random id the server assigns, never
+ * by an address. Listeners report what they observe (a request and the peer's address at that
+ * moment, a periodic look at the address, a close); the tracker turns address changes into
+ * migration events and tells its subscribers. It knows nothing about sockets, and takes the
+ * time from an injectable clock so tests drive it deterministically.
  *
  * ```ts
  * const tracker = new ConnectionTracker();
  * const conn = tracker.open("h3", "127.0.0.1:50000", "127.0.0.1:9443", "localhost");
- * tracker.request(conn);
+ * tracker.request(conn, "127.0.0.1:50001"); // a port change, detected by a request
  * tracker.close(conn, "idle timeout");
  * ```
  * @module
  */
 
-/** The protocol a connection speaks. */
-export type Protocol = "h3" | "h2" | "http/1.1";
+import { EventLog } from "./event_log.ts";
+import { TrackedConnection } from "./tracked_connection.ts";
+import type {
+  ConnectionInfo,
+  MigrationEvent,
+  Protocol,
+  TrackerEvent,
+  TrackerListener,
+} from "./types.ts";
 
-/** What the tracker knows about one connection. Field names follow the API's JSON. */
-export interface ConnectionRecord {
-  connection_id: string;
-  protocol: Protocol;
-  state: "open" | "closed";
-  remote_addr: string;
-  local_addr: string;
-  server_name: string | null;
-  start_time: string;
-  last_seen: string;
-  request_count: number;
-  migration_count: number;
-  close_reason: string | null;
+export type { ByteCounters } from "./tracked_connection.ts";
+export { TrackedConnection } from "./tracked_connection.ts";
+
+/** Limits and timing. */
+export interface TrackerOptions {
+  /** Closed connections are kept this long (default one hour)… */
+  closedRetentionMs?: number;
+  /** …and at most this many, oldest dropped first (default 10,000). */
+  maxClosed?: number;
+  /** Migration events kept per connection; older ones are counted as dropped (default 100). */
+  maxEventsPerConnection?: number;
+  /**
+   * How long a new address must stand (or serve a request) before its migration counts as
+   * validated (default 1,000 ms: several round trips on any network this lab sees; quinn falls
+   * back within about 3 PTOs when validation fails).
+   */
+  validationWindowMs?: number;
+  /** Events kept for resuming live streams (default 1,000). */
+  eventBufferSize?: number;
+  /** The clock, in milliseconds since the epoch. */
+  now?: () => number;
 }
 
-/** An event the tracker emits to its subscribers. */
-export type TrackerEvent =
-  | { type: "connection_opened"; connection: ConnectionRecord }
-  | { type: "connection_closed"; connection: ConnectionRecord };
+/** Which connections to list. */
+export interface ListFilter {
+  state?: "open" | "closed" | "all";
+  protocol?: Protocol;
+  migrated?: boolean;
+  /** Only connections after this cursor (from a previous page). */
+  cursor?: number;
+  limit: number;
+}
 
-/** A subscriber; it must not throw. */
-export type TrackerListener = (event: TrackerEvent) => void;
+/** Totals across the tracker. */
+export interface TrackerSummary {
+  open: number;
+  closed: number;
+  total_migrations: number;
+  migrations_by_outcome: Record<string, number>;
+}
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
@@ -48,72 +76,234 @@ export function newConnectionId(): string {
   return id;
 }
 
+function hostOf(addr: string): string {
+  return addr.slice(0, addr.lastIndexOf(":"));
+}
+
 /** Holds every open connection and the recently closed ones. */
 export class ConnectionTracker {
-  readonly #open = new Map<string, ConnectionRecord>();
-  readonly #closed = new Map<string, ConnectionRecord>();
+  readonly #open = new Map<string, TrackedConnection>();
+  readonly #closed = new Map<string, TrackedConnection>();
+  readonly #pending = new Set<TrackedConnection>();
   readonly #listeners = new Set<TrackerListener>();
+  readonly #log: EventLog;
+  readonly #closedRetentionMs: number;
   readonly #maxClosed: number;
+  readonly #maxEvents: number;
+  readonly #windowMs: number;
+  readonly #now: () => number;
+  #seq = 0;
+  #totalMigrations = 0;
+  readonly #byOutcome: Record<string, number> = {
+    validated: 0,
+    reverted: 0,
+    connection_lost: 0,
+  };
 
-  /** @param maxClosed closed connections kept, oldest dropped first */
-  constructor(maxClosed = 10_000) {
-    this.#maxClosed = maxClosed;
+  /** Creates an empty tracker. */
+  constructor(options: TrackerOptions = {}) {
+    this.#closedRetentionMs = options.closedRetentionMs ?? 3_600_000;
+    this.#maxClosed = options.maxClosed ?? 10_000;
+    this.#maxEvents = options.maxEventsPerConnection ?? 100;
+    this.#windowMs = options.validationWindowMs ?? 1000;
+    this.#log = new EventLog(options.eventBufferSize ?? 1000);
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** The validation window in milliseconds. */
+  get validationWindowMs(): number {
+    return this.#windowMs;
   }
 
   /** Registers a new connection and tells subscribers. */
-  open(protocol: Protocol, remoteAddr: string, localAddr: string, serverName: string | null) {
-    const now = new Date().toISOString();
-    const record: ConnectionRecord = {
-      connection_id: newConnectionId(),
+  open(
+    protocol: Protocol,
+    remoteAddr: string,
+    localAddr: string,
+    serverName: string | null,
+  ): TrackedConnection {
+    const conn = new TrackedConnection(
+      newConnectionId(),
+      ++this.#seq,
       protocol,
-      state: "open",
-      remote_addr: remoteAddr,
-      local_addr: localAddr,
-      server_name: serverName,
-      start_time: now,
-      last_seen: now,
-      request_count: 0,
-      migration_count: 0,
-      close_reason: null,
-    };
-    this.#open.set(record.connection_id, record);
-    this.#emit({ type: "connection_opened", connection: record });
-    return record;
+      remoteAddr,
+      localAddr,
+      serverName,
+      this.#now(),
+    );
+    this.#open.set(conn.id, conn);
+    this.#emit({ id: 0, type: "connection_opened", connection: conn.toJSON() });
+    return conn;
   }
 
-  /** Counts a request on `record`. Hot path: no allocation but the timestamp. */
-  request(record: ConnectionRecord): void {
-    record.request_count++;
-    record.last_seen = new Date().toISOString();
-  }
-
-  /** Marks `record` closed with a reason and keeps it among the recently closed. */
-  close(record: ConnectionRecord, reason: string): void {
-    if (record.state === "closed") return;
-    record.state = "closed";
-    record.close_reason = reason;
-    record.last_seen = new Date().toISOString();
-    this.#open.delete(record.connection_id);
-    this.#closed.set(record.connection_id, record);
-    if (this.#closed.size > this.#maxClosed) {
-      this.#closed.delete(this.#closed.keys().next().value!);
+  /**
+   * Counts a request on `conn`, made from `remoteAddr` as the listener sees it now. A changed
+   * address is a migration detected by the request; a request on a pending migration's new
+   * address validates it. Hot path: no allocation unless the address changed.
+   */
+  request(conn: TrackedConnection, remoteAddr: string): void {
+    conn.requestCount++;
+    const now = this.#now();
+    conn.lastSeenMs = now;
+    if (remoteAddr !== conn.remoteAddr) this.#changed(conn, remoteAddr, "request", now);
+    else conn.lastObservedMs = now;
+    if (conn.pending !== undefined && conn.pending.new_addr === remoteAddr) {
+      this.#settle(conn, "validated");
     }
-    this.#emit({ type: "connection_closed", connection: record });
+  }
+
+  /** Records the address the watcher saw on `conn` just now. */
+  observe(conn: TrackedConnection, remoteAddr: string): void {
+    if (conn.state === "closed") return;
+    const now = this.#now();
+    if (remoteAddr !== conn.remoteAddr) this.#changed(conn, remoteAddr, "watcher", now);
+    else conn.lastObservedMs = now;
+  }
+
+  /** Ends validation windows that have run out, and forgets closed connections past retention. */
+  tick(): void {
+    const now = this.#now();
+    for (const conn of this.#pending) {
+      if (now >= conn.pendingUntil) this.#settle(conn, "validated");
+    }
+    const cutoff = now - this.#closedRetentionMs;
+    for (const conn of this.#closed.values()) {
+      if (conn.lastSeenMs >= cutoff) break; // insertion order is closing order
+      this.#closed.delete(conn.id);
+    }
+  }
+
+  /** Marks `conn` closed with a reason and keeps it among the recently closed. */
+  close(conn: TrackedConnection, reason: string): void {
+    if (conn.state === "closed") return;
+    if (conn.pending !== undefined) this.#settle(conn, "connection_lost");
+    conn.state = "closed";
+    conn.closeReason = reason;
+    conn.lastSeenMs = this.#now();
+    this.#open.delete(conn.id);
+    this.#closed.set(conn.id, conn);
+    if (this.#closed.size > this.#maxClosed) this.#closed.delete(this.#closed.keys().next().value!);
+    this.#emit({ id: 0, type: "connection_closed", connection: conn.toJSON() });
+  }
+
+  #changed(
+    conn: TrackedConnection,
+    addr: string,
+    by: "request" | "watcher",
+    now: number,
+  ): void {
+    const pending = conn.pending;
+    if (pending !== undefined) {
+      if (pending.old_addr === addr) {
+        // Back to the old address inside the window: the path change was undone.
+        conn.remoteAddr = addr;
+        conn.lastObservedMs = now;
+        this.#settle(conn, "reverted");
+        return;
+      }
+      // Moved on again: the intermediate address was left for a new one, not for the old one.
+      this.#settle(conn, "validated");
+    }
+    const old = conn.remoteAddr;
+    const event: MigrationEvent = {
+      timestamp: new Date(now).toISOString(),
+      old_addr: old,
+      new_addr: addr,
+      kind: hostOf(old) === hostOf(addr) ? "port_change" : "address_change",
+      detected_by: by,
+      detection_window_ms: now - conn.lastObservedMs,
+      validated: false,
+      outcome: "pending",
+    };
+    conn.remoteAddr = addr;
+    conn.lastObservedMs = now;
+    conn.migrationCount++;
+    conn.events.push(event);
+    if (conn.events.length > this.#maxEvents) {
+      conn.events.shift();
+      conn.eventsDropped++;
+    }
+    conn.pending = event;
+    conn.pendingUntil = now + this.#windowMs;
+    this.#pending.add(conn);
+    this.#totalMigrations++;
+    this.#emit({
+      id: 0,
+      type: "migration",
+      connection_id: conn.id,
+      migration: event,
+      connection: conn.toJSON(),
+    });
+  }
+
+  #settle(conn: TrackedConnection, outcome: "validated" | "reverted" | "connection_lost"): void {
+    const event = conn.pending;
+    if (event === undefined) return;
+    conn.pending = undefined;
+    this.#pending.delete(conn);
+    event.outcome = outcome;
+    event.validated = outcome === "validated";
+    this.#byOutcome[outcome]++;
+    this.#emit({ id: 0, type: "migration_outcome", connection_id: conn.id, migration: event });
   }
 
   /** Looks a connection up by id, open or recently closed. */
-  get(id: string): ConnectionRecord | undefined {
+  get(id: string): TrackedConnection | undefined {
     return this.#open.get(id) ?? this.#closed.get(id);
   }
 
   /** Open connections, in the order they opened. */
-  openConnections(): IterableIterator<ConnectionRecord> {
+  openConnections(): IterableIterator<TrackedConnection> {
     return this.#open.values();
   }
 
-  /** Recently closed connections, oldest first. */
-  closedConnections(): IterableIterator<ConnectionRecord> {
+  /** Recently closed connections, in the order they closed. */
+  closedConnections(): IterableIterator<TrackedConnection> {
     return this.#closed.values();
+  }
+
+  /**
+   * One page of connections in opening order, after `cursor`. The cursor is the opening
+   * sequence number of the last connection returned, so paging is stable while connections open
+   * and close: each connection appears exactly once across pages.
+   */
+  list(filter: ListFilter): { connections: TrackedConnection[]; nextCursor: number | null } {
+    const state = filter.state ?? "all";
+    const candidates: TrackedConnection[] = [];
+    if (state !== "closed") candidates.push(...this.#open.values());
+    if (state !== "open") candidates.push(...this.#closed.values());
+    const after = filter.cursor ?? 0;
+    const matching = candidates.filter((c) =>
+      c.seq > after &&
+      (filter.protocol === undefined || c.protocol === filter.protocol) &&
+      (filter.migrated !== true || c.migrationCount > 0)
+    ).sort((a, b) => a.seq - b.seq);
+    const page = matching.slice(0, filter.limit);
+    const more = matching.length > page.length;
+    return { connections: page, nextCursor: more ? page[page.length - 1].seq : null };
+  }
+
+  /** Totals: open and closed connections, migrations and their outcomes. */
+  summary(): TrackerSummary {
+    return {
+      open: this.#open.size,
+      closed: this.#closed.size,
+      total_migrations: this.#totalMigrations,
+      migrations_by_outcome: {
+        ...this.#byOutcome,
+        pending: this.#pending.size,
+      },
+    };
+  }
+
+  /** Events after `lastId` still in the buffer, or null when some were already dropped. */
+  eventsSince(lastId: number): TrackerEvent[] | null {
+    return this.#log.since(lastId);
+  }
+
+  /** The id of the newest event (0 before any). */
+  get lastEventId(): number {
+    return this.#log.lastId;
   }
 
   /** Subscribes to events; returns the unsubscribe function. */
@@ -123,6 +313,9 @@ export class ConnectionTracker {
   }
 
   #emit(event: TrackerEvent): void {
+    this.#log.append(event);
     for (const listener of this.#listeners) listener(event);
   }
 }
+
+export type { ConnectionInfo, MigrationEvent, Protocol, TrackerEvent, TrackerListener };

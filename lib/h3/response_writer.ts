@@ -1,0 +1,77 @@
+/**
+ * Writing a Web `Response` onto an HTTP/3 request stream, and the responses the server gives
+ * to requests it cannot accept.
+ * @module
+ */
+
+import { BodyTooLargeError, encodeHeadersFrame, writeBody } from "./body.ts";
+import { errorName, H3_EXCESSIVE_LOAD, H3Error } from "./errors.ts";
+import { responseFields } from "./message.ts";
+
+/** A JSON `{error, detail}` response. */
+export function jsonError(status: number, error: string, detail: string): Response {
+  return new Response(JSON.stringify({ error, detail }), {
+    status,
+    headers: { "content-type": "application/json", "x-h3-error": error },
+  });
+}
+
+/**
+ * The response to a request refused for `error`. A stream error should reset the stream with
+ * its code, but Deno's QUIC API cannot reset a stream with a code (streams are only finished,
+ * or stopped with code 0). So the request gets a response naming the HTTP/3 error, which RFC
+ * 9114 §4.1.2 allows ("MAY send an HTTP response indicating the error"): 431 for a header
+ * section too large to process (§4.2.2), 413 for a body over the limit, 400 otherwise.
+ */
+export function errorResponse(error: unknown): Response {
+  if (error instanceof BodyTooLargeError) return jsonError(413, "body_too_large", error.message);
+  if (!(error instanceof H3Error)) return jsonError(500, "H3_INTERNAL_ERROR", String(error));
+  const tooLarge = error.code === H3_EXCESSIVE_LOAD ||
+    error.message.includes("field section too large");
+  return jsonError(tooLarge ? 431 : 400, errorName(error.code), error.message);
+}
+
+/**
+ * Sends a response and finishes the stream; resolves with the body bytes sent. A body that
+ * fits in one chunk goes out with the HEADERS in a single write (the common case for API
+ * responses); longer bodies stream as DATA frames with backpressure. Never rejects: if the peer
+ * stops reading or the connection goes away, the body is cancelled.
+ */
+export async function sendResponse(
+  writer: WritableStreamDefaultWriter<Uint8Array>,
+  response: Response,
+  headOnly: boolean,
+): Promise<number> {
+  const fields = responseFields(response.status, response.headers);
+  const body = response.body;
+  let sent = 0;
+  try {
+    if (body === null || headOnly) {
+      body?.cancel().catch(() => {});
+      await writer.write(encodeHeadersFrame(fields));
+      await writer.close();
+      return 0;
+    }
+    const reader = body.getReader();
+    const first = await reader.read();
+    if (first.done) {
+      await writer.write(encodeHeadersFrame(fields));
+      await writer.close();
+      return 0;
+    }
+    const second = await reader.read();
+    if (second.done) {
+      await writer.write(encodeHeadersFrame(fields, first.value));
+      await writer.close();
+      return first.value.length;
+    }
+    writer.write(encodeHeadersFrame(fields)).catch(() => {});
+    sent = await writeBody(writer, reader, first.value, second.value);
+    await writer.close();
+    return sent;
+  } catch {
+    body?.cancel().catch(() => {});
+    writer.abort().catch(() => {});
+    return sent;
+  }
+}

@@ -1,0 +1,177 @@
+import { strict as assert } from "node:assert";
+import { ConnectionTracker, type TrackerOptions } from "./tracker.ts";
+import type { TrackerEvent } from "./types.ts";
+
+function setup(options: TrackerOptions = {}) {
+  let now = 1_000_000;
+  const tracker = new ConnectionTracker({ now: () => now, validationWindowMs: 1000, ...options });
+  const events: TrackerEvent[] = [];
+  tracker.subscribe((e) => events.push(e));
+  return { tracker, events, advance: (ms: number) => (now += ms) };
+}
+
+Deno.test("tracker: ids are random, not addresses, and events carry increasing ids", () => {
+  const { tracker, events } = setup();
+  const a = tracker.open("h3", "127.0.0.1:5000", "127.0.0.1:9443", "localhost");
+  const b = tracker.open("h3", "127.0.0.1:5000", "127.0.0.1:9443", "localhost");
+  assert.match(a.id, /^[0-9a-f]{16}$/);
+  assert.notEqual(a.id, b.id, "same address, different connections, different ids");
+  tracker.close(a, "done");
+  assert.deepEqual(events.map((e) => [e.id, e.type]), [
+    [1, "connection_opened"],
+    [2, "connection_opened"],
+    [3, "connection_closed"],
+  ]);
+});
+
+Deno.test("tracker: 100 connections that never migrate record 0 migrations", () => {
+  const { tracker, advance } = setup();
+  const conns = Array.from(
+    { length: 100 },
+    (_, i) => tracker.open("h3", `127.0.0.1:${5000 + i}`, "127.0.0.1:9443", null),
+  );
+  for (let round = 0; round < 5; round++) {
+    for (const [i, c] of conns.entries()) {
+      tracker.request(c, `127.0.0.1:${5000 + i}`);
+      tracker.observe(c, `127.0.0.1:${5000 + i}`);
+    }
+    advance(500);
+    tracker.tick();
+  }
+  assert.equal(tracker.summary().total_migrations, 0);
+  assert.ok(conns.every((c) => c.migrationCount === 0 && c.requestCount === 5));
+});
+
+Deno.test("tracker: a request from a new port is a port change, validated by that request", () => {
+  const { tracker, events, advance } = setup();
+  const c = tracker.open("h3", "127.0.0.1:5000", "127.0.0.1:9443", null);
+  advance(30);
+  tracker.request(c, "127.0.0.1:5001");
+  const m = c.events[0];
+  assert.equal(c.migrationCount, 1);
+  assert.equal(m.old_addr, "127.0.0.1:5000");
+  assert.equal(m.new_addr, "127.0.0.1:5001");
+  assert.equal(m.kind, "port_change");
+  assert.equal(m.detected_by, "request");
+  assert.equal(m.detection_window_ms, 30);
+  assert.equal(m.outcome, "validated");
+  assert.equal(m.validated, true);
+  assert.deepEqual(events.slice(1).map((e) => e.type), ["migration", "migration_outcome"]);
+});
+
+Deno.test("tracker: the watcher's migration is pending until the window ends, then validated", () => {
+  const { tracker, advance } = setup();
+  const c = tracker.open("h3", "127.0.0.1:5000", "127.0.0.1:9443", null);
+  tracker.observe(c, "127.0.0.2:5000");
+  assert.equal(c.events[0].kind, "address_change");
+  assert.equal(c.events[0].detected_by, "watcher");
+  assert.equal(c.events[0].outcome, "pending");
+  advance(999);
+  tracker.tick();
+  assert.equal(c.events[0].outcome, "pending");
+  advance(1);
+  tracker.tick();
+  assert.equal(c.events[0].outcome, "validated");
+  assert.equal(tracker.summary().migrations_by_outcome.validated, 1);
+});
+
+Deno.test("tracker: a return to the old address inside the window is one reverted migration", () => {
+  const { tracker, events, advance } = setup();
+  const c = tracker.open("h3", "127.0.0.1:5000", "127.0.0.1:9443", null);
+  tracker.observe(c, "127.0.0.1:6000");
+  advance(200);
+  tracker.observe(c, "127.0.0.1:5000");
+  assert.equal(c.migrationCount, 1);
+  assert.equal(c.events[0].outcome, "reverted");
+  assert.equal(c.events[0].validated, false);
+  assert.equal(c.remoteAddr, "127.0.0.1:5000");
+  assert.equal(events.filter((e) => e.type === "migration").length, 1);
+});
+
+Deno.test("tracker: a connection closed inside the window marks the migration connection_lost", () => {
+  const { tracker } = setup();
+  const c = tracker.open("h3", "127.0.0.1:5000", "127.0.0.1:9443", null);
+  tracker.observe(c, "127.0.0.1:6000");
+  tracker.close(c, "idle timeout");
+  assert.equal(c.events[0].outcome, "connection_lost");
+  assert.equal(c.state, "closed");
+});
+
+Deno.test("tracker: the request and the watcher seeing the same change make one event", () => {
+  const { tracker, events } = setup();
+  const c = tracker.open("h3", "127.0.0.1:5000", "127.0.0.1:9443", null);
+  tracker.observe(c, "127.0.0.1:6000");
+  tracker.request(c, "127.0.0.1:6000");
+  tracker.observe(c, "127.0.0.1:6000");
+  assert.equal(c.migrationCount, 1);
+  assert.equal(events.filter((e) => e.type === "migration").length, 1);
+  assert.equal(c.events[0].outcome, "validated", "the request validated it");
+});
+
+Deno.test("tracker: events per connection are capped and the overflow counted", () => {
+  const { tracker } = setup({ maxEventsPerConnection: 3 });
+  const c = tracker.open("h3", "127.0.0.1:5000", "127.0.0.1:9443", null);
+  for (let i = 1; i <= 5; i++) tracker.request(c, `127.0.0.1:${5000 + i}`);
+  assert.equal(c.migrationCount, 5);
+  assert.equal(c.events.length, 3);
+  assert.equal(c.eventsDropped, 2);
+  assert.equal(c.events[0].new_addr, "127.0.0.1:5003");
+  assert.equal(c.toJSON().migration_events_dropped, 2);
+});
+
+Deno.test("tracker: closed connections are kept for a bounded time and count", () => {
+  const { tracker, advance } = setup({ maxClosed: 3, closedRetentionMs: 10_000 });
+  const conns = Array.from({ length: 5 }, () => tracker.open("h2", "127.0.0.1:1", "x", null));
+  for (const c of conns) tracker.close(c, "done");
+  assert.equal([...tracker.closedConnections()].length, 3);
+  assert.equal(tracker.get(conns[0].id), undefined);
+  assert.ok(tracker.get(conns[4].id));
+  advance(10_001);
+  tracker.tick();
+  assert.equal([...tracker.closedConnections()].length, 0);
+});
+
+Deno.test("tracker: paging returns every connection exactly once while others open and close", () => {
+  const { tracker } = setup();
+  const all = Array.from({ length: 25 }, (_, i) => tracker.open("h3", `127.0.0.1:${i}`, "x", null));
+  const seen: string[] = [];
+  let cursor: number | undefined;
+  let pages = 0;
+  for (;;) {
+    const page = tracker.list({ limit: 10, cursor });
+    seen.push(...page.connections.map((c) => c.id));
+    pages++;
+    // Churn between pages: close one already seen, open a new one (it sorts after the cursor).
+    tracker.close(page.connections[0], "churn");
+    if (pages === 1) all.push(tracker.open("h2", "127.0.0.1:99", "x", null));
+    if (page.nextCursor === null) break;
+    cursor = page.nextCursor;
+  }
+  assert.equal(seen.length, new Set(seen).size, "no duplicates");
+  assert.deepEqual(new Set(seen), new Set(all.map((c) => c.id)), "none missing");
+});
+
+Deno.test("tracker: list filters by state, protocol and migrated", () => {
+  const { tracker } = setup();
+  const a = tracker.open("h3", "127.0.0.1:1", "x", null);
+  const b = tracker.open("h2", "127.0.0.1:2", "x", null);
+  tracker.request(a, "127.0.0.1:3");
+  tracker.close(b, "done");
+  assert.deepEqual(tracker.list({ limit: 10, state: "open" }).connections, [a]);
+  assert.deepEqual(tracker.list({ limit: 10, state: "closed" }).connections, [b]);
+  assert.deepEqual(tracker.list({ limit: 10, protocol: "h2" }).connections, [b]);
+  assert.deepEqual(tracker.list({ limit: 10, migrated: true }).connections, [a]);
+});
+
+Deno.test("tracker: events can be replayed after an id, and a gap is reported", () => {
+  const { tracker } = setup({ eventBufferSize: 4 });
+  const c = tracker.open("h3", "127.0.0.1:1", "x", null);
+  tracker.request(c, "127.0.0.1:2"); // migration + outcome
+  assert.deepEqual(tracker.eventsSince(1)!.map((e) => e.type), ["migration", "migration_outcome"]);
+  tracker.request(c, "127.0.0.1:3");
+  tracker.request(c, "127.0.0.1:4");
+  assert.equal(tracker.lastEventId, 7);
+  assert.equal(tracker.eventsSince(1), null, "events 2 and 3 were overwritten");
+  assert.deepEqual(tracker.eventsSince(3)!.map((e) => e.id), [4, 5, 6, 7]);
+  assert.deepEqual(tracker.eventsSince(7), []);
+});

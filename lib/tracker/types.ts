@@ -1,0 +1,83 @@
+/**
+ * The shapes the tracker reports, exactly as the API serves them (snake_case JSON).
+ * @module
+ */
+
+/** The protocol a connection speaks. */
+export type Protocol = "h3" | "h2" | "http/1.1";
+
+/** How a migration changed the peer's address. */
+export type MigrationKind = "port_change" | "address_change";
+
+/**
+ * What became of a migration:
+ * - `pending`: just detected, within its validation window;
+ * - `validated`: the new address served a request, or still stood when the window ended;
+ * - `reverted`: the connection went back to the old address within the window (quinn falls
+ *   back to the old path when validating the new one fails);
+ * - `connection_lost`: the connection closed within the window.
+ */
+export type MigrationOutcome = "pending" | "validated" | "reverted" | "connection_lost";
+
+/** One observed change of a connection's remote address. */
+export interface MigrationEvent {
+  /** When it was detected (ISO 8601). */
+  timestamp: string;
+  old_addr: string;
+  new_addr: string;
+  kind: MigrationKind;
+  /** Which check saw it first: a request on the connection, or the periodic watcher. */
+  detected_by: "request" | "watcher";
+  /**
+   * Milliseconds between the last time the old address was observed and the detection: an
+   * upper bound on how long the change went unnoticed (the server cannot see the moment itself).
+   */
+  detection_window_ms: number;
+  validated: boolean;
+  outcome: MigrationOutcome;
+}
+
+/** What the API reports about one connection. */
+export interface ConnectionInfo {
+  /** Random, assigned by the server when the connection was accepted; never an address. */
+  connection_id: string;
+  protocol: Protocol;
+  state: "open" | "closed";
+  remote_addr: string;
+  local_addr: string;
+  /** TLS server name (SNI) the client asked for, if any. */
+  server_name: string | null;
+  start_time: string;
+  last_seen: string;
+  request_count: number;
+  /** HTTP payload bytes on this connection's streams (not UDP or TCP bytes). */
+  bytes_in: number;
+  bytes_out: number;
+  migration_count: number;
+  /** The most recent migrations, oldest first (at most the configured cap). */
+  migration_events: MigrationEvent[];
+  /** Migrations not kept in `migration_events` because of the cap. */
+  migration_events_dropped: number;
+  close_reason: string | null;
+}
+
+/** An event the tracker emits; `id` increases by one per event, for resumable streams. */
+export type TrackerEvent =
+  | { id: number; type: "connection_opened"; connection: ConnectionInfo }
+  | {
+    id: number;
+    type: "migration";
+    connection_id: string;
+    migration: MigrationEvent;
+    connection: ConnectionInfo;
+  }
+  | {
+    id: number;
+    type: "migration_outcome";
+    connection_id: string;
+    migration: MigrationEvent;
+  }
+  | { id: number; type: "connection_closed"; connection: ConnectionInfo };
+
+/** A subscriber; it must not throw. */
+export type TrackerListener = (event: TrackerEvent) => void;

@@ -11,6 +11,7 @@ import { parseRequestHead, responseFields } from "../lib/h3/message.ts";
 import { decodeFieldSection, encodeFieldSection } from "../lib/h3/qpack/mod.ts";
 import type { ConnectionEnv } from "../lib/server/connection_env.ts";
 import { ConnectionTracker } from "../lib/tracker/tracker.ts";
+import { Metrics } from "../lib/metrics/metrics.ts";
 import { Hono } from "hono";
 
 const block = encodeFieldSection([
@@ -30,7 +31,7 @@ const block = encodeFieldSection([
 const tracker = new ConnectionTracker();
 const record = tracker.open("h3", "127.0.0.1:50000", "127.0.0.1:9443", "localhost");
 const env: ConnectionEnv = { connection: record, remoteAddr: () => "127.0.0.1:50000" };
-const app = await createApp({ tracker });
+const app = await createApp({ tracker, metrics: new Metrics(tracker) });
 const bare = new Hono().get("/api/test", (c) => c.json({ ok: true }));
 const head = parseRequestHead(decodeFieldSection(block, 16384));
 const request = new Request(head.url, { method: head.method, headers: head.headers });

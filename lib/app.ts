@@ -9,7 +9,11 @@ import { Hono } from "hono";
 import { connectionHeaders } from "./middleware/connection_headers.ts";
 import type { AppEnv } from "./server/connection_env.ts";
 import type { ConnectionTracker } from "./tracker/tracker.ts";
+import type { Metrics } from "./metrics/metrics.ts";
+import { connections } from "../routes/connections.ts";
 import { echo } from "../routes/echo.ts";
+import { events } from "../routes/events.ts";
+import { metricsRoute } from "../routes/metrics.ts";
 import { health } from "../routes/health.ts";
 import { pages } from "../routes/pages.ts";
 import { test } from "../routes/test.ts";
@@ -17,15 +21,19 @@ import { test } from "../routes/test.ts";
 /** What the app needs from the rest of the server. */
 export interface AppDeps {
   tracker: ConnectionTracker;
+  metrics: Metrics;
 }
 
 /** Builds the app. Errors become JSON `{error, detail}` with the right status. */
 export async function createApp(deps: AppDeps): Promise<Hono<AppEnv>> {
   const app = new Hono<AppEnv>();
-  app.use(connectionHeaders(deps.tracker));
+  app.use(connectionHeaders(deps.tracker, deps.metrics));
   app.route("/", health);
   app.route("/", test);
   app.route("/", echo);
+  app.route("/", connections(deps.tracker));
+  app.route("/", events(deps.tracker));
+  app.route("/", metricsRoute(deps.metrics));
   app.route("/", await pages());
   app.notFound((c) => c.json({ error: "not_found", detail: `no route for ${c.req.path}` }, 404));
   app.onError((error, c) => {

@@ -1,43 +1,23 @@
 /**
  * `POST /api/echo`: streams the request body back unchanged, so a client can check a large
- * upload end to end (compare hashes). `GET /api/download?bytes=N` streams N deterministic bytes
- * (default 10 MiB, at most 1 GiB) without holding them in memory.
+ * upload end to end. `GET /api/download?bytes=N` streams N deterministic bytes (default 10 MiB,
+ * at most 1 GiB) without holding them in memory, with their SHA-256 in `x-content-sha256`
+ * (hex) and `repr-digest` (RFC 9530), so a transfer migrated mid-way can be checked.
  * @module
  */
 
 import { Hono } from "hono";
+import { downloadSha256, DownloadSource } from "../lib/download.ts";
 import type { AppEnv } from "../lib/server/connection_env.ts";
 
 const MAX_DOWNLOAD = 1024 * 1024 * 1024;
-const CHUNK = 64 * 1024;
 
-/** The byte at `offset` of every download: a simple pattern anyone can recompute. */
-export function downloadByte(offset: number): number {
-  return (((offset & 0xffff) * 31) + ((offset >>> 16) & 0xff)) & 0xff;
-}
-
-/** One pattern chunk per offset modulo 64 KiB, built once, reused for every download. */
-const PATTERN = (() => {
-  const chunk = new Uint8Array(CHUNK);
-  for (let i = 0; i < CHUNK; i++) chunk[i] = (i * 31) & 0xff;
-  return chunk;
-})();
-
-/** A pull-based source: the QUIC stream's flow control paces it, so memory stays flat. */
-class DownloadSource implements UnderlyingDefaultSource<Uint8Array> {
-  #sent = 0;
-  constructor(readonly total: number) {}
-  pull(controller: ReadableStreamDefaultController<Uint8Array>): void {
-    const n = Math.min(CHUNK, this.total - this.#sent);
-    if (n <= 0) return controller.close();
-    const chunk = new Uint8Array(n);
-    chunk.set(PATTERN.subarray(0, n));
-    // The high bits vary per 64 KiB block so that blocks differ.
-    const block = (this.#sent >>> 16) & 0xff;
-    if (block !== 0) { for (let i = 0; i < n; i++) chunk[i] = (chunk[i] + block) & 0xff; }
-    this.#sent += n;
-    controller.enqueue(chunk);
+function hexToBase64(hex: string): string {
+  let binary = "";
+  for (let i = 0; i < hex.length; i += 2) {
+    binary += String.fromCharCode(parseInt(hex.slice(i, i + 2), 16));
   }
+  return btoa(binary);
 }
 
 /** The echo and download routes. */
@@ -46,17 +26,20 @@ export const echo = new Hono<AppEnv>()
     const type = c.req.header("content-type") ?? "application/octet-stream";
     return new Response(c.req.raw.body, { headers: { "content-type": type } });
   })
-  .get("/api/download", (c) => {
+  .get("/api/download", async (c) => {
     const raw = c.req.query("bytes") ?? String(10 * 1024 * 1024);
     const bytes = Number(raw);
-    if (!/^[0-9]+$/.test(raw) || !Number.isSafeInteger(bytes) || bytes > MAX_DOWNLOAD) {
-      return c.json(
-        { error: "bad_request", detail: `bytes must be an integer 0..${MAX_DOWNLOAD}` },
-        400,
-      );
+    if (!/^[0-9]+$/.test(raw) || bytes > MAX_DOWNLOAD) {
+      return c.json({
+        error: "bad_request",
+        detail: `bytes must be an integer from 0 to ${MAX_DOWNLOAD}`,
+      }, 400);
     }
+    const sha = await downloadSha256(bytes);
     return c.body(new ReadableStream(new DownloadSource(bytes), { highWaterMark: 0 }), 200, {
       "content-type": "application/octet-stream",
       "content-length": String(bytes),
+      "x-content-sha256": sha,
+      "repr-digest": `sha-256=:${hexToBase64(sha)}:`,
     });
   });

@@ -6,7 +6,7 @@
 import { strict as assert } from "node:assert";
 import { createHash } from "node:crypto";
 import { sha256Stream, startTestServer } from "./_server.ts";
-import { downloadByte } from "../routes/echo.ts";
+import { downloadByte } from "../lib/download.ts";
 
 Deno.test("HTTP/3: 1,000 sequential requests on one connection", async () => {
   const server = await startTestServer();
@@ -81,7 +81,9 @@ Deno.test("HTTP/3: a 256 MiB streamed response arrives whole with bounded memory
     let bytes = 0;
     let peak = before;
     let mismatch = -1;
+    const hash = createHash("sha256");
     for await (const chunk of res.body!) {
+      hash.update(chunk);
       for (const at of [0, chunk.length - 1]) {
         if (mismatch === -1 && chunk[at] !== downloadByte(bytes + at)) mismatch = bytes + at;
       }
@@ -90,6 +92,7 @@ Deno.test("HTTP/3: a 256 MiB streamed response arrives whole with bounded memory
     }
     assert.equal(bytes, size);
     assert.equal(mismatch, -1, `content differs at byte ${mismatch}`);
+    assert.equal(hash.digest("hex"), res.headers.get("x-content-sha256"));
     // Client and server share this process: buffering the body on either side would add
     // 256 MiB. Streaming keeps the growth to flow-control windows and GC slack.
     const growth = (peak - before) / (1024 * 1024);

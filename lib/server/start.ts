@@ -16,6 +16,7 @@ import { ensureDevCertificates, loadCertificates } from "../certs.ts";
 import type { ServerCertificates } from "../certs.ts";
 import { type LogFormat, Logger } from "../log.ts";
 import { ConnectionTracker, type TrackerOptions } from "../tracker/tracker.ts";
+import { Metrics } from "../metrics/metrics.ts";
 import { logTrackerEvents } from "./log_events.ts";
 import { MigrationWatcher } from "./migration_watcher.ts";
 import { startQuicListener } from "./quic_listener.ts";
@@ -58,7 +59,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const tracker = new ConnectionTracker(options.tracker);
   const watcher = new MigrationWatcher(tracker, options.watchIntervalMs ?? 50);
   const unsubscribeLog = logTrackerEvents(tracker, logger);
-  const app = await createApp({ tracker });
+  const metrics = new Metrics(tracker);
+  const app = await createApp({ tracker, metrics });
   const quic = startQuicListener({
     hostname: options.hostname,
     port: options.port,

@@ -1,0 +1,135 @@
+/**
+ * Server metrics in the Prometheus text format (version 0.0.4): connections by protocol,
+ * migrations by kind and outcome, a histogram of the migration detection window, and requests
+ * by protocol and status. Fed by tracker events and by the request middleware.
+ *
+ * ```ts
+ * const metrics = new Metrics(tracker);
+ * metrics.countRequest("h3", 200);
+ * console.log(metrics.render());
+ * ```
+ * @module
+ */
+
+import type { ConnectionTracker } from "../tracker/tracker.ts";
+import type { Protocol } from "../tracker/types.ts";
+
+/** Upper bounds (ms) of the detection-window histogram buckets. */
+export const DETECTION_BUCKETS_MS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000];
+
+const PROTOCOLS: Protocol[] = ["h3", "h2", "http/1.1"];
+
+/** Counters kept in memory; `render()` formats them. */
+export class Metrics {
+  readonly #tracker: ConnectionTracker;
+  readonly #opened = new Map<Protocol, number>();
+  readonly #open = new Map<Protocol, number>();
+  readonly #migrations = new Map<string, number>(); // "kind\0detected_by"
+  readonly #outcomes = new Map<string, number>();
+  readonly #buckets = new Array<number>(DETECTION_BUCKETS_MS.length + 1).fill(0);
+  #detectionSum = 0;
+  #detectionCount = 0;
+  readonly #requests = new Map<string, number>(); // "protocol\0status"
+
+  /** Subscribes to `tracker`'s events. */
+  constructor(tracker: ConnectionTracker) {
+    this.#tracker = tracker;
+    tracker.subscribe((event) => {
+      switch (event.type) {
+        case "connection_opened": {
+          const p = event.connection.protocol;
+          this.#opened.set(p, (this.#opened.get(p) ?? 0) + 1);
+          this.#open.set(p, (this.#open.get(p) ?? 0) + 1);
+          break;
+        }
+        case "connection_closed": {
+          const p = event.connection.protocol;
+          this.#open.set(p, (this.#open.get(p) ?? 0) - 1);
+          break;
+        }
+        case "migration": {
+          const m = event.migration;
+          const key = `${m.kind}\0${m.detected_by}`;
+          this.#migrations.set(key, (this.#migrations.get(key) ?? 0) + 1);
+          this.#observeDetection(m.detection_window_ms);
+          break;
+        }
+        case "migration_outcome": {
+          const m = event.migration;
+          const key = `${m.kind}\0${m.outcome}`;
+          this.#outcomes.set(key, (this.#outcomes.get(key) ?? 0) + 1);
+          break;
+        }
+      }
+    });
+  }
+
+  /** Counts one answered request. Hot path: one map update. */
+  countRequest(protocol: Protocol, status: number): void {
+    const key = `${protocol}\0${status}`;
+    this.#requests.set(key, (this.#requests.get(key) ?? 0) + 1);
+  }
+
+  #observeDetection(ms: number): void {
+    let i = 0;
+    while (i < DETECTION_BUCKETS_MS.length && ms > DETECTION_BUCKETS_MS[i]) i++;
+    this.#buckets[i]++;
+    this.#detectionSum += ms;
+    this.#detectionCount++;
+  }
+
+  /** The metrics as Prometheus text. */
+  render(): string {
+    const out: string[] = [];
+    const family = (name: string, type: string, help: string) =>
+      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    family("quic_connections_open", "gauge", "Connections open now, by protocol.");
+    for (const p of PROTOCOLS) {
+      out.push(`quic_connections_open{protocol="${p}"} ${this.#open.get(p) ?? 0}`);
+    }
+    family("quic_connections_total", "counter", "Connections accepted, by protocol.");
+    for (const p of PROTOCOLS) {
+      out.push(`quic_connections_total{protocol="${p}"} ${this.#opened.get(p) ?? 0}`);
+    }
+    family(
+      "quic_migrations_total",
+      "counter",
+      "Remote address changes observed, by kind and by what detected them.",
+    );
+    for (const [key, n] of this.#migrations) {
+      const [kind, by] = key.split("\0");
+      out.push(`quic_migrations_total{kind="${kind}",detected_by="${by}"} ${n}`);
+    }
+    family("quic_migration_outcomes_total", "counter", "Settled migrations, by kind and outcome.");
+    for (const [key, n] of this.#outcomes) {
+      const [kind, outcome] = key.split("\0");
+      out.push(`quic_migration_outcomes_total{kind="${kind}",outcome="${outcome}"} ${n}`);
+    }
+    family("quic_migrations_pending", "gauge", "Migrations inside their validation window.");
+    out.push(
+      `quic_migrations_pending ${this.#tracker.summary().migrations_by_outcome.pending ?? 0}`,
+    );
+    family(
+      "quic_migration_detection_window_ms",
+      "histogram",
+      "Milliseconds between the last sighting of the old address and the detection of the new one (an upper bound on detection delay).",
+    );
+    let cumulative = 0;
+    for (let i = 0; i < DETECTION_BUCKETS_MS.length; i++) {
+      cumulative += this.#buckets[i];
+      out.push(
+        `quic_migration_detection_window_ms_bucket{le="${DETECTION_BUCKETS_MS[i]}"} ${cumulative}`,
+      );
+    }
+    cumulative += this.#buckets[DETECTION_BUCKETS_MS.length];
+    out.push(`quic_migration_detection_window_ms_bucket{le="+Inf"} ${cumulative}`);
+    out.push(`quic_migration_detection_window_ms_sum ${this.#detectionSum}`);
+    out.push(`quic_migration_detection_window_ms_count ${this.#detectionCount}`);
+    family("http_requests_total", "counter", "Requests answered, by protocol and status.");
+    for (const [key, n] of this.#requests) {
+      const [protocol, status] = key.split("\0");
+      out.push(`http_requests_total{protocol="${protocol}",status="${status}"} ${n}`);
+    }
+    return out.join("\n") + "\n";
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * `GET /api/connections` and `GET /api/connections/:id`: what the tracker observed about every
+ * connection. `connection_id` is a random id this server assigned when it accepted the
+ * connection; Deno exposes no QUIC wire connection IDs, and an address is never used as an id.
+ * @module
+ */
+
+import { Hono } from "hono";
+import type { AppEnv } from "../lib/server/connection_env.ts";
+import type { ConnectionTracker, ListFilter } from "../lib/tracker/tracker.ts";
+import type { ConnectionInfo, Protocol } from "../lib/tracker/types.ts";
+
+const IDENTITY_NOTE =
+  "connection_id is a random id assigned by this server when it accepted the connection; it is never derived from an address. Deno exposes no QUIC wire connection IDs.";
+const PROTOCOLS = new Set(["h3", "h2", "http/1.1"]);
+
+class QueryError extends Error {}
+
+function parseFilter(query: (name: string) => string | undefined): ListFilter {
+  const state = query("state") ?? "all";
+  if (state !== "open" && state !== "closed" && state !== "all") {
+    throw new QueryError(`state must be open, closed or all, not "${state}"`);
+  }
+  const protocol = query("protocol");
+  if (protocol !== undefined && !PROTOCOLS.has(protocol)) {
+    throw new QueryError(`protocol must be h3, h2 or http/1.1, not "${protocol}"`);
+  }
+  const migrated = query("migrated");
+  if (migrated !== undefined && migrated !== "true" && migrated !== "false") {
+    throw new QueryError(`migrated must be true or false, not "${migrated}"`);
+  }
+  const limit = integer(query("limit") ?? "100", "limit", 1, 1000);
+  const cursor = query("cursor");
+  return {
+    state,
+    protocol: protocol as Protocol | undefined,
+    migrated: migrated === "true",
+    limit,
+    cursor: cursor === undefined
+      ? undefined
+      : integer(cursor, "cursor", 0, Number.MAX_SAFE_INTEGER),
+  };
+}
+
+function integer(raw: string, name: string, min: number, max: number): number {
+  const n = Number(raw);
+  if (!/^[0-9]+$/.test(raw) || n < min || n > max) {
+    throw new QueryError(`${name} must be an integer from ${min} to ${max}, not "${raw}"`);
+  }
+  return n;
+}
+
+/** The connection routes over `tracker`. */
+export function connections(tracker: ConnectionTracker): Hono<AppEnv> {
+  return new Hono<AppEnv>()
+    .get("/api/connections", (c) => {
+      let filter: ListFilter;
+      try {
+        filter = parseFilter((name) => c.req.query(name));
+      } catch (error) {
+        if (!(error instanceof QueryError)) throw error;
+        return c.json({ error: "bad_request", detail: error.message }, 400);
+      }
+      const page = tracker.list(filter);
+      const byId: Record<string, ConnectionInfo> = {};
+      for (const conn of page.connections) byId[conn.id] = conn.toJSON();
+      return c.json({
+        connections: byId,
+        summary: tracker.summary(),
+        next_cursor: page.nextCursor,
+        note: IDENTITY_NOTE,
+      });
+    })
+    .get("/api/connections/:id", (c) => {
+      const conn = tracker.get(c.req.param("id"));
+      if (conn === undefined) {
+        return c.json({
+          error: "not_found",
+          detail: `no open or recently closed connection with id "${c.req.param("id")}"`,
+        }, 404);
+      }
+      return c.json(conn.toJSON());
+    });
+}

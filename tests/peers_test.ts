@@ -108,3 +108,39 @@ Deno.test("curl over TCP gets h2 and sees Alt-Svc advertising HTTP/3", async () 
     await server.stop();
   }
 });
+
+Deno.test("ngtcp2 active migration (--change-local-addr): served, one migration, new port", async () => {
+  const lines: string[] = [];
+  const server = await startTestServer(lines);
+  try {
+    const result = await exec("gtlsclient", [
+      "--change-local-addr=300ms",
+      "--delay-stream=900ms",
+      "--exit-on-all-streams-close",
+      "--no-quic-dump",
+      "--no-http-dump",
+      "127.0.0.1",
+      String(server.port),
+      `https://localhost:${server.port}/api/test`,
+    ], 30_000);
+    assert.equal(result.code, 0, result.stderr.slice(-2000));
+    assert.match(result.stderr, /http: stream 0x0 \[:status: 200\]/);
+    assert.match(result.stderr, /PATH_CHALLENGE/, "the client validated its new path");
+    const conns = [...server.tracker.closedConnections(), ...server.tracker.openConnections()];
+    assert.equal(conns.length, 1, "one QUIC connection, not a new one after the move");
+    const info = conns[0].toJSON();
+    assert.equal(info.migration_count, 1);
+    const m = info.migration_events[0];
+    assert.notEqual(m.old_addr, m.new_addr);
+    assert.equal(m.kind, "port_change");
+    assert.equal(m.validated, true, "the new path served the request");
+    assert.equal(info.remote_addr, m.new_addr);
+    assert.ok(
+      lines.some((l) =>
+        l.startsWith(`🔄 Connection Migration detected! ${m.old_addr} -> ${m.new_addr}`)
+      ),
+    );
+  } finally {
+    await server.stop();
+  }
+});

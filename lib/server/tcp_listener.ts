@@ -35,7 +35,11 @@ export interface TcpListenerHandle {
 }
 
 const ENV = Symbol("connectionEnv");
-type Socket = TLSSocket & { [ENV]?: ConnectionEnv };
+/** A TCP connection's env plus its body byte counters. */
+interface TcpEnv extends ConnectionEnv {
+  readonly counters: { bytesIn: number; bytesOut: number };
+}
+type Socket = TLSSocket & { [ENV]?: TcpEnv };
 type AnyRequest = IncomingMessage | http2.Http2ServerRequest;
 type AnyResponse = ServerResponse | http2.Http2ServerResponse;
 
@@ -63,7 +67,9 @@ export async function startTcpListener(options: TcpListenerOptions): Promise<Tcp
       local,
       (socket as unknown as { servername?: string }).servername || null,
     );
-    socket[ENV] = { connection: record, remoteAddr: () => remote };
+    const counters = { bytesIn: 0, bytesOut: 0 };
+    record.counters = counters;
+    socket[ENV] = { connection: record, remoteAddr: () => remote, counters };
     sockets.add(socket);
     socket.once("close", () => {
       sockets.delete(socket);
@@ -102,7 +108,7 @@ async function handle(req: AnyRequest, res: AnyResponse, options: TcpListenerOpt
   const request = new Request(`https://${authority}${req.url}`, {
     method,
     headers,
-    body: hasBody ? ReadableStream.from(req as AsyncIterable<Uint8Array>) : null,
+    body: hasBody ? ReadableStream.from(countedBody(req as AsyncIterable<Uint8Array>, env)) : null,
     // @ts-ignore: needed for streaming request bodies
     duplex: "half",
   });
@@ -125,7 +131,22 @@ async function handle(req: AnyRequest, res: AnyResponse, options: TcpListenerOpt
     return;
   }
   for await (const chunk of response.body) {
-    if (!w.write(chunk)) await new Promise((resolve) => w.once("drain", resolve));
+    env.counters.bytesOut += chunk.length;
+    if (!w.write(chunk)) {
+      // Wait for the socket to drain, or to close (then the loop's next write fails fast).
+      await new Promise((resolve) => {
+        w.once("drain", resolve);
+        w.once("close", resolve);
+      });
+      if (w.destroyed) break;
+    }
   }
   w.end();
+}
+
+async function* countedBody(body: AsyncIterable<Uint8Array>, env: TcpEnv) {
+  for await (const chunk of body) {
+    env.counters.bytesIn += chunk.length;
+    yield chunk;
+  }
 }

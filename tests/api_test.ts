@@ -5,6 +5,7 @@
 
 import { strict as assert } from "node:assert";
 import { startTestServer } from "./_server.ts";
+import { sseReader } from "./_sse.ts";
 
 Deno.test("API: every response carries the X-Connection-* headers, errors too", async () => {
   const server = await startTestServer();
@@ -95,32 +96,6 @@ Deno.test("API: /api/connections lists, filters, and pages every connection exac
     await server.stop();
   }
 });
-
-/** Reads SSE messages from a response body, one at a time. */
-function sseReader(body: ReadableStream<Uint8Array>) {
-  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "";
-  return async function next(): Promise<{ id?: string; event?: string; data?: string }> {
-    for (;;) {
-      const end = buffer.indexOf("\n\n");
-      if (end !== -1) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const message: Record<string, string> = {};
-        for (const line of block.split("\n")) {
-          if (line.startsWith(":")) continue;
-          const colon = line.indexOf(":");
-          message[line.slice(0, colon)] = line.slice(colon + 1).trimStart();
-        }
-        if (message.event || message.data) return message;
-        continue;
-      }
-      const { value, done } = await reader.read();
-      if (done) throw new Error("event stream ended");
-      buffer += value;
-    }
-  };
-}
 
 Deno.test("API: /api/events streams connection events in order and resumes from Last-Event-ID", async () => {
   const server = await startTestServer();

@@ -1,0 +1,37 @@
+/**
+ * A small Server-Sent Events reader for tests and scripted checks.
+ * @module
+ */
+
+/** One SSE message. */
+export interface SseMessage {
+  id?: string;
+  event?: string;
+  data?: string;
+}
+
+/** Reads SSE messages from a response body, one at a time. */
+export function sseReader(body: ReadableStream<Uint8Array>) {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  return async function next(): Promise<SseMessage> {
+    for (;;) {
+      const end = buffer.indexOf("\n\n");
+      if (end !== -1) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const message: Record<string, string> = {};
+        for (const line of block.split("\n")) {
+          if (line.startsWith(":")) continue;
+          const colon = line.indexOf(":");
+          message[line.slice(0, colon)] = line.slice(colon + 1).trimStart();
+        }
+        if (message.event || message.data) return message;
+        continue;
+      }
+      const { value, done } = await reader.read();
+      if (done) throw new Error("event stream ended");
+      buffer += value;
+    }
+  };
+}

@@ -20,6 +20,7 @@ if (import.meta.main) {
       keyFile: config.keyPath,
       logFormat: config.logFormat,
       watchIntervalMs: config.watchIntervalMs,
+      tracker: { closedRetentionMs: config.closedTtlSeconds * 1000, maxClosed: config.maxClosed },
     });
   } catch (error) {
     console.error(`error: cannot start: ${error instanceof Error ? error.message : error}`);

@@ -44,6 +44,10 @@ export interface ServerConfig {
   logFormat: LogFormat;
   /** How often the migration watcher looks at every open QUIC connection's address, in ms. */
   watchIntervalMs: number;
+  /** How long closed connections stay listed, in seconds. */
+  closedTtlSeconds: number;
+  /** How many closed connections stay listed at most. */
+  maxClosed: number;
   /** True when `--help`/`-h` was given; the other fields are then defaults and unchecked. */
   help: boolean;
 }
@@ -90,6 +94,8 @@ export function defaultConfig(): ServerConfig {
     adminToken: undefined,
     logFormat: "text",
     watchIntervalMs: 50,
+    closedTtlSeconds: 3600,
+    maxClosed: 10_000,
     help: false,
   };
 }
@@ -210,7 +216,41 @@ const OPTION_SPECS: readonly OptionSpec[] = [
       config.watchIntervalMs = ms;
     },
   },
+  {
+    flag: "--closed-ttl",
+    envVar: "QUIC_CLOSED_TTL",
+    valueName: "SECONDS",
+    description: "how long closed connections stay listed (0-604800 s)",
+    defaultText: "3600",
+    apply(config, value, source) {
+      config.closedTtlSeconds = parseBoundedInt(value, source, 0, 604_800, "a number of seconds");
+    },
+  },
+  {
+    flag: "--max-closed",
+    envVar: "QUIC_MAX_CLOSED",
+    valueName: "N",
+    description: "how many closed connections stay listed at most (0-1000000)",
+    defaultText: "10000",
+    apply(config, value, source) {
+      config.maxClosed = parseBoundedInt(value, source, 0, 1_000_000, "a count");
+    },
+  },
 ];
+
+function parseBoundedInt(
+  value: string,
+  source: string,
+  min: number,
+  max: number,
+  what: string,
+): number {
+  const n = Number(value);
+  if (!/^[0-9]+$/.test(value) || n < min || n > max) {
+    throw new ConfigError(`${source}: ${quote(value)} is not ${what} from ${min} to ${max}`);
+  }
+  return n;
+}
 
 const HELP_FLAGS: ReadonlySet<string> = new Set(["--help", "-h"]);
 

@@ -126,6 +126,8 @@ Deno.test("command line wins over environment", () => {
     adminToken: "flag-token",
     logFormat: "text",
     watchIntervalMs: 20,
+    closedTtlSeconds: 3600,
+    maxClosed: 10_000,
     help: false,
   });
 });
@@ -287,4 +289,12 @@ Deno.test("--watch-interval: flag, environment, and bounds", () => {
   assert.throws(() => parseConfig(["--watch-interval", "0"], {}), /--watch-interval: "0"/);
   assert.throws(() => parseConfig(["--watch-interval=1.5"], {}), /not an interval/);
   assert.throws(() => parseConfig([], { QUIC_WATCH_INTERVAL: "99999" }), /QUIC_WATCH_INTERVAL/);
+});
+
+Deno.test("--closed-ttl and --max-closed: flag, environment, and bounds", () => {
+  const config = parseConfig(["--closed-ttl", "60"], { QUIC_MAX_CLOSED: "5" });
+  assert.equal(config.closedTtlSeconds, 60);
+  assert.equal(config.maxClosed, 5);
+  assert.throws(() => parseConfig(["--closed-ttl", "x"], {}), /--closed-ttl: "x"/);
+  assert.throws(() => parseConfig(["--max-closed=1000001"], {}), /--max-closed/);
 });

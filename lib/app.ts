@@ -14,6 +14,8 @@ import { connections } from "../routes/connections.ts";
 import { echo } from "../routes/echo.ts";
 import { events } from "../routes/events.ts";
 import { metricsRoute } from "../routes/metrics.ts";
+import { simulate } from "../routes/simulate.ts";
+import type { MigrationLab } from "./lab/lab.ts";
 import { health } from "../routes/health.ts";
 import { pages } from "../routes/pages.ts";
 import { test } from "../routes/test.ts";
@@ -22,6 +24,12 @@ import { test } from "../routes/test.ts";
 export interface AppDeps {
   tracker: ConnectionTracker;
   metrics: Metrics;
+  /** The migration lab, once it is running (undefined when off). */
+  lab?: () => MigrationLab | undefined;
+  /** Token that authorizes administrative calls. */
+  adminToken?: string;
+  /** Where the lab is, for answers that send clients there. */
+  labUrl?: () => string;
 }
 
 /** Builds the app. Errors become JSON `{error, detail}` with the right status. */
@@ -31,7 +39,8 @@ export async function createApp(deps: AppDeps): Promise<Hono<AppEnv>> {
   app.route("/", health);
   app.route("/", test);
   app.route("/", echo);
-  app.route("/", connections(deps.tracker));
+  app.route("/", connections(deps.tracker, deps.lab));
+  app.route("/", simulate(deps));
   app.route("/", events(deps.tracker));
   app.route("/", metricsRoute(deps.metrics));
   app.route("/", await pages());

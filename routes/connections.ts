@@ -6,6 +6,7 @@
  */
 
 import { Hono } from "hono";
+import type { MigrationLab } from "../lib/lab/lab.ts";
 import type { AppEnv } from "../lib/server/connection_env.ts";
 import type { ConnectionTracker, ListFilter } from "../lib/tracker/tracker.ts";
 import type { ConnectionInfo, Protocol } from "../lib/tracker/types.ts";
@@ -51,7 +52,10 @@ function integer(raw: string, name: string, min: number, max: number): number {
 }
 
 /** The connection routes over `tracker`. */
-export function connections(tracker: ConnectionTracker): Hono<AppEnv> {
+export function connections(
+  tracker: ConnectionTracker,
+  lab?: () => MigrationLab | undefined,
+): Hono<AppEnv> {
   return new Hono<AppEnv>()
     .get("/api/connections", (c) => {
       let filter: ListFilter;
@@ -79,6 +83,14 @@ export function connections(tracker: ConnectionTracker): Hono<AppEnv> {
           detail: `no open or recently closed connection with id "${c.req.param("id")}"`,
         }, 404);
       }
-      return c.json(conn.toJSON());
+      const labs = lab?.();
+      return c.json({
+        ...conn.toJSON(),
+        // The lab's view: whether it carries this connection, its rebindings and conformance.
+        lab: labs === undefined ? null : {
+          on_lab_path: labs.sessionFor(conn) !== undefined,
+          ...(labs.recordFor(conn) ?? { migrations: [], dcids_seen: [], conformance: null }),
+        },
+      });
     });
 }

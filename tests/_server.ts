@@ -23,6 +23,8 @@ export interface TestServer extends RunningServer {
   readonly dataDir: string;
   /** Opens an HTTP/3 client connection to the server. */
   client(): Promise<H3Client>;
+  /** Opens an HTTP/3 client connection through the migration lab's relay. */
+  labClient(options?: { keepAliveInterval?: number }): Promise<H3Client>;
   /** Shuts the server down and removes its data directory. */
   stop(): Promise<void>;
 }
@@ -33,6 +35,7 @@ export async function startTestServer(lines: string[] = []): Promise<TestServer>
   const server = await startServer({
     hostname: "127.0.0.1",
     port: 0,
+    labPort: 0,
     dataDir,
     log: (line) => lines.push(line),
   });
@@ -51,6 +54,14 @@ export async function startTestServer(lines: string[] = []): Promise<TestServer>
         port: server.port,
         serverName: "localhost",
         caCerts: [caPem],
+      }),
+    labClient: (options = {}) =>
+      H3Client.connect({
+        hostname: "127.0.0.1",
+        port: server.labPort!,
+        serverName: "localhost",
+        caCerts: [caPem],
+        keepAliveInterval: options.keepAliveInterval,
       }),
     async stop() {
       await server.shutdown(1000);

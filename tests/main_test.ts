@@ -25,6 +25,7 @@ function freePort(): number {
 Deno.test("main.ts: starts, serves HTTPS with Alt-Svc, and exits 0 on SIGTERM", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "quic-main-" });
   const port = freePort();
+  const labPort = freePort();
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -34,6 +35,8 @@ Deno.test("main.ts: starts, serves HTTPS with Alt-Svc, and exits 0 on SIGTERM", 
       "127.0.0.1",
       "--port",
       String(port),
+      "--lab-port",
+      String(labPort),
       "--data-dir",
       dataDir,
     ],
@@ -50,6 +53,7 @@ Deno.test("main.ts: starts, serves HTTPS with Alt-Svc, and exits 0 on SIGTERM", 
       banner += value;
     }
     assert.match(banner, new RegExp(`https://localhost:${port}`));
+    assert.match(banner, new RegExp(`Migration lab: https://localhost:${labPort}/`));
     assert.match(banner, /SPKI SHA-256: [A-Za-z0-9+/]{43}=/);
     assert.match(
       banner,

@@ -16,6 +16,9 @@ import { ensureDevCertificates, loadCertificates } from "../certs.ts";
 import type { ServerCertificates } from "../certs.ts";
 import { type LogFormat, Logger } from "../log.ts";
 import { ConnectionTracker, type TrackerOptions } from "../tracker/tracker.ts";
+import { generateAdminToken } from "../cli.ts";
+import { MigrationLab } from "../lab/lab.ts";
+import { UdpRelay } from "../lab/udp_relay.ts";
 import { Metrics } from "../metrics/metrics.ts";
 import { logTrackerEvents } from "./log_events.ts";
 import { MigrationWatcher } from "./migration_watcher.ts";
@@ -38,6 +41,13 @@ export interface StartOptions {
   watchIntervalMs?: number;
   /** Tracker limits and timing. */
   tracker?: TrackerOptions;
+  /**
+   * The migration lab's port (UDP relay into our QUIC endpoint, and HTTPS with an `Alt-Svc`
+   * pointing at it); 0 picks a free one, undefined turns the lab off.
+   */
+  labPort?: number;
+  /** Token for administrative API calls; generated when absent. */
+  adminToken?: string;
 }
 
 /** A running server. */
@@ -45,6 +55,10 @@ export interface RunningServer {
   readonly port: number;
   readonly tracker: ConnectionTracker;
   readonly watcher: MigrationWatcher;
+  /** The lab's port, or undefined when the lab is off. */
+  readonly labPort: number | undefined;
+  readonly lab: MigrationLab | undefined;
+  readonly adminToken: string;
   readonly certificates: ServerCertificates & { caPem?: string };
   /** GOAWAY and drain HTTP/3 for up to `timeoutMs`, close TCP, release the ports. */
   shutdown(timeoutMs?: number): Promise<void>;
@@ -60,7 +74,16 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const watcher = new MigrationWatcher(tracker, options.watchIntervalMs ?? 50);
   const unsubscribeLog = logTrackerEvents(tracker, logger);
   const metrics = new Metrics(tracker);
-  const app = await createApp({ tracker, metrics });
+  const adminToken = options.adminToken ?? generateAdminToken();
+  let lab: MigrationLab | undefined;
+  let labPort: number | undefined;
+  const app = await createApp({
+    tracker,
+    metrics,
+    lab: () => lab,
+    adminToken,
+    labUrl: () => `https://localhost:${labPort ?? options.labPort ?? 9444}/`,
+  });
   const quic = startQuicListener({
     hostname: options.hostname,
     port: options.port,
@@ -87,15 +110,50 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     await quic.shutdown(0);
     throw error;
   }
+  let relay: UdpRelay | undefined;
+  let labTcp: Awaited<ReturnType<typeof startTcpListener>> | undefined;
+  if (options.labPort !== undefined) {
+    try {
+      relay = new UdpRelay({
+        listenHostname: options.hostname,
+        listenPort: options.labPort,
+        targetHostname: relayTarget(options.hostname),
+        targetPort: port,
+      });
+      labPort = relay.port;
+      labTcp = await startTcpListener({
+        hostname: options.hostname,
+        port: labPort,
+        cert: certificates.certPem,
+        key: certificates.keyPem,
+        fetch: app.fetch,
+        tracker,
+        altSvc: `h3=":${labPort}"; ma=86400`,
+      });
+      lab = new MigrationLab(relay, tracker);
+    } catch (error) {
+      await Promise.all([quic.shutdown(0), tcp.shutdown(), relay?.close()]);
+      throw error;
+    }
+  }
   return {
     port,
     tracker,
     watcher,
+    labPort,
+    lab,
+    adminToken,
     certificates,
     async shutdown(timeoutMs = 5000) {
-      await Promise.all([quic.shutdown(timeoutMs), tcp.shutdown()]);
+      await Promise.all([quic.shutdown(timeoutMs), tcp.shutdown(), labTcp?.shutdown()]);
+      await relay?.close();
       watcher.stop();
       unsubscribeLog();
     },
   };
+}
+
+/** Where the lab relay sends: the bound IPv4 address, or loopback when bound to all. */
+function relayTarget(hostname: string): string {
+  return /^\d+\.\d+\.\d+\.\d+$/.test(hostname) && hostname !== "0.0.0.0" ? hostname : "127.0.0.1";
 }

@@ -1,0 +1,218 @@
+/**
+ * The migration lab: moves a live QUIC connection that reached the server through the lab's
+ * relay (`--lab-port`) to a new path on demand, the way a NAT rebinding does, and records what
+ * happened: the addresses, whether and how fast the server detected the move, and whether the
+ * client carried on (its conformance record).
+ *
+ * Which relay session carries a connection is found by the address the server currently sees
+ * for it, which is the relay's upstream address. That locates the connection's *path*; the
+ * connection's identity stays the server-assigned id.
+ *
+ * ```ts
+ * const lab = new MigrationLab(relay, tracker);
+ * const report = await lab.migrate(conn, { kind: "port", count: 3, intervalMs: 100 });
+ * ```
+ * @module
+ */
+
+import type { ConnectionTracker, TrackedConnection } from "../tracker/tracker.ts";
+import type { MigrationEvent } from "../tracker/types.ts";
+import type { RebindKind, RelaySession, UdpRelay } from "./udp_relay.ts";
+
+/** What to do. */
+export interface MigrationPlan {
+  /** `port`, `address`, or `mixed` (alternating, starting with port). */
+  kind: RebindKind | "mixed";
+  count: number;
+  /** Pause between rebindings, after the previous one was detected or timed out. */
+  intervalMs: number;
+  /** How long to wait for the server to detect each move (default 3,000 ms). */
+  detectTimeoutMs?: number;
+}
+
+/** What happened to one rebinding. */
+export interface LabMigration {
+  index: number;
+  kind: RebindKind;
+  old_addr: string;
+  new_addr: string;
+  rebound_at: string;
+  /** Whether the server's tracker saw the connection arrive on the new address. */
+  detected: boolean;
+  detected_by: MigrationEvent["detected_by"] | null;
+  /** Milliseconds from the rebinding to the detection, measured exactly (the lab knows both). */
+  detection_delay_ms: number | null;
+  /** The tracker's outcome for this migration (`pending` until its window ends). */
+  outcome: MigrationEvent["outcome"] | "undetected";
+  /** The client sent datagrams on the new mapping (it did not give up on the path). */
+  client_sent_on_new_path: boolean;
+  /** The server answered on the new mapping. */
+  server_answered_on_new_path: boolean;
+  /** Requests the connection had served when the rebinding happened. */
+  requests_at_rebind: number;
+}
+
+/** A connection's record in the lab: its rebindings and whether its client survived them. */
+export interface LabRecord {
+  migrations: LabMigration[];
+  /** Destination connection IDs the relay saw from this client (hex). */
+  dcids_seen: string[];
+  conformance: {
+    rebindings: number;
+    /** Rebindings after which the client kept sending and the server followed it. */
+    survived: number;
+    /** Rebindings the server never saw the client arrive from. */
+    not_followed: number;
+    /** Survived rebindings after which the connection served more requests. */
+    served_requests_after: number;
+  };
+}
+
+/** Why a connection cannot be moved: it is not on the lab path. */
+export class NotOnLabPathError extends Error {}
+
+/** Why a connection cannot be moved: another migration of it is running. */
+export class LabBusyError extends Error {}
+
+/** Moves connections on the lab path and remembers what happened. */
+export class MigrationLab {
+  readonly #relay: UdpRelay;
+  readonly #tracker: ConnectionTracker;
+  readonly #records = new Map<TrackedConnection, LabRecord>();
+  readonly #busy = new Set<TrackedConnection>();
+
+  /** @param relay the lab's relay, whose upstream side is this server */
+  constructor(relay: UdpRelay, tracker: ConnectionTracker) {
+    this.#relay = relay;
+    this.#tracker = tracker;
+  }
+
+  /** The relay session carrying `conn` right now, if `conn` came through the lab. */
+  sessionFor(conn: TrackedConnection): RelaySession | undefined {
+    if (conn.protocol !== "h3" || conn.state !== "open") return undefined;
+    return this.#relay.sessions().find((s) => s.upstreamAddr === conn.remoteAddr);
+  }
+
+  /** The lab record of `conn`, refreshed, or undefined if it was never moved. */
+  recordFor(conn: TrackedConnection): LabRecord | undefined {
+    const record = this.#records.get(conn);
+    if (record === undefined) return undefined;
+    const c = record.conformance;
+    c.served_requests_after = record.migrations.filter((m, i) => {
+      const next = record.migrations[i + 1]?.requests_at_rebind ?? conn.requestCount;
+      return m.detected && next > m.requests_at_rebind;
+    }).length;
+    for (const m of record.migrations) {
+      if (m.outcome === "pending") {
+        m.outcome = conn.events.find((e) => e.new_addr === m.new_addr)?.outcome ?? m.outcome;
+      }
+    }
+    return record;
+  }
+
+  /**
+   * Rebinds `conn`'s lab path `plan.count` times. Each rebinding waits until the server's
+   * tracker reports the connection on the new address, or until the detection timeout, before
+   * the next. Throws `NotOnLabPathError` if the connection is not (or no longer) on the lab path.
+   */
+  async migrate(conn: TrackedConnection, plan: MigrationPlan): Promise<LabRecord> {
+    if (this.#busy.has(conn)) throw new LabBusyError("a migration of this connection is running");
+    this.#busy.add(conn);
+    try {
+      return await this.#migrate(conn, plan);
+    } finally {
+      this.#busy.delete(conn);
+    }
+  }
+
+  /** Whether a migration of `conn` is running. */
+  isBusy(conn: TrackedConnection): boolean {
+    return this.#busy.has(conn);
+  }
+
+  async #migrate(conn: TrackedConnection, plan: MigrationPlan): Promise<LabRecord> {
+    const record = this.#records.get(conn) ?? {
+      migrations: [],
+      dcids_seen: [],
+      conformance: { rebindings: 0, survived: 0, not_followed: 0, served_requests_after: 0 },
+    };
+    this.#records.set(conn, record);
+    for (let i = 0; i < plan.count; i++) {
+      const session = this.sessionFor(conn);
+      if (session === undefined) {
+        throw new NotOnLabPathError(
+          i === 0
+            ? "the connection did not come through the lab port"
+            : `the connection left the lab path after ${i} rebindings`,
+        );
+      }
+      const kind: RebindKind = plan.kind === "mixed"
+        ? (i % 2 === 0 ? "port" : "address")
+        : plan.kind;
+      const requestsAtRebind = conn.requestCount;
+      const detection = this.#waitForMigration(conn, plan.detectTimeoutMs ?? 3000);
+      const moved = this.#relay.rebind(session.key, kind);
+      detection.expect(moved.newAddr);
+      const seen = await detection.result;
+      const rebinding = session.rebindings.at(-1);
+      const migration: LabMigration = {
+        index: record.migrations.length,
+        kind,
+        old_addr: moved.oldAddr,
+        new_addr: moved.newAddr,
+        rebound_at: new Date(Date.now() - (performance.now() - moved.at)).toISOString(),
+        detected: seen !== null,
+        detected_by: seen?.event.detected_by ?? null,
+        detection_delay_ms: seen === null ? null : round(seen.at - moved.at),
+        outcome: seen === null ? "undetected" : seen.event.outcome,
+        client_sent_on_new_path: rebinding?.clientForwardedAt != null,
+        server_answered_on_new_path: rebinding?.serverAnsweredAt != null,
+        requests_at_rebind: requestsAtRebind,
+      };
+      record.migrations.push(migration);
+      record.conformance.rebindings++;
+      if (seen !== null && migration.client_sent_on_new_path) record.conformance.survived++;
+      if (seen === null) record.conformance.not_followed++;
+      record.dcids_seen = [...session.dcidsSeen];
+      if (i + 1 < plan.count && plan.intervalMs > 0) await delay(plan.intervalMs);
+    }
+    return this.recordFor(conn)!;
+  }
+
+  /** Resolves with the tracker's migration event to the expected address, or null on timeout. */
+  #waitForMigration(conn: TrackedConnection, timeoutMs: number) {
+    let expected: string | undefined;
+    let resolve!: (value: { event: MigrationEvent; at: number } | null) => void;
+    const result = new Promise<{ event: MigrationEvent; at: number } | null>((r) => (resolve = r));
+    // Subscribed before the rebinding, so a detection that happens at once is not missed.
+    const early: Array<{ event: MigrationEvent; at: number }> = [];
+    const stop = this.#tracker.subscribe((event) => {
+      if (event.type !== "migration" || event.connection_id !== conn.id) return;
+      const seen = { event: event.migration, at: performance.now() };
+      if (expected === undefined) early.push(seen);
+      else if (event.migration.new_addr === expected) finish(seen);
+    });
+    const timer = setTimeout(() => finish(null), timeoutMs);
+    const finish = (value: { event: MigrationEvent; at: number } | null) => {
+      clearTimeout(timer);
+      stop();
+      resolve(value);
+    };
+    return {
+      result,
+      expect(addr: string) {
+        expected = addr;
+        const hit = early.find((e) => e.event.new_addr === addr);
+        if (hit) finish(hit);
+      },
+    };
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -141,9 +141,11 @@ export class MigrationLab {
       const session = this.sessionFor(conn);
       if (session === undefined) {
         throw new NotOnLabPathError(
-          i === 0
+          conn.state === "closed"
+            ? `the connection closed after ${i} rebindings (${conn.closeReason})`
+            : i === 0
             ? "the connection did not come through the lab port"
-            : `the connection left the lab path after ${i} rebindings`,
+            : `the connection left the lab path after ${i} rebindings (now at ${conn.remoteAddr})`,
         );
       }
       const kind: RebindKind = plan.kind === "mixed"

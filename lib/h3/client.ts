@@ -18,9 +18,7 @@ import { H3_CLOSED_CRITICAL_STREAM, H3_NO_ERROR, H3Error } from "./errors.ts";
 import { FrameReader } from "./frame_reader.ts";
 import { parseResponseHead } from "./message.ts";
 import { decodeFieldSection } from "./qpack/mod.ts";
-import { defaultLocalSettings, encodeSettings } from "./settings.ts";
-import { STREAM_TYPE_CONTROL } from "./stream_type.ts";
-import { readUniStreamType } from "./uni_stream.ts";
+import { openControlStream, readUniStreamType } from "./uni_stream.ts";
 import type { QuicCloseInfo, QuicConnection } from "./transport.ts";
 
 /** Where and how to connect. */
@@ -105,15 +103,7 @@ export class H3Client {
 
   /** Opens our control stream and reads the server's. */
   async start(): Promise<void> {
-    const control = await this.#conn.createUnidirectionalStream();
-    this.#controlWriter = control.getWriter();
-    const settings = encodeSettings(
-      defaultLocalSettings({ maxFieldSectionSize: this.#maxFieldSectionSize }),
-    );
-    const first = new Uint8Array(1 + settings.length);
-    first[0] = STREAM_TYPE_CONTROL;
-    first.set(settings, 1);
-    await this.#controlWriter.write(first);
+    this.#controlWriter = await openControlStream(this.#conn, this.#maxFieldSectionSize);
     this.#readUni().catch((error) => {
       if (error instanceof H3Error) this.close(error.code, error.message.slice(0, 100));
     });
@@ -134,7 +124,7 @@ export class H3Client {
     const reader = stream.getReader();
     const typed = await readUniStreamType(reader);
     if (typed === null) return;
-    if (typed.type !== STREAM_TYPE_CONTROL) {
+    if (typed.kind !== "control") {
       // QPACK streams from a server that honours our capacity 0 carry nothing we act on;
       // unknown types are discarded.
       while (!(await reader.read()).done) { /* discard */ }

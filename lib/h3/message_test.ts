@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { H3_MESSAGE_ERROR, H3Error } from "./errors.ts";
 import { parseRequestHead, parseResponseHead, parseTrailers, responseFields } from "./message.ts";
-import { formatAddr } from "./transport.ts";
+import { formatAddr } from "../addr.ts";
 
 const GET = [
   ":method",

@@ -26,9 +26,7 @@ import { FrameReader } from "./frame_reader.ts";
 import { parseRequestHead } from "./message.ts";
 import { decodeFieldSection } from "./qpack/mod.ts";
 import { DecoderStreamReader, EncoderStreamReader } from "./qpack/mod.ts";
-import { defaultLocalSettings, encodeSettings } from "./settings.ts";
-import { STREAM_TYPE_CONTROL } from "./stream_type.ts";
-import { readUniStreamType } from "./uni_stream.ts";
+import { openControlStream, readUniStreamType } from "./uni_stream.ts";
 import type { QuicBidiStream, QuicCloseInfo, QuicConnection } from "./transport.ts";
 
 /** Limits and hooks for one HTTP/3 server connection. */
@@ -120,15 +118,7 @@ export class H3ServerConnection<C> {
    */
   async serve(): Promise<QuicCloseInfo> {
     try {
-      const control = await this.#conn.createUnidirectionalStream();
-      this.#controlWriter = control.getWriter();
-      const settings = encodeSettings(
-        defaultLocalSettings({ maxFieldSectionSize: this.#maxFieldSectionSize }),
-      );
-      const first = new Uint8Array(1 + settings.length);
-      first[0] = STREAM_TYPE_CONTROL;
-      first.set(settings, 1);
-      await this.#controlWriter.write(first);
+      this.#controlWriter = await openControlStream(this.#conn, this.#maxFieldSectionSize);
     } catch {
       return this.closed; // the connection went away during the handshake
     }

@@ -34,13 +34,3 @@ export interface QuicConnection {
   /** Resolves on an application close; rejects on idle timeout or a transport error. */
   readonly closed: Promise<QuicCloseInfo>;
 }
-
-/** Formats an address as `ip:port`, IPv4-mapped IPv6 as plain IPv4, IPv6 as `[ip]:port`. */
-export function formatAddr(addr: QuicAddr): string {
-  const host = addr.hostname;
-  if (host.startsWith("::ffff:") && host.indexOf(".") !== -1) {
-    return `${host.slice(7)}:${addr.port}`;
-  }
-  if (host.indexOf(":") !== -1) return `[${host}]:${addr.port}`;
-  return `${host}:${addr.port}`;
-}

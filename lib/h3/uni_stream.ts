@@ -1,10 +1,30 @@
 /**
- * Reading the type that opens a peer's unidirectional stream (RFC 9114 §6.2), shared by the
- * server and the client. The only I/O here is awaiting the stream's first bytes.
+ * Unidirectional stream plumbing shared by the server and the client (RFC 9114 §6.2): opening
+ * our control stream with SETTINGS, and reading the type that opens a peer's stream.
  * @module
  */
 
-import { decodeStreamType, type StreamKind } from "./stream_type.ts";
+import { defaultLocalSettings, encodeSettings } from "./settings.ts";
+import { decodeStreamType, STREAM_TYPE_CONTROL, type StreamKind } from "./stream_type.ts";
+import type { QuicConnection } from "./transport.ts";
+
+/**
+ * Opens our control stream and sends its type and SETTINGS in one write. The caller must keep
+ * the returned writer for the connection's whole life: a collected stream is closed, and the
+ * peer then ends the connection with H3_CLOSED_CRITICAL_STREAM.
+ */
+export async function openControlStream(
+  conn: QuicConnection,
+  maxFieldSectionSize: number,
+): Promise<WritableStreamDefaultWriter<Uint8Array>> {
+  const writer = (await conn.createUnidirectionalStream()).getWriter();
+  const settings = encodeSettings(defaultLocalSettings({ maxFieldSectionSize }));
+  const first = new Uint8Array(1 + settings.length);
+  first[0] = STREAM_TYPE_CONTROL;
+  first.set(settings, 1);
+  await writer.write(first);
+  return writer;
+}
 
 /** A stream's type and the bytes that followed it in the chunks read so far. */
 export interface TypedUniStream {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { formatAddr } from "../h3/transport.ts";
+import { formatAddr } from "../addr.ts";
 import { hex, parseQuicHeader } from "./quic_header.ts";
 
 /** What a rebinding changes: the upstream source port only, or the source address too. */

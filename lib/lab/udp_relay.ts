@@ -18,7 +18,7 @@
  * @module
  */
 
-import { formatAddr } from "../h3/transport.ts";
+import { formatAddr } from "../addr.ts";
 import {
   type RebindKind,
   type RebindRecord,

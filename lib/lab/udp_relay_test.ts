@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { formatAddr } from "../h3/transport.ts";
+import { formatAddr } from "../addr.ts";
 import { hex } from "./quic_header.ts";
 import { nextLoopbackAddress, type RelaySession, UdpRelay } from "./udp_relay.ts";
 

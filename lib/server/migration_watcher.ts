@@ -11,7 +11,8 @@
  * @module
  */
 
-import { formatAddr, type QuicAddr } from "../h3/transport.ts";
+import { formatAddr } from "../addr.ts";
+import type { QuicAddr } from "../h3/transport.ts";
 import type { ConnectionTracker, TrackedConnection } from "../tracker/tracker.ts";
 
 /** Anything with a live remote address. */

@@ -7,7 +7,7 @@
 import { H3ServerConnection } from "../h3/server.ts";
 import type { H3Handler, H3ServerOptions } from "../h3/server.ts";
 import { errorName } from "../h3/errors.ts";
-import { formatAddr } from "../h3/transport.ts";
+import { formatAddr } from "../addr.ts";
 import type { ConnectionTracker, TrackedConnection } from "../tracker/tracker.ts";
 import type { MigrationWatcher } from "./migration_watcher.ts";
 import type { ConnectionEnv } from "./connection_env.ts";

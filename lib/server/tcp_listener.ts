@@ -12,7 +12,7 @@
 import http2 from "node:http2";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
-import { formatAddr } from "../h3/transport.ts";
+import { formatAddr } from "../addr.ts";
 import type { ConnectionTracker } from "../tracker/tracker.ts";
 import type { ConnectionEnv } from "./connection_env.ts";
 

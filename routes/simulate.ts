@@ -115,7 +115,9 @@ export function simulate(deps: SimulateDeps): Hono<AppEnv> {
         error: "not_on_lab_path",
         detail: lab === undefined
           ? "the migration lab is off on this server"
-          : "only connections that came through the lab port can be moved; connect there",
+          : conn.protocol !== "h3"
+          ? `this is a ${conn.protocol} connection over TCP, which cannot migrate; use HTTP/3 through the lab port`
+          : "only HTTP/3 connections that came through the lab port can be moved; connect there",
         lab_url: labUrl,
       }, 409);
     }

@@ -1,152 +1,43 @@
 import { strict as assert } from "node:assert";
 import {
-  H3_CLOSED_CRITICAL_STREAM,
+  bytes,
+  concat,
+  conn,
+  CTRL,
+  data,
+  dataEv,
+  grease,
+  hdrEv,
+  headers,
+  ok,
+  raw,
+  REQ,
+  RESP,
+  run,
+  sameEverywhere,
+  seq,
+  settingsFrame,
+  splits,
+  strm,
+} from "./_frame_reader_test_helpers.ts";
+import {
   H3_EXCESSIVE_LOAD,
   H3_FRAME_ERROR,
   H3_FRAME_UNEXPECTED,
   H3_MESSAGE_ERROR,
-  H3_MISSING_SETTINGS,
   H3_REQUEST_INCOMPLETE,
-  H3_SETTINGS_ERROR,
   H3Error,
 } from "./errors.ts";
 import {
   encodeCancelPush,
-  encodeFrame,
   encodeGoaway,
   encodeMaxPushId,
   encodePushPromise,
-  FRAME_DATA,
   FRAME_HEADERS,
-  FRAME_SETTINGS,
   frameHeader,
 } from "./frame.ts";
-import { type FrameEvent, FrameReader, type FrameReaderOptions } from "./frame_reader.ts";
+import { FrameReader } from "./frame_reader.ts";
 import { encodeSettings } from "./settings.ts";
-
-const REQ: FrameReaderOptions = { kind: "request", maxHeadersPayload: 1024 };
-const RESP: FrameReaderOptions = { kind: "response", maxHeadersPayload: 1024 };
-const CTRL: FrameReaderOptions = { kind: "control", maxHeadersPayload: 1024 };
-
-function bytes(...b: number[]): Uint8Array {
-  return Uint8Array.from(b);
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-const seq = (n: number, from = 0) => Uint8Array.from({ length: n }, (_, i) => (from + i) & 0xff);
-const headers = (n: number, from = 0) => encodeFrame(FRAME_HEADERS, seq(n, from));
-const data = (n: number, from = 0) => encodeFrame(FRAME_DATA, seq(n, from));
-const grease = (n: number) => encodeFrame(0x21, seq(n, 0x80));
-/** A frame with an arbitrary type, as raw bytes so reserved types can be sent. */
-const raw = (type: number, n: number) => encodeFrame(type, seq(n));
-
-/** Plain-data form of events, with consecutive data fragments joined. */
-type Norm = Record<string, unknown> & { type: string };
-
-interface Outcome {
-  events: Norm[];
-  code?: number;
-  scope?: string;
-}
-
-/** Feeds `chunks`, draining after each, then ends the stream when `fin`. */
-function run(
-  opts: FrameReaderOptions,
-  chunks: Uint8Array[],
-  fin = true,
-  interim?: (payload: Uint8Array) => boolean,
-): Outcome {
-  const r = new FrameReader(opts);
-  const events: Norm[] = [];
-  try {
-    for (const c of chunks) {
-      r.push(c);
-      for (let ev = r.next(); ev !== null; ev = r.next()) {
-        add(events, ev);
-        if (ev.type === "headers" && interim?.(ev.payload)) r.interimResponse();
-      }
-    }
-    if (fin) r.end();
-  } catch (e) {
-    if (!(e instanceof H3Error)) throw e;
-    return { events, code: e.code, scope: e.scope };
-  }
-  return { events };
-}
-
-function add(events: Norm[], ev: FrameEvent): void {
-  if (ev.type === "data") {
-    assert.ok(ev.payload.length > 0, "empty data event");
-    const last = events.at(-1);
-    if (last?.type === "data") last.payload = [...(last.payload as number[]), ...ev.payload];
-    else events.push({ type: "data", payload: [...ev.payload] });
-  } else if (ev.type === "headers") {
-    events.push({ type: "headers", payload: [...ev.payload], trailers: ev.trailers });
-  } else if (ev.type === "settings") {
-    events.push({ type: "settings", ...ev.settings, unknown: [...ev.settings.unknown] });
-  } else {
-    events.push({ ...ev });
-  }
-}
-
-/** Every one-cut and (for short input) two-cut split of `wire`, plus whole and byte by byte. */
-function* splits(wire: Uint8Array): Generator<Uint8Array[]> {
-  yield [wire];
-  yield [...wire].map((b) => Uint8Array.of(b));
-  for (let i = 0; i <= wire.length; i++) yield [wire.subarray(0, i), wire.subarray(i)];
-  if (wire.length > 200) return;
-  for (let i = 1; i < wire.length; i++) {
-    for (let j = i + 1; j < wire.length; j++) {
-      yield [wire.subarray(0, i), wire.subarray(i, j), wire.subarray(j)];
-    }
-  }
-}
-
-/** Asserts that every split of `wire` gives `expected`. */
-function sameEverywhere(
-  opts: FrameReaderOptions,
-  wire: Uint8Array,
-  expected: Outcome,
-  fin = true,
-  interim?: (payload: Uint8Array) => boolean,
-): void {
-  for (const chunks of splits(wire)) {
-    const got = run(opts, chunks, fin, interim);
-    assert.deepEqual(got, expected, `split ${chunks.map((c) => c.length).join("+")}`);
-  }
-}
-
-/** Control streams never end cleanly: check them without FIN. */
-const control = (wire: Uint8Array, expected: Outcome, opts = CTRL) =>
-  sameEverywhere(opts, wire, expected, false);
-const ok = (...events: Norm[]): Outcome => ({ events });
-const conn = (code: number, ...events: Norm[]): Outcome => ({ events, code, scope: "connection" });
-const strm = (code: number, ...events: Norm[]): Outcome => ({ events, code, scope: "stream" });
-
-const hdrEv = (n: number, from = 0, trailers = false): Norm => ({
-  type: "headers",
-  payload: [...seq(n, from)],
-  trailers,
-});
-const dataEv = (...parts: Uint8Array[]): Norm => ({ type: "data", payload: [...concat(...parts)] });
-
-const settingsFrame = encodeSettings([[0x6, 4096], [0x21, 5], [0x2a, 1]]);
-const settingsEv: Norm = {
-  type: "settings",
-  qpackMaxTableCapacity: 0,
-  maxFieldSectionSize: 4096,
-  qpackBlockedStreams: 0,
-  unknown: [[0x2a, 1]],
-};
 
 Deno.test("reader: a full request gives identical events at every split", () => {
   const wire = concat(grease(3), headers(6), data(10, 50), grease(0), data(0), data(3, 90));
@@ -342,95 +233,4 @@ Deno.test("reader: interimResponse() only right after a response header section"
   resp.next();
   resp.next();
   assert.throws(() => resp.interimResponse());
-});
-
-Deno.test("reader: a control stream gives identical events at every split", () => {
-  const wire = concat(settingsFrame, grease(3), encodeGoaway(2 ** 20), encodeMaxPushId(7));
-  const tail = concat(raw(0x1f * 3 + 0x21, 0), encodeCancelPush(70000), encodeGoaway(4));
-  control(
-    concat(wire, tail),
-    ok(
-      settingsEv,
-      { type: "goaway", id: 2 ** 20 },
-      { type: "max_push_id", id: 7 },
-      { type: "cancel_push", id: 70000 },
-      { type: "goaway", id: 4 },
-    ),
-  );
-});
-
-Deno.test("reader: an empty SETTINGS frame gives default settings", () => {
-  const defaults = { ...settingsEv, maxFieldSectionSize: Infinity, unknown: [] };
-  control(encodeSettings([]), ok(defaults));
-});
-
-Deno.test("reader: a control stream must start with SETTINGS (§6.2.1)", () => {
-  for (const first of [encodeGoaway(0), grease(2), data(1), headers(2), raw(0x02, 0)]) {
-    control(concat(first, settingsFrame), conn(H3_MISSING_SETTINGS));
-  }
-});
-
-Deno.test("reader: control stream frame errors", () => {
-  const unexpected = conn(H3_FRAME_UNEXPECTED, settingsEv);
-  const bad = [settingsFrame, data(1), headers(1), encodePushPromise(0, seq(2)), raw(0x02, 0)];
-  for (const f of [...bad, raw(0x06, 3), raw(0x08, 1), raw(0x09, 2)]) {
-    control(concat(settingsFrame, f), unexpected);
-  }
-  const client: FrameReaderOptions = { ...CTRL, role: "client" };
-  control(concat(settingsFrame, encodeMaxPushId(1)), unexpected, client);
-  control(
-    concat(settingsFrame, encodeGoaway(8)),
-    ok(settingsEv, { type: "goaway", id: 8 }),
-    client,
-  );
-});
-
-Deno.test("reader: malformed control frame payloads are connection errors", () => {
-  const frameError = conn(H3_FRAME_ERROR, settingsEv);
-  for (const type of [0x03, 0x07, 0x0d]) {
-    control(concat(settingsFrame, raw(type, 0)), frameError);
-    control(concat(settingsFrame, encodeFrame(type, bytes(1, 2))), frameError);
-    control(concat(settingsFrame, encodeFrame(type, bytes(0x40))), frameError);
-    // Too long to be one varint: refused from the header alone.
-    control(concat(settingsFrame, frameHeader(type, 9)), frameError);
-  }
-  control(encodeFrame(FRAME_SETTINGS, bytes(0x03, 0x00)), conn(H3_SETTINGS_ERROR));
-  control(encodeFrame(FRAME_SETTINGS, bytes(0x06, 0x40)), conn(H3_FRAME_ERROR));
-});
-
-Deno.test("reader: an oversized SETTINGS is H3_EXCESSIVE_LOAD from its header", () => {
-  control(frameHeader(FRAME_SETTINGS, 16385), conn(H3_EXCESSIVE_LOAD));
-  const small: FrameReaderOptions = { ...CTRL, maxControlPayload: 8 };
-  control(frameHeader(FRAME_SETTINGS, 9), conn(H3_EXCESSIVE_LOAD), small);
-  const fits = { ...settingsEv, maxFieldSectionSize: 2 ** 29, qpackBlockedStreams: 1, unknown: [] };
-  control(encodeSettings([[0x6, 2 ** 29], [0x7, 1]]), ok(fits), small);
-});
-
-Deno.test("reader: a control stream's FIN is always H3_CLOSED_CRITICAL_STREAM", () => {
-  const closed = H3_CLOSED_CRITICAL_STREAM;
-  sameEverywhere(CTRL, new Uint8Array(0), conn(closed));
-  sameEverywhere(CTRL, settingsFrame, conn(closed, settingsEv));
-  sameEverywhere(CTRL, concat(settingsFrame, bytes(0x07)), conn(closed, settingsEv));
-});
-
-Deno.test("reader: errors are sticky and misuse is not an H3Error", () => {
-  const r = new FrameReader(REQ);
-  r.push(data(1));
-  let first: unknown;
-  try {
-    r.next();
-  } catch (e) {
-    first = e;
-  }
-  assert.ok(first instanceof H3Error);
-  assert.throws(() => r.next(), (e: unknown) => e === first);
-  assert.throws(() => r.end(), (e: unknown) => e === first);
-  const unread = new FrameReader(REQ);
-  unread.push(headers(2));
-  assert.throws(() => unread.end(), (e: unknown) => !(e instanceof H3Error));
-  const ended = new FrameReader(REQ);
-  ended.push(headers(2));
-  ended.next();
-  ended.end();
-  assert.throws(() => ended.push(bytes(0)), (e: unknown) => !(e instanceof H3Error));
 });

@@ -17,7 +17,7 @@
 
 import type { ConnectionTracker, TrackedConnection } from "../tracker/tracker.ts";
 import type { MigrationEvent } from "../tracker/types.ts";
-import type { RebindKind, RelaySession, UdpRelay } from "./udp_relay.ts";
+import type { RebindKind, RebindRecord, RelaySession, UdpRelay } from "./udp_relay.ts";
 
 /** What to do. */
 export interface MigrationPlan {
@@ -80,6 +80,8 @@ export class MigrationLab {
   readonly #tracker: ConnectionTracker;
   readonly #records = new Map<TrackedConnection, LabRecord>();
   readonly #busy = new Set<TrackedConnection>();
+  /** The relay's live record behind each migration, for facts that arrive after detection. */
+  readonly #rebindings = new WeakMap<LabMigration, RebindRecord>();
 
   /** @param relay the lab's relay, whose upstream side is this server */
   constructor(relay: UdpRelay, tracker: ConnectionTracker) {
@@ -98,14 +100,24 @@ export class MigrationLab {
     const record = this.#records.get(conn);
     if (record === undefined) return undefined;
     const c = record.conformance;
-    c.served_requests_after = record.migrations.filter((m, i) => {
-      const next = record.migrations[i + 1]?.requests_at_rebind ?? conn.requestCount;
-      return m.detected && next > m.requests_at_rebind;
-    }).length;
-    for (const m of record.migrations) {
+    c.rebindings = record.migrations.length;
+    c.survived = 0;
+    c.not_followed = 0;
+    c.served_requests_after = 0;
+    for (const [i, m] of record.migrations.entries()) {
+      // The relay learns of traffic on the new mapping as it flows, after the detection too.
+      const rebinding = this.#rebindings.get(m);
+      if (rebinding !== undefined) {
+        m.client_sent_on_new_path = rebinding.clientForwardedAt !== null;
+        m.server_answered_on_new_path = rebinding.serverAnsweredAt !== null;
+      }
       if (m.outcome === "pending") {
         m.outcome = conn.events.find((e) => e.new_addr === m.new_addr)?.outcome ?? m.outcome;
       }
+      if (!m.detected) c.not_followed++;
+      else if (m.client_sent_on_new_path) c.survived++;
+      const next = record.migrations[i + 1]?.requests_at_rebind ?? conn.requestCount;
+      if (m.detected && next > m.requests_at_rebind) c.served_requests_after++;
     }
     return record;
   }
@@ -172,9 +184,7 @@ export class MigrationLab {
         requests_at_rebind: requestsAtRebind,
       };
       record.migrations.push(migration);
-      record.conformance.rebindings++;
-      if (seen !== null && migration.client_sent_on_new_path) record.conformance.survived++;
-      if (seen === null) record.conformance.not_followed++;
+      if (rebinding !== undefined) this.#rebindings.set(migration, rebinding);
       record.dcids_seen = [...session.dcidsSeen];
       if (i + 1 < plan.count && plan.intervalMs > 0) await delay(plan.intervalMs);
     }

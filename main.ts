@@ -6,6 +6,7 @@
 
 import { chromiumCommand } from "./lib/certs.ts";
 import { configOrExit, generateAdminToken } from "./lib/cli.ts";
+import { runMigrate } from "./lib/migrate_cli.ts";
 import { startServer } from "./lib/server/start.ts";
 
 /**
@@ -26,6 +27,7 @@ async function adminToken(given: string | undefined, dataDir: string) {
 }
 
 if (import.meta.main) {
+  if (Deno.args[0] === "migrate") Deno.exit(await runMigrate(Deno.args.slice(1)));
   const config = configOrExit(Deno.args, Deno.env.toObject());
   let server;
   let tokenNote: string;

@@ -150,7 +150,7 @@ export function simulate(deps: SimulateDeps): Hono<AppEnv> {
       });
     } catch (error) {
       if (error instanceof NotOnLabPathError || error instanceof LabBusyError) {
-        return c.json({ error: "conflict", detail: error.message, lab_url: deps.labUrl }, 409);
+        return c.json({ error: "conflict", detail: error.message, lab_url: labUrl }, 409);
       }
       throw error;
     }

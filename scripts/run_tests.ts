@@ -10,6 +10,7 @@ const PEERS: Array<{ command: string; pkg: string }> = [
   { command: "gtlsclient", pkg: "ngtcp2-client" },
   { command: "chromium", pkg: "chromium" },
   { command: "curl", pkg: "curl" },
+  { command: "jq", pkg: "jq" },
 ];
 
 let passed = 0;

@@ -77,32 +77,26 @@ Deno.test("Chromium forced onto QUIC loads /api/test over h3", async () => {
 
 Deno.test("curl over TCP gets h2 and sees Alt-Svc advertising HTTP/3", async () => {
   const server = await startTestServer();
-  try {
-    const result = await exec("curl", [
+  // curl trusting the server's dev CA, with localhost pinned to 127.0.0.1.
+  const curl = (...flags: string[]) =>
+    exec("curl", [
       "-s",
-      "-i",
-      "--http2",
+      ...flags,
       "--cacert",
       `${server.dataDir}/certs/ca.pem`,
       "--resolve",
       `localhost:${server.port}:127.0.0.1`,
       `https://localhost:${server.port}/api/test`,
     ], 20_000);
+  try {
+    const result = await curl("-i", "--http2");
     assert.equal(result.code, 0, result.stderr);
     const [head, body] = result.stdout.split("\r\n\r\n");
     assert.match(head, /^HTTP\/2 200/);
     assert.match(head, new RegExp(`alt-svc: h3=":${server.port}"; ma=86400`, "i"));
     assert.match(head, /x-protocol: h2/i);
     assert.equal(JSON.parse(body).protocol, "h2");
-    const h1 = await exec("curl", [
-      "-s",
-      "--http1.1",
-      "--cacert",
-      `${server.dataDir}/certs/ca.pem`,
-      "--resolve",
-      `localhost:${server.port}:127.0.0.1`,
-      `https://localhost:${server.port}/api/test`,
-    ], 20_000);
+    const h1 = await curl("--http1.1");
     assert.equal(JSON.parse(h1.stdout).protocol, "http/1.1");
   } finally {
     await server.stop();

@@ -59,9 +59,8 @@ export class H3ServerConnection<C> {
   readonly #maxBody: number;
   readonly #onProtocolError: H3ServerOptions["onProtocolError"];
   #controlWriter: WritableStreamDefaultWriter<Uint8Array> | undefined;
-  #peerControlSeen = false;
-  #peerEncoderSeen = false;
-  #peerDecoderSeen = false;
+  /** The peer's critical streams seen so far. */
+  readonly #peerStreams = new Set<string>();
   #acceptedRequests = 0;
   #activeRequests = 0;
   #draining = false;
@@ -328,59 +327,48 @@ export class H3ServerConnection<C> {
     const reader = stream.getReader();
     const typed = await readUniStreamType(reader);
     if (typed === null) return; // ended before its type: nothing to do (§6.2)
-    const rest = typed.rest;
     switch (typed.kind) {
       case "control": {
-        if (this.#peerControlSeen) {
-          throw new H3Error(H3_STREAM_CREATION_ERROR, "connection", "second control stream");
-        }
-        this.#peerControlSeen = true;
         const frames = new FrameReader({ kind: "control", maxHeadersPayload: 0 });
-        await pump(reader, rest, (chunk) => {
+        // SETTINGS, GOAWAY and MAX_PUSH_ID are validated by the reader; a client's GOAWAY names
+        // push IDs, and we never push, so there is nothing further to do with the events.
+        return await this.#critical("control", reader, typed.rest, (chunk) => {
           frames.push(chunk);
-          while (frames.next() !== null) {
-            // SETTINGS, GOAWAY and MAX_PUSH_ID are validated by the reader; a client's GOAWAY
-            // names push IDs, and we never push, so there is nothing further to do.
-          }
+          while (frames.next() !== null) { /* validated by the reader */ }
         });
-        throw new H3Error(
-          H3_CLOSED_CRITICAL_STREAM,
-          "connection",
-          "peer closed its control stream",
-        );
+      }
+      case "qpack_encoder": {
+        const encoder = new EncoderStreamReader();
+        return await this.#critical("encoder", reader, typed.rest, (c) => encoder.push(c));
+      }
+      case "qpack_decoder": {
+        const decoder = new DecoderStreamReader();
+        return await this.#critical("decoder", reader, typed.rest, (c) => decoder.push(c));
       }
       case "push":
         throw new H3Error(H3_STREAM_CREATION_ERROR, "connection", "push stream from a client");
-      case "qpack_encoder": {
-        if (this.#peerEncoderSeen) {
-          throw new H3Error(H3_STREAM_CREATION_ERROR, "connection", "second QPACK encoder stream");
-        }
-        this.#peerEncoderSeen = true;
-        const encoder = new EncoderStreamReader();
-        await pump(reader, rest, (chunk) => encoder.push(chunk));
-        throw new H3Error(
-          H3_CLOSED_CRITICAL_STREAM,
-          "connection",
-          "peer closed its encoder stream",
-        );
-      }
-      case "qpack_decoder": {
-        if (this.#peerDecoderSeen) {
-          throw new H3Error(H3_STREAM_CREATION_ERROR, "connection", "second QPACK decoder stream");
-        }
-        this.#peerDecoderSeen = true;
-        const decoder = new DecoderStreamReader();
-        await pump(reader, rest, (chunk) => decoder.push(chunk));
-        throw new H3Error(
-          H3_CLOSED_CRITICAL_STREAM,
-          "connection",
-          "peer closed its decoder stream",
-        );
-      }
       default:
         // Unknown and grease stream types are read and discarded (§6.2, §9).
-        await pump(reader, rest, () => {});
+        await pump(reader, typed.rest, () => {});
     }
+  }
+
+  /**
+   * Reads one of the peer's critical streams: each may exist once (a second is
+   * H3_STREAM_CREATION_ERROR), and its end is H3_CLOSED_CRITICAL_STREAM (§6.2.1, RFC 9204 §4.2).
+   */
+  async #critical(
+    name: "control" | "encoder" | "decoder",
+    reader: ReadableStreamDefaultReader<Uint8Array>,
+    first: Uint8Array,
+    onChunk: (chunk: Uint8Array) => void,
+  ): Promise<never> {
+    if (this.#peerStreams.has(name)) {
+      throw new H3Error(H3_STREAM_CREATION_ERROR, "connection", `second ${name} stream`);
+    }
+    this.#peerStreams.add(name);
+    await pump(reader, first, onChunk);
+    throw new H3Error(H3_CLOSED_CRITICAL_STREAM, "connection", `peer closed its ${name} stream`);
   }
 }
 

@@ -52,10 +52,13 @@ class EventStreamSource implements UnderlyingDefaultSource<Uint8Array> {
       }
       controller.enqueue(frame(event));
     });
-    this.#heartbeat = setInterval(
-      () => controller.enqueue(encoder.encode(": heartbeat\n\n")),
-      HEARTBEAT_MS,
-    );
+    this.#heartbeat = setInterval(() => {
+      try {
+        controller.enqueue(encoder.encode(": heartbeat\n\n"));
+      } catch {
+        this.#stop(); // the stream is gone; a throw here would be an uncaught timer error
+      }
+    }, HEARTBEAT_MS);
   }
 
   cancel(): void {

@@ -306,7 +306,7 @@ export class ConnectionTracker {
     return this.#log.lastId;
   }
 
-  /** Subscribes to events; returns the unsubscribe function. */
+  /** Subscribes to events; returns the unsubscribe function. A listener that throws is dropped. */
   subscribe(listener: TrackerListener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
@@ -314,7 +314,15 @@ export class ConnectionTracker {
 
   #emit(event: TrackerEvent): void {
     this.#log.append(event);
-    for (const listener of this.#listeners) listener(event);
+    for (const listener of this.#listeners) {
+      // A failing subscriber (say, a live stream whose client just left) must not fail the
+      // request or close that reported the event, nor starve the other subscribers.
+      try {
+        listener(event);
+      } catch {
+        this.#listeners.delete(listener);
+      }
+    }
   }
 }
 

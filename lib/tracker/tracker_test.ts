@@ -175,3 +175,21 @@ Deno.test("tracker: events can be replayed after an id, and a gap is reported", 
   assert.deepEqual(tracker.eventsSince(3)!.map((e) => e.id), [4, 5, 6, 7]);
   assert.deepEqual(tracker.eventsSince(7), []);
 });
+
+Deno.test("tracker: a throwing subscriber is dropped and cannot fail the caller or starve others", () => {
+  const { tracker, events } = setup();
+  let calls = 0;
+  tracker.subscribe(() => {
+    calls++;
+    throw new Error("client went away");
+  });
+  const c = tracker.open("h3", "127.0.0.1:1", "x", null);
+  tracker.request(c, "127.0.0.1:2");
+  assert.equal(calls, 1, "dropped after its first failure");
+  assert.deepEqual(events.map((e) => e.type), [
+    "connection_opened",
+    "migration",
+    "migration_outcome",
+  ]);
+  assert.equal(c.migrationCount, 1);
+});

@@ -97,9 +97,12 @@ export class H3ServerConnection<C> {
   bytesIn = 0;
   /** Response body bytes sent on this connection. */
   bytesOut = 0;
+  // Bound once per connection rather than created per request.
   readonly #countBodyIn = (_error: unknown, bytes: number) => {
     this.bytesIn += bytes;
   };
+  readonly #decodeTrailers = (block: Uint8Array) =>
+    decodeFieldSection(block, this.#maxFieldSectionSize);
 
   /** Requests being served right now. */
   get activeRequests(): number {
@@ -190,7 +193,7 @@ export class H3ServerConnection<C> {
         continue;
       }
       this.#activeRequests++;
-      this.#serveRequest(value).catch(() => {}).finally(() => this.#requestDone());
+      this.#serveRequest(value).catch(ignore);
     }
   }
 
@@ -199,6 +202,14 @@ export class H3ServerConnection<C> {
   }
 
   async #serveRequest(stream: QuicBidiStream): Promise<void> {
+    try {
+      await this.#serveRequestStream(stream);
+    } finally {
+      this.#requestDone();
+    }
+  }
+
+  async #serveRequestStream(stream: QuicBidiStream): Promise<void> {
     const reader = stream.readable.getReader();
     const writer = stream.writable.getWriter();
     const frames = new FrameReader({
@@ -235,7 +246,7 @@ export class H3ServerConnection<C> {
             frames,
             head.contentLength,
             this.#maxBody,
-            (b) => decodeFieldSection(b, this.#maxFieldSectionSize),
+            this.#decodeTrailers,
             this.#countBodyIn,
           ),
         );
@@ -261,9 +272,12 @@ export class H3ServerConnection<C> {
     this.bytesOut += await sendResponse(writer, response, method === "HEAD");
   }
 
-  /** Reads a bodiless request to its end, checking that nothing but unknown frames follow. */
-  #drain(reader: ReadableStreamDefaultReader<Uint8Array>, frames: FrameReader): void {
-    const loop = async () => {
+  /**
+   * Reads a bodiless request to its end, checking that nothing but unknown frames follow.
+   * Never rejects: a protocol error is reported and the stream's reading stopped.
+   */
+  async #drain(reader: ReadableStreamDefaultReader<Uint8Array>, frames: FrameReader) {
+    try {
       for (;;) {
         const event = frames.next();
         if (event !== null) {
@@ -276,11 +290,10 @@ export class H3ServerConnection<C> {
         if (done) return frames.end();
         frames.push(value);
       }
-    };
-    loop().catch((error) => {
-      reader.cancel().catch(() => {});
+    } catch (error) {
+      reader.cancel().catch(ignore);
       if (error instanceof H3Error) this.#streamOrConnectionError(error);
-    });
+    }
   }
 
   #streamOrConnectionError(error: H3Error): void {
@@ -385,3 +398,6 @@ async function pump(
     onChunk(value);
   }
 }
+
+/** For promises whose failure is already handled or meaningless. */
+function ignore(): void {}

@@ -106,7 +106,7 @@ export class FrameReader {
   #pos = 0;
 
   #state = S_HEADER;
-  readonly #hdr = new Uint8Array(16); // a frame header that straddles chunks
+  #hdr: Uint8Array | null = null; // a frame header that straddles chunks (rare: made on demand)
   #hdrLen = 0;
   #type = 0;
   #length = 0; // the current frame's payload length
@@ -259,7 +259,7 @@ export class FrameReader {
       }
     }
     // Rare: the header straddles chunks. Gather it byte by byte (at most 16) into #hdr.
-    const hdr = this.#hdr;
+    const hdr = this.#hdr ??= new Uint8Array(16);
     for (;;) {
       if (this.#hdrLen !== 0) {
         const typeSize = varintLength(hdr[0]);

@@ -60,7 +60,7 @@ export async function sendResponse(
   try {
     if (body === null || headOnly) {
       body?.cancel().catch(() => {});
-      await writer.write(encodeHeadersFrame(fields));
+      writer.write(encodeHeadersFrame(fields)).catch(ignore); // a failure rejects close() too
       await writer.close();
       return 0;
     }
@@ -77,14 +77,14 @@ export async function sendResponse(
       return sent;
     }
     if (first.done) {
-      await writer.write(encodeHeadersFrame(fields));
+      writer.write(encodeHeadersFrame(fields)).catch(ignore); // a failure rejects close() too
       await writer.close();
       return 0;
     }
     const secondRead = reader.read();
     const second = await Promise.race([secondRead, afterMicrotasks(SETTLE_HOPS)]);
     if (second !== NOT_YET && second.done) {
-      await writer.write(encodeHeadersFrame(fields, first.value));
+      writer.write(encodeHeadersFrame(fields, first.value)).catch(ignore);
       await writer.close();
       return first.value.length;
     }
@@ -100,3 +100,5 @@ export async function sendResponse(
     return sent;
   }
 }
+
+function ignore(): void {}

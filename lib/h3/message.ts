@@ -44,6 +44,14 @@ const CONNECTION_SPECIFIC = new Set([
   "upgrade",
 ]);
 
+// RFC 3986 §3.1 scheme, and §3.2 authority without userinfo (forbidden in HTTP/3, §4.3.1):
+// an IP literal in brackets or a reg-name (unreserved, sub-delims, valid %-escapes), then an
+// optional port. Finer host rules (IPv4 ranges, forbidden code points) are left to the URL parser
+// in `buildRequest`.
+const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*$/;
+const AUTHORITY =
+  /^(?:\[[0-9A-Fa-f:.]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})+)(?::[0-9]{0,5})?$/;
+
 function malformed(detail: string): never {
   throw new H3Error(H3_MESSAGE_ERROR, "stream", detail);
 }
@@ -140,6 +148,7 @@ export function parseRequestHead(fields: string[]): RequestHead {
     };
   }
   if (scheme === undefined) malformed("missing :scheme");
+  if (!SCHEME.test(scheme)) malformed("invalid :scheme");
   if (path === undefined || path.length === 0) malformed("missing or empty :path");
   if (path !== "*" && path.charCodeAt(0) !== 0x2f /* '/' */) malformed("invalid :path");
   if (path === "*" && method !== "OPTIONS") malformed(":path * outside OPTIONS");
@@ -151,7 +160,9 @@ export function parseRequestHead(fields: string[]): RequestHead {
     }
   }
   const effectiveAuthority = authority ?? host ?? "";
-  if (/[\0\r\n /?#@]/.test(effectiveAuthority)) malformed("invalid :authority");
+  if (effectiveAuthority !== "" && !AUTHORITY.test(effectiveAuthority)) {
+    malformed("invalid :authority");
+  }
   return {
     method,
     scheme,
@@ -161,6 +172,26 @@ export function parseRequestHead(fields: string[]): RequestHead {
     headers,
     contentLength,
   };
+}
+
+/**
+ * Builds the Web `Request` for a validated head. A target the URL parser still refuses (a host
+ * such as `256.1.1.1`) makes the request malformed: `H3Error(H3_MESSAGE_ERROR, "stream")`, not
+ * an internal error.
+ */
+export function buildRequest(head: RequestHead, body: ReadableStream<Uint8Array> | null): Request {
+  try {
+    return new Request(head.url, {
+      method: head.method,
+      headers: head.headers,
+      body,
+      // @ts-ignore: `duplex` is required for streaming bodies but missing from older types
+      duplex: "half",
+    });
+  } catch (error) {
+    if (error instanceof TypeError) malformed(`invalid request: ${error.message}`);
+    throw error;
+  }
 }
 
 /**

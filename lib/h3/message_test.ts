@@ -1,6 +1,12 @@
 import { strict as assert } from "node:assert";
 import { H3_MESSAGE_ERROR, H3Error } from "./errors.ts";
-import { parseRequestHead, parseResponseHead, parseTrailers, responseFields } from "./message.ts";
+import {
+  buildRequest,
+  parseRequestHead,
+  parseResponseHead,
+  parseTrailers,
+  responseFields,
+} from "./message.ts";
 import { formatAddr } from "../addr.ts";
 
 const GET = [
@@ -98,4 +104,33 @@ Deno.test("addresses: ip:port, IPv4-mapped IPv6 as IPv4, IPv6 in brackets", () =
   assert.equal(formatAddr({ hostname: "::ffff:127.0.0.2", port: 1 }), "127.0.0.2:1");
   assert.equal(formatAddr({ hostname: "::1", port: 9443 }), "[::1]:9443");
   assert.equal(formatAddr({ hostname: "2001:db8::5", port: 80 }), "[2001:db8::5]:80");
+});
+
+Deno.test("request head: :scheme and :authority must be well formed; the URL parser has the last word", () => {
+  const withTarget = (scheme: string, authority: string) => [
+    ":method",
+    "GET",
+    ":scheme",
+    scheme,
+    ":authority",
+    authority,
+    ":path",
+    "/",
+  ];
+  assertMalformed(withTarget("1x", "localhost"), /invalid :scheme/);
+  assertMalformed(withTarget("", "localhost"), /invalid :scheme/);
+  for (const bad of ["[", "a|b", "%", "a%zz", "a:99999x", "ab cd"]) {
+    assertMalformed(withTarget("https", bad), /invalid :authority/);
+  }
+  for (const good of ["localhost:9443", "[::1]:9443", "127.0.0.1", "xn--bcher-kva.example"]) {
+    assert.equal(parseRequestHead(withTarget("https", good)).authority, good);
+  }
+  // Passes the grammar, refused by the URL parser: still a malformed request, not a 500.
+  const head = parseRequestHead(withTarget("https", "256.1.1.1"));
+  assert.throws(() => buildRequest(head, null), (e: unknown) => {
+    assert.ok(e instanceof H3Error);
+    assert.equal(e.code, H3_MESSAGE_ERROR);
+    return true;
+  });
+  assert.equal(buildRequest(parseRequestHead(GET), null).url, "https://localhost:9443/a?b=1");
 });

@@ -23,7 +23,7 @@ import {
 } from "./errors.ts";
 import { encodeGoaway } from "./frame.ts";
 import { FrameReader } from "./frame_reader.ts";
-import { parseRequestHead } from "./message.ts";
+import { buildRequest, parseRequestHead } from "./message.ts";
 import { decodeFieldSection } from "./qpack/mod.ts";
 import { DecoderStreamReader, EncoderStreamReader } from "./qpack/mod.ts";
 import { openControlStream, readUniStreamType } from "./uni_stream.ts";
@@ -257,13 +257,7 @@ export class H3ServerConnection<C> {
           ),
         );
       }
-      request = new Request(head.url, {
-        method,
-        headers: head.headers,
-        body,
-        // @ts-ignore: `duplex` is required for streaming bodies but missing from older types
-        duplex: "half",
-      });
+      request = buildRequest(head, body);
     } catch (error) {
       await this.#rejectRequest(error, reader, writer);
       return;

@@ -13,20 +13,18 @@
 import { BodyTooLargeError, DataFrameSource } from "./body.ts";
 import { errorResponse, jsonError, sendResponse } from "./response_writer.ts";
 import {
-  H3_CLOSED_CRITICAL_STREAM,
   H3_INTERNAL_ERROR,
   H3_MESSAGE_ERROR,
   H3_NO_ERROR,
   H3_REQUEST_INCOMPLETE,
-  H3_STREAM_CREATION_ERROR,
   H3Error,
 } from "./errors.ts";
 import { encodeGoaway } from "./frame.ts";
 import { FrameReader } from "./frame_reader.ts";
 import { buildRequest, parseRequestHead } from "./message.ts";
 import { decodeFieldSection } from "./qpack/mod.ts";
-import { DecoderStreamReader, EncoderStreamReader } from "./qpack/mod.ts";
-import { openControlStream, readUniStreamType } from "./uni_stream.ts";
+import { PeerStreams } from "./peer_streams.ts";
+import { openControlStream } from "./uni_stream.ts";
 import type { QuicBidiStream, QuicCloseInfo, QuicConnection } from "./transport.ts";
 
 /** Limits and hooks for one HTTP/3 server connection. */
@@ -63,8 +61,8 @@ export class H3ServerConnection<C> {
   readonly #maxBody: number;
   readonly #onProtocolError: H3ServerOptions["onProtocolError"];
   #controlWriter: WritableStreamDefaultWriter<Uint8Array> | undefined;
-  /** The peer's critical streams seen so far. */
-  readonly #peerStreams = new Set<string>();
+  /** The peer's unidirectional streams (control, QPACK, others). */
+  readonly #peerStreams = new PeerStreams();
   #acceptedRequests = 0;
   #activeRequests = 0;
   #draining = false;
@@ -329,73 +327,10 @@ export class H3ServerConnection<C> {
     for (;;) {
       const { value, done } = await streams.read();
       if (done) return;
-      this.#serveUni(value).catch((error) => {
+      this.#peerStreams.serve(value).catch((error) => {
         if (error instanceof H3Error) this.#connectionError(error);
       });
     }
-  }
-
-  /** Dispatches a peer unidirectional stream by its type (RFC 9114 §6.2). */
-  async #serveUni(stream: ReadableStream<Uint8Array>): Promise<void> {
-    const reader = stream.getReader();
-    const typed = await readUniStreamType(reader);
-    if (typed === null) return; // ended before its type: nothing to do (§6.2)
-    switch (typed.kind) {
-      case "control": {
-        const frames = new FrameReader({ kind: "control", maxHeadersPayload: 0 });
-        // SETTINGS, GOAWAY and MAX_PUSH_ID are validated by the reader; a client's GOAWAY names
-        // push IDs, and we never push, so there is nothing further to do with the events.
-        return await this.#critical("control", reader, typed.rest, (chunk) => {
-          frames.push(chunk);
-          while (frames.next() !== null) { /* validated by the reader */ }
-        });
-      }
-      case "qpack_encoder": {
-        const encoder = new EncoderStreamReader();
-        return await this.#critical("encoder", reader, typed.rest, (c) => encoder.push(c));
-      }
-      case "qpack_decoder": {
-        const decoder = new DecoderStreamReader();
-        return await this.#critical("decoder", reader, typed.rest, (c) => decoder.push(c));
-      }
-      case "push":
-        throw new H3Error(H3_STREAM_CREATION_ERROR, "connection", "push stream from a client");
-      default:
-        // Unknown and grease stream types are read and discarded (§6.2, §9).
-        await pump(reader, typed.rest, () => {});
-    }
-  }
-
-  /**
-   * Reads one of the peer's critical streams: each may exist once (a second is
-   * H3_STREAM_CREATION_ERROR), and its end is H3_CLOSED_CRITICAL_STREAM (§6.2.1, RFC 9204 §4.2).
-   */
-  async #critical(
-    name: "control" | "encoder" | "decoder",
-    reader: ReadableStreamDefaultReader<Uint8Array>,
-    first: Uint8Array,
-    onChunk: (chunk: Uint8Array) => void,
-  ): Promise<never> {
-    if (this.#peerStreams.has(name)) {
-      throw new H3Error(H3_STREAM_CREATION_ERROR, "connection", `second ${name} stream`);
-    }
-    this.#peerStreams.add(name);
-    await pump(reader, first, onChunk);
-    throw new H3Error(H3_CLOSED_CRITICAL_STREAM, "connection", `peer closed its ${name} stream`);
-  }
-}
-
-/** Feeds `first` and then every chunk of `reader` to `onChunk`, until the stream ends. */
-async function pump(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-  first: Uint8Array,
-  onChunk: (chunk: Uint8Array) => void,
-): Promise<void> {
-  if (first.length > 0) onChunk(first);
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    onChunk(value);
   }
 }
 

@@ -78,7 +78,8 @@ export class LabBusyError extends Error {}
 export class MigrationLab {
   readonly #relay: UdpRelay;
   readonly #tracker: ConnectionTracker;
-  readonly #records = new Map<TrackedConnection, LabRecord>();
+  // Weak: a record goes when the tracker forgets its connection, so the lab never grows unbounded.
+  readonly #records = new WeakMap<TrackedConnection, LabRecord>();
   readonly #busy = new Set<TrackedConnection>();
   /** The relay's live record behind each migration, for facts that arrive after detection. */
   readonly #rebindings = new WeakMap<LabMigration, RebindRecord>();

@@ -166,6 +166,10 @@ export class ConnectionTracker {
     for (const conn of this.#pending) {
       if (now >= conn.pendingUntil) this.#settle(conn, "validated");
     }
+    this.#forgetExpired(now);
+  }
+
+  #forgetExpired(now: number): void {
     const cutoff = now - this.#closedRetentionMs;
     for (const conn of this.#closed.values()) {
       if (conn.lastSeenMs >= cutoff) break; // insertion order is closing order
@@ -268,6 +272,9 @@ export class ConnectionTracker {
    * and close: each connection appears exactly once across pages.
    */
   list(filter: ListFilter): { connections: TrackedConnection[]; nextCursor: number | null } {
+    // The watcher's tick also forgets expired connections, but it only runs while QUIC
+    // connections are open; a listing must not show what retention already dropped.
+    this.#forgetExpired(this.#now());
     const state = filter.state ?? "all";
     const candidates: TrackedConnection[] = [];
     if (state !== "closed") candidates.push(...this.#open.values());

@@ -193,3 +193,12 @@ Deno.test("tracker: a throwing subscriber is dropped and cannot fail the caller 
   ]);
   assert.equal(c.migrationCount, 1);
 });
+
+Deno.test("tracker: listing forgets closed connections past retention even without ticks", () => {
+  const { tracker, advance } = setup({ closedRetentionMs: 1000 });
+  const c = tracker.open("h2", "127.0.0.1:1", "x", null);
+  tracker.close(c, "done");
+  assert.equal(tracker.list({ limit: 10 }).connections.length, 1);
+  advance(1001);
+  assert.equal(tracker.list({ limit: 10 }).connections.length, 0);
+});

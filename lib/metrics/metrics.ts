@@ -29,7 +29,8 @@ export class Metrics {
   readonly #buckets = new Array<number>(DETECTION_BUCKETS_MS.length + 1).fill(0);
   #detectionSum = 0;
   #detectionCount = 0;
-  readonly #requests = new Map<string, number>(); // "protocol\0status"
+  /** Requests by protocol, then by status: no key string built per request. */
+  readonly #requests = new Map<Protocol, Map<number, number>>();
 
   /** Subscribes to `tracker`'s events. */
   constructor(tracker: ConnectionTracker) {
@@ -66,8 +67,9 @@ export class Metrics {
 
   /** Counts one answered request. Hot path: one map update. */
   countRequest(protocol: Protocol, status: number): void {
-    const key = `${protocol}\0${status}`;
-    this.#requests.set(key, (this.#requests.get(key) ?? 0) + 1);
+    let byStatus = this.#requests.get(protocol);
+    if (byStatus === undefined) this.#requests.set(protocol, byStatus = new Map());
+    byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
   }
 
   #observeDetection(ms: number): void {
@@ -126,10 +128,12 @@ export class Metrics {
     out.push(`quic_migration_detection_window_ms_sum ${this.#detectionSum}`);
     out.push(`quic_migration_detection_window_ms_count ${this.#detectionCount}`);
     family("http_requests_total", "counter", "Requests answered, by protocol and status.");
-    for (const [key, n] of this.#requests) {
-      const [protocol, status] = key.split("\0");
-      out.push(`http_requests_total{protocol="${protocol}",status="${status}"} ${n}`);
+    for (const [protocol, byStatus] of this.#requests) {
+      for (const [status, n] of byStatus) {
+        out.push(`http_requests_total{protocol="${protocol}",status="${status}"} ${n}`);
+      }
     }
+
     return out.join("\n") + "\n";
   }
 }

@@ -31,18 +31,21 @@ export function connectionHeaders(
     await next();
     metrics?.countRequest(conn.protocol, c.res.status);
     try {
-      setConnectionHeaders(c, c.res.headers.set.bind(c.res.headers));
+      setConnectionHeaders(c, c.res.headers);
     } catch {
-      setConnectionHeaders(c, c.header);
+      setConnectionHeaders(c, { set: c.header });
     }
   };
 }
 
-function setConnectionHeaders(c: Context<AppEnv>, set: (name: string, value: string) => void) {
+function setConnectionHeaders(
+  c: Context<AppEnv>,
+  headers: { set(name: string, value: string): void },
+) {
   const conn = c.env.connection;
-  set("x-connection-id", conn.id);
-  set("x-remote-addr", conn.remoteAddr);
-  set("x-protocol", conn.protocol);
-  set("x-request-count", String(conn.requestCount));
-  set("x-migration-count", String(conn.migrationCount));
+  headers.set("x-connection-id", conn.id);
+  headers.set("x-remote-addr", conn.remoteAddr);
+  headers.set("x-protocol", conn.protocol);
+  headers.set("x-request-count", String(conn.requestCount));
+  headers.set("x-migration-count", String(conn.migrationCount));
 }

@@ -1,5 +1,7 @@
 /** Shared fixtures for the frame reader tests. */
 import { strict as assert } from "node:assert";
+import { bytes, concat } from "./_test_helpers.ts";
+export { bytes, concat };
 import { H3Error } from "./errors.ts";
 import { encodeFrame, FRAME_DATA, FRAME_HEADERS } from "./frame.ts";
 import { type FrameEvent, FrameReader, type FrameReaderOptions } from "./frame_reader.ts";
@@ -8,20 +10,6 @@ import { encodeSettings } from "./settings.ts";
 export const REQ: FrameReaderOptions = { kind: "request", maxHeadersPayload: 1024 };
 export const RESP: FrameReaderOptions = { kind: "response", maxHeadersPayload: 1024 };
 export const CTRL: FrameReaderOptions = { kind: "control", maxHeadersPayload: 1024 };
-
-export function bytes(...b: number[]): Uint8Array {
-  return Uint8Array.from(b);
-}
-
-export function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 export const seq = (n: number, from = 0) =>
   Uint8Array.from({ length: n }, (_, i) => (from + i) & 0xff);

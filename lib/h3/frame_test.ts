@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
-import { H3_FRAME_ERROR, H3Error } from "./errors.ts";
+import { assertH3Error, bytes } from "./_test_helpers.ts";
+import { H3_FRAME_ERROR } from "./errors.ts";
 import {
   dataFrameHeader,
   decodeCancelPush,
@@ -30,19 +31,6 @@ import {
   MAX_FRAME_HEADER_SIZE,
   randomGreaseValue,
 } from "./frame.ts";
-
-function bytes(...b: number[]): Uint8Array {
-  return Uint8Array.from(b);
-}
-
-function assertH3Error(fn: () => unknown, code: number, scope: "stream" | "connection"): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof H3Error, `expected H3Error, got ${e}`);
-    assert.equal(e.code, code, e.message);
-    assert.equal(e.scope, scope, e.message);
-    return true;
-  });
-}
 
 Deno.test("frame: type codes match RFC 9114 §7.2 / §11.2.1", () => {
   assert.deepEqual(

@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
-import { H3_FRAME_ERROR, H3_SETTINGS_ERROR, H3Error } from "./errors.ts";
+import { assertH3Error, bytes } from "./_test_helpers.ts";
+import { H3_FRAME_ERROR, H3_SETTINGS_ERROR } from "./errors.ts";
 import { decodeFrameHeader, FRAME_SETTINGS, isGreaseValue } from "./frame.ts";
 import {
   decodeSettings,
@@ -14,19 +15,6 @@ import {
   SETTINGS_QPACK_MAX_TABLE_CAPACITY,
 } from "./settings.ts";
 import { encodeVarintBig } from "./varint.ts";
-
-function bytes(...b: number[]): Uint8Array {
-  return Uint8Array.from(b);
-}
-
-function assertH3Error(fn: () => unknown, code: number, scope: "stream" | "connection"): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof H3Error, `expected H3Error, got ${e}`);
-    assert.equal(e.code, code, e.message);
-    assert.equal(e.scope, scope, e.message);
-    return true;
-  });
-}
 
 /** The payload of a whole SETTINGS frame. */
 function payloadOf(frame: Uint8Array): Uint8Array {

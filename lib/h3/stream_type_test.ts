@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { bytes } from "./_test_helpers.ts";
 import {
   decodeStreamType,
   encodeStreamType,
@@ -9,10 +10,6 @@ import {
   streamKind,
 } from "./stream_type.ts";
 import { encodeVarintBig } from "./varint.ts";
-
-function bytes(...b: number[]): Uint8Array {
-  return Uint8Array.from(b);
-}
 
 Deno.test("stream type: codes match RFC 9114 §6.2 and RFC 9204 §4.2", () => {
   assert.equal(STREAM_TYPE_CONTROL, 0x00);

@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { bytes } from "./_test_helpers.ts";
 import {
   decodeVarint,
   encodeVarint,
@@ -12,10 +13,6 @@ import {
   varintLength,
   varintSize,
 } from "./varint.ts";
-
-function bytes(...b: number[]): Uint8Array {
-  return Uint8Array.from(b);
-}
 
 function encode(value: number): Uint8Array {
   const out = new Uint8Array(8);

@@ -28,6 +28,7 @@ import {
   varintSize,
 } from "../varint.ts";
 import {
+  concat,
   controlStream,
   cuts,
   feed,
@@ -141,12 +142,6 @@ function sameSplitOrWhole(opts: FrameReaderOptions, frames: Uint8Array[], points
   assert.deepEqual(b.events, a.events);
   assert.equal(b.error, a.error);
   return a;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
-  return out;
 }
 
 const framesRequestSplit = define(

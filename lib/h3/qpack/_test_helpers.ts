@@ -3,8 +3,7 @@
  * @module
  */
 
-import { strict as assert } from "node:assert";
-import { H3Error } from "../errors.ts";
+export { assertH3Error } from "../_test_helpers.ts";
 
 /** Parses hex as printed in the RFCs ("f1e3 c2e5 …", whitespace ignored) into bytes. */
 export function hex(s: string): Uint8Array {
@@ -31,22 +30,4 @@ export function prng(seed: number): (n: number) => number {
     x >>>= 0;
     return x % n;
   };
-}
-
-/** Asserts that `fn` throws an `H3Error` with the given code (and scope, when given). */
-export function assertH3Error(
-  fn: () => unknown,
-  code: number,
-  scope?: "stream" | "connection",
-): H3Error {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught instanceof H3Error, `expected H3Error, got ${caught}`);
-  assert.equal(caught.code, code, caught.message);
-  if (scope !== undefined) assert.equal(caught.scope, scope);
-  return caught;
 }

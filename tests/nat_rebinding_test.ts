@@ -29,7 +29,7 @@ interface Rig {
   close(): Promise<void>;
 }
 
-async function startRig(): Promise<Rig> {
+async function startRig(keepAliveInterval?: number): Promise<Rig> {
   const server = await startTestServer();
   const relay = new UdpRelay({ targetHostname: "127.0.0.1", targetPort: server.port });
   const client = await H3Client.connect({
@@ -37,6 +37,7 @@ async function startRig(): Promise<Rig> {
     port: relay.port,
     serverName: "localhost",
     caCerts: [server.caPem],
+    keepAliveInterval,
   });
   const sessions = relay.sessions();
   assert.equal(sessions.length, 1, "the client's one socket is one relay session");
@@ -183,17 +184,10 @@ Deno.test("NAT rebinding: a 16 MiB download survives 10 rebindings mid-transfer"
 });
 
 Deno.test("NAT rebinding: the watcher catches a migration on an idle connection", async () => {
-  const server = await startTestServer();
-  const relay = new UdpRelay({ targetHostname: "127.0.0.1", targetPort: server.port });
   // No requests after the rebinding: only QUIC keep-alive packets carry the connection to its
   // new path, so only the watcher can notice.
-  const client = await H3Client.connect({
-    hostname: "127.0.0.1",
-    port: relay.port,
-    serverName: "localhost",
-    caCerts: [server.caPem],
-    keepAliveInterval: 100,
-  });
+  const rig = await startRig(100);
+  const { server, relay, client, session } = rig;
   try {
     const before = await getTestRoute(client);
     const detected = new Promise<{ detected_by: string; new_addr: string; old_addr: string }>(
@@ -207,15 +201,13 @@ Deno.test("NAT rebinding: the watcher catches a migration on an idle connection"
       },
     );
     const requestsBefore = server.tracker.get(before.connection_id)!.requestCount;
-    const move = relay.rebind(relay.sessions()[0].key, "address");
+    const move = relay.rebind(session.key, "address");
     const migration = await detected;
     assert.equal(migration.detected_by, "watcher");
     assert.equal(migration.old_addr, move.oldAddr);
     assert.equal(migration.new_addr, move.newAddr);
     assert.equal(server.tracker.get(before.connection_id)!.requestCount, requestsBefore);
   } finally {
-    client.close();
-    await relay.close();
-    await server.stop();
+    await rig.close();
   }
 });

@@ -167,8 +167,9 @@ export class H3Client {
       url.pathname + url.search,
     ];
     const body = init.body == null ? null : new Request(url, { method: "POST", body: init.body });
-    for (const [name, value] of new Headers(init.headers)) fields.push(name, value);
-    if (body && !new Headers(init.headers).has("content-type")) {
+    const given = new Headers(init.headers);
+    for (const [name, value] of given) fields.push(name, value);
+    if (body && !given.has("content-type")) {
       const type = body.headers.get("content-type");
       if (type) fields.push("content-type", type);
     }

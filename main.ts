@@ -45,6 +45,8 @@ if (import.meta.main) {
       logFormat: config.logFormat,
       watchIntervalMs: config.watchIntervalMs,
       tracker: { closedRetentionMs: config.closedTtlSeconds * 1000, maxClosed: config.maxClosed },
+      limits: config.limits,
+      publicDashboard: config.publicDashboard,
     });
   } catch (error) {
     console.error(`error: cannot start: ${error instanceof Error ? error.message : error}`);

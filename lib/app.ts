@@ -19,6 +19,10 @@ import type { MigrationLab } from "./lab/lab.ts";
 import { health } from "../routes/health.ts";
 import { pages } from "../routes/pages.ts";
 import { test } from "../routes/test.ts";
+import type { DashboardVisibility } from "./cli_limits.ts";
+import { rateLimitPerConnection } from "./middleware/rate_limit.ts";
+import { sameOriginOnly } from "./middleware/same_origin.ts";
+import { Visibility } from "./middleware/visibility.ts";
 
 /** What the app needs from the rest of the server. */
 export interface AppDeps {
@@ -30,18 +34,32 @@ export interface AppDeps {
   adminToken?: string;
   /** Where the lab is, for answers that send clients there. */
   labUrl?: () => string;
+  /** Who sees other clients' connections (default `localhost`). */
+  publicDashboard?: DashboardVisibility;
+  /** Requests per second per connection to mutating endpoints (default 5). */
+  mutatingRequestsPerSecond?: number;
 }
 
 /** Builds the app. Errors become JSON `{error, detail}` with the right status. */
 export async function createApp(deps: AppDeps): Promise<Hono<AppEnv>> {
   const app = new Hono<AppEnv>();
+  const visibility = new Visibility(deps.publicDashboard ?? "localhost", deps.adminToken, deps.lab);
   app.use(connectionHeaders(deps.tracker, deps.metrics));
+  // Only on state-changing methods, so GETs (the hot path) pass no extra middleware.
+  app.on(["POST", "PUT", "PATCH", "DELETE"], "*", sameOriginOnly());
+  app.use(
+    "/api/simulate-migration",
+    rateLimitPerConnection(
+      deps.mutatingRequestsPerSecond ?? 5,
+      (route) => deps.metrics.countRateLimited(route),
+    ),
+  );
   app.route("/", health);
   app.route("/", test);
   app.route("/", echo);
-  app.route("/", connections(deps.tracker, deps.lab));
+  app.route("/", connections(deps.tracker, deps.lab, visibility));
   app.route("/", simulate(deps));
-  app.route("/", events(deps.tracker));
+  app.route("/", events(deps.tracker, visibility));
   app.route("/", metricsRoute(deps.metrics));
   app.route("/", await pages());
   app.notFound((c) => c.json({ error: "not_found", detail: `no route for ${c.req.path}` }, 404));

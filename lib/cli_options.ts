@@ -5,6 +5,9 @@
  * @module
  */
 
+import { type DashboardVisibility, LIMIT_OPTION_SPECS } from "./cli_limits.ts";
+import { defaultLimits, type ServerLimits } from "./limits.ts";
+
 /** How log lines are written. */
 export type LogFormat = "text" | "json";
 
@@ -38,6 +41,10 @@ export interface ServerConfig {
   closedTtlSeconds: number;
   /** How many closed connections stay listed at most. */
   maxClosed: number;
+  /** Resource limits (see `lib/limits.ts`). */
+  limits: ServerLimits;
+  /** Who may see other clients' connections (see `lib/cli_limits.ts`). Default `localhost`. */
+  publicDashboard: DashboardVisibility;
   /** True when `--help`/`-h` was given; the other fields are then defaults and unchecked. */
   help: boolean;
 }
@@ -86,6 +93,8 @@ export function defaultConfig(): ServerConfig {
     watchIntervalMs: 50,
     closedTtlSeconds: 3600,
     maxClosed: 10_000,
+    limits: defaultLimits(),
+    publicDashboard: "localhost",
     help: false,
   };
 }
@@ -227,6 +236,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
       config.maxClosed = parseBoundedInt(value, source, 0, 1_000_000, "a count");
     },
   },
+  ...LIMIT_OPTION_SPECS,
 ];
 
 function parseBoundedInt(

@@ -64,6 +64,12 @@ const OPTION_CASES: {
     value: "json",
     expected: { logFormat: "json" },
   },
+  {
+    flag: "--public-dashboard",
+    envVar: "QUIC_PUBLIC_DASHBOARD",
+    value: "off",
+    expected: { publicDashboard: "off" },
+  },
 ];
 
 for (const { flag, envVar, value, expected } of OPTION_CASES) {
@@ -128,6 +134,8 @@ Deno.test("command line wins over environment", () => {
     watchIntervalMs: 20,
     closedTtlSeconds: 3600,
     maxClosed: 10_000,
+    limits: defaultConfig().limits,
+    publicDashboard: "localhost",
     help: false,
   });
 });
@@ -297,4 +305,28 @@ Deno.test("--closed-ttl and --max-closed: flag, environment, and bounds", () => 
   assert.equal(config.maxClosed, 5);
   assert.throws(() => parseConfig(["--closed-ttl", "x"], {}), /--closed-ttl: "x"/);
   assert.throws(() => parseConfig(["--max-closed=1000001"], {}), /--max-closed/);
+});
+
+Deno.test("limit options set their limit, keep the others, and refuse values out of range", () => {
+  const config = parseConfig(
+    ["--max-connections", "50", "--max-streams=8", "--header-timeout", "500"],
+    { QUIC_MUTATING_RPS: "2", QUIC_MAX_BODY: "1024", QUIC_LAB_MAX_SESSIONS: "3" },
+  );
+  assert.deepEqual(config.limits, {
+    ...defaultConfig().limits,
+    maxConnections: 50,
+    maxStreamsPerConnection: 8,
+    headerTimeoutMs: 500,
+    mutatingRequestsPerSecond: 2,
+    maxBodyBytes: 1024,
+    labMaxSessions: 3,
+  });
+  assert.throws(
+    () => parseConfig(["--max-field-section", "100"], {}),
+    /--max-field-section: "100" is not an integer from 1024 to 1048576/,
+  );
+  assert.throws(() => parseConfig(["--max-connections", "0"], {}), /--max-connections/);
+  assert.throws(() => parseConfig(["--public-dashboard", "yes"], {}), /not on, off or localhost/);
+  assert.match(HELP, /--max-connections N/);
+  assert.match(HELP, /QUIC_PUBLIC_DASHBOARD/);
 });

@@ -10,6 +10,7 @@ import type { MigrationLab } from "../lib/lab/lab.ts";
 import type { AppEnv } from "../lib/server/connection_env.ts";
 import type { ConnectionTracker, ListFilter } from "../lib/tracker/tracker.ts";
 import type { ConnectionInfo, Protocol } from "../lib/tracker/types.ts";
+import { Visibility } from "../lib/middleware/visibility.ts";
 
 const IDENTITY_NOTE =
   "connection_id is a random id assigned by this server when it accepted the connection; it is never derived from an address. Deno exposes no QUIC wire connection IDs.";
@@ -55,6 +56,7 @@ function integer(raw: string, name: string, min: number, max: number): number {
 export function connections(
   tracker: ConnectionTracker,
   lab?: () => MigrationLab | undefined,
+  visibility: Visibility = new Visibility("on"),
 ): Hono<AppEnv> {
   return new Hono<AppEnv>()
     .get("/api/connections", (c) => {
@@ -65,6 +67,16 @@ export function connections(
         if (!(error instanceof QueryError)) throw error;
         return c.json({ error: "bad_request", detail: error.message }, 400);
       }
+      if (!visibility.seesAll(c)) {
+        // Only the caller's own connection, and no server-wide summary of other clients.
+        const own = c.env.connection;
+        return c.json({
+          connections: { [own.id]: own.toJSON() },
+          next_cursor: null,
+          scope: "own",
+          note: `${IDENTITY_NOTE} ${Visibility.OWN_ONLY_NOTE}`,
+        });
+      }
       const page = tracker.list(filter);
       const byId: Record<string, ConnectionInfo> = {};
       for (const conn of page.connections) byId[conn.id] = conn.toJSON();
@@ -72,11 +84,15 @@ export function connections(
         connections: byId,
         summary: tracker.summary(),
         next_cursor: page.nextCursor,
+        scope: "all",
         note: IDENTITY_NOTE,
       });
     })
     .get("/api/connections/:id", (c) => {
       const conn = tracker.get(c.req.param("id"));
+      if (conn !== undefined && conn !== c.env.connection && !visibility.seesAll(c)) {
+        return c.json({ error: "forbidden", detail: Visibility.OWN_ONLY_NOTE }, 403);
+      }
       if (conn === undefined) {
         return c.json({
           error: "not_found",

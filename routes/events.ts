@@ -10,6 +10,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "../lib/server/connection_env.ts";
 import type { ConnectionTracker } from "../lib/tracker/tracker.ts";
 import type { TrackerEvent } from "../lib/tracker/types.ts";
+import { Visibility } from "../lib/middleware/visibility.ts";
 
 const encoder = new TextEncoder();
 /** A comment line every so often keeps proxies and idle timeouts from closing the stream. */
@@ -28,7 +29,22 @@ class EventStreamSource implements UnderlyingDefaultSource<Uint8Array> {
   #unsubscribe: (() => void) | undefined;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
 
-  constructor(private readonly tracker: ConnectionTracker, private readonly lastId: number) {}
+  /**
+   * @param tracker the events' source
+   * @param lastId the last event the client has
+   * @param onlyConnection when set, only events about this connection are sent
+   */
+  constructor(
+    private readonly tracker: ConnectionTracker,
+    private readonly lastId: number,
+    private readonly onlyConnection?: string,
+  ) {}
+
+  #visible(event: TrackerEvent): boolean {
+    if (this.onlyConnection === undefined) return true;
+    const id = "connection_id" in event ? event.connection_id : event.connection.connection_id;
+    return id === this.onlyConnection;
+  }
 
   start(controller: ReadableStreamDefaultController<Uint8Array>): void {
     controller.enqueue(
@@ -42,7 +58,7 @@ class EventStreamSource implements UnderlyingDefaultSource<Uint8Array> {
         ),
       );
     } else {
-      for (const event of missed) controller.enqueue(frame(event));
+      for (const event of missed) if (this.#visible(event)) controller.enqueue(frame(event));
     }
     this.#unsubscribe = this.tracker.subscribe((event) => {
       if ((controller.desiredSize ?? 0) < -MAX_QUEUED) {
@@ -50,7 +66,7 @@ class EventStreamSource implements UnderlyingDefaultSource<Uint8Array> {
         controller.error(new Error("client too slow"));
         return;
       }
-      controller.enqueue(frame(event));
+      if (this.#visible(event)) controller.enqueue(frame(event));
     });
     this.#heartbeat = setInterval(() => {
       try {
@@ -73,11 +89,17 @@ class EventStreamSource implements UnderlyingDefaultSource<Uint8Array> {
 }
 
 /** The event stream route over `tracker`. */
-export function events(tracker: ConnectionTracker): Hono<AppEnv> {
+export function events(
+  tracker: ConnectionTracker,
+  visibility: Visibility = new Visibility("on"),
+): Hono<AppEnv> {
   return new Hono<AppEnv>().get("/api/events", (c) => {
     const raw = c.req.header("last-event-id") ?? c.req.query("last_event_id");
     const lastId = raw !== undefined && /^[0-9]+$/.test(raw) ? Number(raw) : tracker.lastEventId;
-    const stream = new ReadableStream(new EventStreamSource(tracker, lastId), { highWaterMark: 0 });
+    const only = visibility.seesAll(c) ? undefined : c.env.connection.id;
+    const stream = new ReadableStream(new EventStreamSource(tracker, lastId, only), {
+      highWaterMark: 0,
+    });
     return c.body(stream, 200, {
       "content-type": "text/event-stream",
       "cache-control": "no-store",

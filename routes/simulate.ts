@@ -15,7 +15,6 @@
  */
 
 import { Hono } from "hono";
-import type { Context } from "hono";
 import {
   LabBusyError,
   type MigrationLab,
@@ -23,6 +22,7 @@ import {
   NotOnLabPathError,
 } from "../lib/lab/lab.ts";
 import type { AppEnv } from "../lib/server/connection_env.ts";
+import { hasAdminToken } from "../lib/middleware/admin_token.ts";
 import type { ConnectionTracker } from "../lib/tracker/tracker.ts";
 
 /** What the route needs. */
@@ -67,21 +67,6 @@ function parsePlan(body: unknown): { target: string; plan: MigrationPlan } {
   };
 }
 
-/** Compares two strings in time independent of where they differ. */
-function constantTimeEqual(a: string, b: string): boolean {
-  const x = new TextEncoder().encode(a);
-  const y = new TextEncoder().encode(b);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
-  return diff === 0;
-}
-
-function isAdmin(c: Context<AppEnv>, token: string): boolean {
-  const header = c.req.header("authorization") ?? "";
-  const match = header.match(/^Bearer\s+(\S+)$/i);
-  return match !== null && constantTimeEqual(match[1], token);
-}
-
 /** The simulate-migration route. */
 export function simulate(deps: SimulateDeps): Hono<AppEnv> {
   return new Hono<AppEnv>().post("/api/simulate-migration", async (c) => {
@@ -101,7 +86,7 @@ export function simulate(deps: SimulateDeps): Hono<AppEnv> {
       );
     }
     const isSelf = conn === own;
-    if (!isSelf && (deps.adminToken === undefined || !isAdmin(c, deps.adminToken))) {
+    if (!isSelf && !hasAdminToken(c.req.header("authorization"), deps.adminToken)) {
       return c.json({
         error: "forbidden",
         detail:

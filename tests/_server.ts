@@ -13,7 +13,7 @@
  */
 
 import { H3Client } from "../lib/h3/client.ts";
-import { type RunningServer, startServer } from "../lib/server/start.ts";
+import { type RunningServer, type StartOptions, startServer } from "../lib/server/start.ts";
 
 /** A running test server plus conveniences. */
 export interface TestServer extends RunningServer {
@@ -29,8 +29,14 @@ export interface TestServer extends RunningServer {
   stop(): Promise<void>;
 }
 
-/** Starts a server on 127.0.0.1 and a free port, logging into `lines` instead of stdout. */
-export async function startTestServer(lines: string[] = []): Promise<TestServer> {
+/**
+ * Starts a server on 127.0.0.1 and a free port, logging into `lines` instead of stdout.
+ * `overrides` change any start option (limits, visibility, …).
+ */
+export async function startTestServer(
+  lines: string[] = [],
+  overrides: Partial<StartOptions> = {},
+): Promise<TestServer> {
   const dataDir = await Deno.makeTempDir({ prefix: "quic-test-" });
   const server = await startServer({
     hostname: "127.0.0.1",
@@ -38,6 +44,7 @@ export async function startTestServer(lines: string[] = []): Promise<TestServer>
     labPort: 0,
     dataDir,
     log: (line) => lines.push(line),
+    ...overrides,
   });
   const caPem = (server.certificates as { caPem?: string }).caPem;
   if (!caPem) throw new Error("test server has no development CA");

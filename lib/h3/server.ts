@@ -20,6 +20,7 @@ import {
   H3Error,
 } from "./errors.ts";
 import { encodeGoaway } from "./frame.ts";
+import { headerDeadlines, HeaderTimeoutError } from "./header_deadlines.ts";
 import { FrameReader } from "./frame_reader.ts";
 import { buildRequest, parseRequestHead } from "./message.ts";
 import { decodeFieldSection } from "./qpack/mod.ts";
@@ -33,6 +34,11 @@ export interface H3ServerOptions {
   maxFieldSectionSize?: number;
   /** Largest request body accepted (default 64 MiB); larger gets 413. */
   maxRequestBodySize?: number;
+  /**
+   * Milliseconds a request stream may take to deliver its header section (default 10 s); a
+   * stream that sends too little too slowly (slowloris) is answered 408 and its reading stopped.
+   */
+  headerTimeoutMs?: number;
   /** Called for protocol errors worth logging; never on the hot path of a good request. */
   onProtocolError?: (error: H3Error, where: "stream" | "connection") => void;
 }
@@ -42,6 +48,7 @@ export type H3Handler<C> = (request: Request, context: C) => Response | Promise<
 
 const DEFAULT_MAX_FIELD_SECTION_SIZE = 16 * 1024;
 const DEFAULT_MAX_BODY = 64 * 1024 * 1024;
+const DEFAULT_HEADER_TIMEOUT_MS = 10_000;
 const NO_BODY_METHODS = new Set(["GET", "HEAD"]);
 /** Bytes read for a request's first chunk; a larger header section simply takes more reads. */
 const HEAD_READ_SIZE = 4096;
@@ -59,6 +66,7 @@ export class H3ServerConnection<C> {
   readonly #context: C;
   readonly #maxFieldSectionSize: number;
   readonly #maxBody: number;
+  readonly #headerTimeoutMs: number;
   readonly #onProtocolError: H3ServerOptions["onProtocolError"];
   #controlWriter: WritableStreamDefaultWriter<Uint8Array> | undefined;
   /** The peer's unidirectional streams (control, QPACK, others). */
@@ -83,6 +91,7 @@ export class H3ServerConnection<C> {
     this.#context = context;
     this.#maxFieldSectionSize = options.maxFieldSectionSize ?? DEFAULT_MAX_FIELD_SECTION_SIZE;
     this.#maxBody = options.maxRequestBodySize ?? DEFAULT_MAX_BODY;
+    this.#headerTimeoutMs = options.headerTimeoutMs ?? DEFAULT_HEADER_TIMEOUT_MS;
     this.#onProtocolError = options.onProtocolError;
     // `closed` rejects on idle timeout and transport errors: an unhandled rejection would kill
     // the process, so it is turned into a close info here, once.
@@ -222,6 +231,7 @@ export class H3ServerConnection<C> {
     });
     let request: Request;
     let method: string;
+    headerDeadlines.add(reader, this.#headerTimeoutMs);
     try {
       let block: Uint8Array | undefined;
       while (block === undefined) {
@@ -232,11 +242,13 @@ export class H3ServerConnection<C> {
         }
         const { value, done } = await reader.read(new Uint8Array(HEAD_READ_SIZE));
         if (done) {
+          if (headerDeadlines.expired(reader)) throw new HeaderTimeoutError(this.#headerTimeoutMs);
           frames.end();
           throw new H3Error(H3_REQUEST_INCOMPLETE, "stream", "stream ended before HEADERS");
         }
         frames.push(value);
       }
+      headerDeadlines.delete(reader);
       const head = parseRequestHead(decodeFieldSection(block, this.#maxFieldSectionSize));
       method = head.method;
       if (head.contentLength > this.#maxBody) throw new BodyTooLargeError(this.#maxBody);
@@ -257,6 +269,7 @@ export class H3ServerConnection<C> {
       }
       request = buildRequest(head, body);
     } catch (error) {
+      headerDeadlines.delete(reader);
       await this.#rejectRequest(error, reader, writer);
       return;
     }
@@ -308,6 +321,8 @@ export class H3ServerConnection<C> {
     reader: { cancel(): Promise<void> },
     writer: WritableStreamDefaultWriter<Uint8Array>,
   ): Promise<void> {
+    // RFC 9114 §4.1.1: stop reading (STOP_SENDING), answer, and finish our side; clients
+    // must not discard a complete response because their request was cut short.
     reader.cancel().catch(() => {});
     if (error instanceof H3Error) {
       this.#streamOrConnectionError(error);
@@ -316,7 +331,7 @@ export class H3ServerConnection<C> {
         writer.close().catch(() => {});
         return;
       }
-    } else if (!(error instanceof BodyTooLargeError)) {
+    } else if (!(error instanceof BodyTooLargeError) && !(error instanceof HeaderTimeoutError)) {
       this.#onProtocolError?.(new H3Error(H3_INTERNAL_ERROR, "stream", String(error)), "stream");
     }
     this.bytesOut += await sendResponse(writer, errorResponse(error), false);

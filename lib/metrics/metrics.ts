@@ -29,6 +29,8 @@ export class Metrics {
   readonly #buckets = new Array<number>(DETECTION_BUCKETS_MS.length + 1).fill(0);
   #detectionSum = 0;
   #detectionCount = 0;
+  readonly #refused = { quic: 0, tcp: 0 };
+  readonly #rateLimited = new Map<string, number>();
   /** Requests by protocol, then by status: no key string built per request. */
   readonly #requests = new Map<Protocol, Map<number, number>>();
 
@@ -70,6 +72,16 @@ export class Metrics {
     let byStatus = this.#requests.get(protocol);
     if (byStatus === undefined) this.#requests.set(protocol, byStatus = new Map());
     byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
+  }
+
+  /** Counts a connection refused because the connection limit was reached. */
+  countRefused(transport: "quic" | "tcp"): void {
+    this.#refused[transport]++;
+  }
+
+  /** Counts a request refused by a rate limit, by route. */
+  countRateLimited(route: string): void {
+    this.#rateLimited.set(route, (this.#rateLimited.get(route) ?? 0) + 1);
   }
 
   #observeDetection(ms: number): void {
@@ -133,7 +145,25 @@ export class Metrics {
         out.push(`http_requests_total{protocol="${protocol}",status="${status}"} ${n}`);
       }
     }
-
+    family(
+      "quic_connections_refused_total",
+      "counter",
+      "Connections refused because --max-connections were open, by transport.",
+    );
+    for (const transport of ["quic", "tcp"] as const) {
+      out.push(
+        `quic_connections_refused_total{transport="${transport}"} ${this.#refused[transport]}`,
+      );
+    }
+    family("http_requests_rate_limited_total", "counter", "Requests answered 429, by route.");
+    for (const [route, n] of this.#rateLimited) {
+      out.push(`http_requests_rate_limited_total{route="${route}"} ${n}`);
+    }
+    const memory = Deno.memoryUsage();
+    family("process_resident_memory_bytes", "gauge", "Resident set size of the server process.");
+    out.push(`process_resident_memory_bytes ${memory.rss}`);
+    family("deno_heap_used_bytes", "gauge", "JavaScript heap in use.");
+    out.push(`deno_heap_used_bytes ${memory.heapUsed}`);
     return out.join("\n") + "\n";
   }
 }

@@ -25,6 +25,10 @@ export interface QuicListenerOptions extends H3ServerOptions {
   maxIdleTimeout?: number;
   /** Request streams a client may have open at once (default 256). */
   maxConcurrentStreams?: number;
+  /** Connections open or in their handshake at once; further ones are refused (default 10,000). */
+  maxConnections?: number;
+  /** Called when a connection is refused because of `maxConnections`. */
+  onRefused?: () => void;
 }
 
 /** A running QUIC listener. */
@@ -55,14 +59,19 @@ export function startQuicListener(options: QuicListenerOptions): QuicListenerHan
   });
   const connections = new Set<H3ServerConnection<ConnectionEnv>>();
   const localAddr = formatAddr(endpoint.addr);
+  const maxConnections = options.maxConnections ?? 10_000;
+  let handshaking = 0;
   let stopping = false;
 
   const serveConnection = async (incoming: Deno.QuicIncoming) => {
     let conn: Deno.QuicConn;
+    handshaking++;
     try {
       conn = await incoming.accept();
     } catch {
       return; // handshake failed; quinn has already told the peer
+    } finally {
+      handshaking--;
     }
     const record = options.tracker.open(
       "h3",
@@ -77,6 +86,7 @@ export function startQuicListener(options: QuicListenerOptions): QuicListenerHan
       {
         maxFieldSectionSize: options.maxFieldSectionSize,
         maxRequestBodySize: options.maxRequestBodySize,
+        headerTimeoutMs: options.headerTimeoutMs,
         onProtocolError: options.onProtocolError,
       },
     );
@@ -96,6 +106,12 @@ export function startQuicListener(options: QuicListenerOptions): QuicListenerHan
     for await (const incoming of listener) {
       if (stopping) {
         incoming.refuse();
+        continue;
+      }
+      if (connections.size + handshaking >= maxConnections) {
+        // Refused before the handshake: no TLS work is spent on a connection we cannot keep.
+        incoming.refuse();
+        options.onRefused?.();
         continue;
       }
       serveConnection(incoming).catch(() => {});

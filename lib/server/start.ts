@@ -24,6 +24,8 @@ import { logTrackerEvents } from "./log_events.ts";
 import { MigrationWatcher } from "./migration_watcher.ts";
 import { startQuicListener } from "./quic_listener.ts";
 import { startTcpListener } from "./tcp_listener.ts";
+import { defaultLimits, type ServerLimits } from "../limits.ts";
+import type { DashboardVisibility } from "../cli_limits.ts";
 
 /** What `startServer` needs. */
 export interface StartOptions {
@@ -48,6 +50,10 @@ export interface StartOptions {
   labPort?: number;
   /** Token for administrative API calls; generated when absent. */
   adminToken?: string;
+  /** Resource limits; each one not given keeps its default (see `lib/limits.ts`). */
+  limits?: Partial<ServerLimits>;
+  /** Who sees other clients' connections (default `localhost`). */
+  publicDashboard?: DashboardVisibility;
 }
 
 /** A running server. */
@@ -75,6 +81,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const unsubscribeLog = logTrackerEvents(tracker, logger);
   const metrics = new Metrics(tracker);
   const adminToken = options.adminToken ?? generateAdminToken();
+  const limits: ServerLimits = { ...defaultLimits(), ...options.limits };
   let lab: MigrationLab | undefined;
   let labPort: number | undefined;
   const app = await createApp({
@@ -83,6 +90,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     lab: () => lab,
     adminToken,
     labUrl: () => `https://localhost:${labPort ?? options.labPort ?? 9444}/`,
+    publicDashboard: options.publicDashboard,
+    mutatingRequestsPerSecond: limits.mutatingRequestsPerSecond,
   });
   const quic = startQuicListener({
     hostname: options.hostname,
@@ -93,6 +102,12 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     tracker,
     watcher,
     maxIdleTimeout: options.maxIdleTimeout,
+    maxConnections: limits.maxConnections,
+    maxConcurrentStreams: limits.maxStreamsPerConnection,
+    maxFieldSectionSize: limits.maxFieldSectionSize,
+    maxRequestBodySize: limits.maxBodyBytes,
+    headerTimeoutMs: limits.headerTimeoutMs,
+    onRefused: () => metrics.countRefused("quic"),
   });
   const port = quic.addr.port;
   let tcp;
@@ -105,6 +120,9 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       fetch: app.fetch,
       tracker,
       altSvc: `h3=":${port}"; ma=86400`,
+      maxConnections: limits.maxConnections,
+      maxBodyBytes: limits.maxBodyBytes,
+      onRefused: () => metrics.countRefused("tcp"),
     });
   } catch (error) {
     await quic.shutdown(0);
@@ -119,6 +137,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         listenPort: options.labPort,
         targetHostname: relayTarget(options.hostname),
         targetPort: port,
+        maxSessions: limits.labMaxSessions,
       });
       labPort = relay.port;
       labTcp = await startTcpListener({
@@ -129,6 +148,9 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         fetch: app.fetch,
         tracker,
         altSvc: `h3=":${labPort}"; ma=86400`,
+        maxConnections: limits.maxConnections,
+        maxBodyBytes: limits.maxBodyBytes,
+        onRefused: () => metrics.countRefused("tcp"),
       });
       lab = new MigrationLab(relay, tracker);
     } catch (error) {

@@ -13,6 +13,8 @@ import http2 from "node:http2";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { formatAddr } from "../addr.ts";
+import { BodyTooLargeError } from "../h3/body.ts";
+import { jsonError } from "../h3/response_writer.ts";
 import type { ConnectionTracker } from "../tracker/tracker.ts";
 import type { ConnectionEnv } from "./connection_env.ts";
 
@@ -26,6 +28,12 @@ export interface TcpListenerOptions {
   tracker: ConnectionTracker;
   /** The `Alt-Svc` value to advertise, e.g. `h3=":9443"; ma=86400`. */
   altSvc: string;
+  /** TCP connections open at once; further ones are closed at once (default 10,000). */
+  maxConnections?: number;
+  /** Called when a connection is refused because of `maxConnections`. */
+  onRefused?: () => void;
+  /** Largest request body, in bytes (default 64 MiB); more gets 413. */
+  maxBodyBytes?: number;
 }
 
 /** A running TCP listener. */
@@ -54,6 +62,18 @@ export async function startTcpListener(options: TcpListenerOptions): Promise<Tcp
     },
   );
   const sockets = new Set<Socket>();
+  const maxConnections = options.maxConnections ?? 10_000;
+  let rawOpen = 0;
+  // Counted before TLS, so a flood of handshakes is refused as cheaply as possible.
+  server.on("connection", (socket: { destroy(): void; once(e: string, f: () => void): void }) => {
+    if (rawOpen >= maxConnections) {
+      socket.destroy();
+      options.onRefused?.();
+      return;
+    }
+    rawOpen++;
+    socket.once("close", () => rawOpen--);
+  });
   server.on("secureConnection", (socket: Socket) => {
     const protocol = socket.alpnProtocol === "h2" ? "h2" : "http/1.1";
     const remote = formatAddr({
@@ -105,14 +125,37 @@ async function handle(req: AnyRequest, res: AnyResponse, options: TcpListenerOpt
     else headers.set(name, value);
   }
   const hasBody = method !== "GET" && method !== "HEAD";
+  const maxBody = options.maxBodyBytes ?? 64 * 1024 * 1024;
+  const declared = Number(req.headers["content-length"] ?? 0);
+  if (declared > maxBody) {
+    const error = new BodyTooLargeError(maxBody);
+    return writeResponse(
+      jsonError(413, "body_too_large", error.message),
+      res,
+      method,
+      options,
+      env,
+    );
+  }
   const request = new Request(`https://${authority}${req.url}`, {
     method,
     headers,
-    body: hasBody ? ReadableStream.from(countedBody(req as AsyncIterable<Uint8Array>, env)) : null,
+    body: hasBody
+      ? ReadableStream.from(countedBody(req as AsyncIterable<Uint8Array>, env, maxBody))
+      : null,
     // @ts-ignore: needed for streaming request bodies
     duplex: "half",
   });
-  const response = await options.fetch(request, env);
+  await writeResponse(await options.fetch(request, env), res, method, options, env);
+}
+
+async function writeResponse(
+  response: Response,
+  res: AnyResponse,
+  method: string,
+  options: TcpListenerOptions,
+  env: TcpEnv,
+): Promise<void> {
   const out: Record<string, string | string[]> = { "alt-svc": options.altSvc };
   for (const [name, value] of response.headers) {
     if (name === "set-cookie") {
@@ -144,9 +187,12 @@ async function handle(req: AnyRequest, res: AnyResponse, options: TcpListenerOpt
   w.end();
 }
 
-async function* countedBody(body: AsyncIterable<Uint8Array>, env: TcpEnv) {
+async function* countedBody(body: AsyncIterable<Uint8Array>, env: TcpEnv, maxBody: number) {
+  let received = 0;
   for await (const chunk of body) {
     env.counters.bytesIn += chunk.length;
+    received += chunk.length;
+    if (received > maxBody) throw new BodyTooLargeError(maxBody);
     yield chunk;
   }
 }

@@ -45,6 +45,7 @@ if (import.meta.main) {
       logFormat: config.logFormat,
       watchIntervalMs: config.watchIntervalMs,
       tracker: { closedRetentionMs: config.closedTtlSeconds * 1000, maxClosed: config.maxClosed },
+      history: config.persist ? { intervalMs: config.persistIntervalMs } : undefined,
     });
   } catch (error) {
     console.error(`error: cannot start: ${error instanceof Error ? error.message : error}`);

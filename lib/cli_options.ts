@@ -38,6 +38,10 @@ export interface ServerConfig {
   closedTtlSeconds: number;
   /** How many closed connections stay listed at most. */
   maxClosed: number;
+  /** Whether connection history is kept in `<dataDir>/history.kv` across restarts. */
+  persist: boolean;
+  /** Milliseconds from a change to its write into the history (what a kill -9 can lose). */
+  persistIntervalMs: number;
   /** True when `--help`/`-h` was given; the other fields are then defaults and unchecked. */
   help: boolean;
 }
@@ -86,6 +90,8 @@ export function defaultConfig(): ServerConfig {
     watchIntervalMs: 50,
     closedTtlSeconds: 3600,
     maxClosed: 10_000,
+    persist: true,
+    persistIntervalMs: 200,
     help: false,
   };
 }
@@ -225,6 +231,29 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     defaultText: "10000",
     apply(config, value, source) {
       config.maxClosed = parseBoundedInt(value, source, 0, 1_000_000, "a count");
+    },
+  },
+  {
+    flag: "--persist",
+    envVar: "QUIC_PERSIST",
+    valueName: "true|false",
+    description: "keep connection history in <data-dir>/history.kv across restarts",
+    defaultText: "true",
+    apply(config, value, source) {
+      if (value !== "true" && value !== "false") {
+        throw new ConfigError(`${source}: ${quote(value)} is not true or false`);
+      }
+      config.persist = value === "true";
+    },
+  },
+  {
+    flag: "--persist-interval",
+    envVar: "QUIC_PERSIST_INTERVAL",
+    valueName: "MS",
+    description: "ms from a change to its write into the history (10-60000)",
+    defaultText: "200",
+    apply(config, value, source) {
+      config.persistIntervalMs = parseBoundedInt(value, source, 10, 60_000, "an interval in ms");
     },
   },
 ];

@@ -13,13 +13,13 @@
  */
 
 import { H3Client } from "../lib/h3/client.ts";
-import { type RunningServer, startServer } from "../lib/server/start.ts";
+import { type RunningServer, type StartOptions, startServer } from "../lib/server/start.ts";
 
 /** A running test server plus conveniences. */
 export interface TestServer extends RunningServer {
   /** The development CA in PEM, for clients to trust. */
   readonly caPem: string;
-  /** The temporary data directory, removed by `stop()`. */
+  /** The data directory: a temporary one, removed by `stop()`, unless the caller gave one. */
   readonly dataDir: string;
   /** Opens an HTTP/3 client connection to the server. */
   client(): Promise<H3Client>;
@@ -29,10 +29,20 @@ export interface TestServer extends RunningServer {
   stop(): Promise<void>;
 }
 
-/** Starts a server on 127.0.0.1 and a free port, logging into `lines` instead of stdout. */
-export async function startTestServer(lines: string[] = []): Promise<TestServer> {
-  const dataDir = await Deno.makeTempDir({ prefix: "quic-test-" });
+/** What a test may change: its own data directory (kept by `stop()`), history, tracker limits. */
+export type TestServerOptions = Partial<Pick<StartOptions, "dataDir" | "history" | "tracker">>;
+
+/**
+ * Starts a server on 127.0.0.1 and a free port, logging into `lines` instead of stdout.
+ * History is off unless `options.history` is given (a restart test passes its own `dataDir`).
+ */
+export async function startTestServer(
+  lines: string[] = [],
+  options: TestServerOptions = {},
+): Promise<TestServer> {
+  const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "quic-test-" });
   const server = await startServer({
+    ...options,
     hostname: "127.0.0.1",
     port: 0,
     labPort: 0,
@@ -65,7 +75,7 @@ export async function startTestServer(lines: string[] = []): Promise<TestServer>
       }),
     async stop() {
       await server.shutdown(1000);
-      await Deno.remove(dataDir, { recursive: true });
+      if (options.dataDir === undefined) await Deno.remove(dataDir, { recursive: true });
     },
   };
 }

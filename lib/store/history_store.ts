@@ -21,7 +21,7 @@
  * @module
  */
 
-import type { ConnectionTracker } from "../tracker/tracker.ts";
+import type { ConnectionTracker, TrackedConnection } from "../tracker/tracker.ts";
 import type { ConnectionInfo, TrackerEvent } from "../tracker/types.ts";
 import { fitForStorage, isConnectionInfo } from "./_record.ts";
 
@@ -254,6 +254,7 @@ export class HistoryStore {
   /** Turns the pending changes into mutations, and applies retention to the stored records. */
   #collect(): Mutation[] {
     const writes = new Map<string, Mutation>();
+    const closed: TrackedConnection[] = [];
     for (const id of this.#dirty) {
       const conn = this.#tracker.get(id);
       if (conn === undefined) {
@@ -263,12 +264,14 @@ export class HistoryStore {
       }
       const { value, size } = fitForStorage(conn.toJSON());
       writes.set(id, { id, value, size });
-      if (conn.state === "closed") {
-        this.#closedOrder.delete(id); // re-inserted at the end: it closed last
-        this.#closedOrder.set(id, conn.lastSeenMs);
-      }
+      if (conn.state === "closed") closed.push(conn);
     }
     this.#dirty.clear();
+    // Dirty ids come in order of their first event; retention needs the order of the closes.
+    for (const conn of closed.sort((a, b) => a.lastSeenMs - b.lastSeenMs)) {
+      this.#closedOrder.delete(conn.id);
+      this.#closedOrder.set(conn.id, conn.lastSeenMs);
+    }
     for (const id of this.#expired()) this.#deletes.add(id);
     for (const id of this.#deletes) {
       writes.delete(id);

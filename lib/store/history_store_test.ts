@@ -209,6 +209,23 @@ Deno.test("store: retention deletes stored records past --max-closed and --close
     await reopened.store.close();
   }));
 
+Deno.test("store: retention follows the order of closes, not of first events", () =>
+  withFile(async (path) => {
+    const { now, advance } = clock();
+    const tracker = new ConnectionTracker({ now, closedRetentionMs: 100 });
+    const { store } = await openAt(path, tracker, { now });
+    const first = tracker.open("h3", "127.0.0.1:1", "x", null);
+    const second = tracker.open("h3", "127.0.0.1:2", "x", null);
+    advance(10);
+    tracker.close(second, "done");
+    advance(10);
+    tracker.close(first, "done");
+    advance(95); // the second's close (at +10 ms) is past retention, the first's (+20 ms) is not
+    await store.flush();
+    assert.deepEqual([...(await records(path)).keys()], [first.id]);
+    await store.close();
+  }));
+
 Deno.test("store: a file that is not a KV database fails with one line", () =>
   withFile(async (path) => {
     await Deno.writeTextFile(path, "not a database\n".repeat(100));

@@ -47,6 +47,7 @@ if (import.meta.main) {
       tracker: { closedRetentionMs: config.closedTtlSeconds * 1000, maxClosed: config.maxClosed },
       limits: config.limits,
       publicDashboard: config.publicDashboard,
+      history: config.persist ? { intervalMs: config.persistIntervalMs } : undefined,
     });
   } catch (error) {
     console.error(`error: cannot start: ${error instanceof Error ? error.message : error}`);

@@ -45,6 +45,10 @@ export interface ServerConfig {
   limits: ServerLimits;
   /** Who may see other clients' connections (see `lib/cli_limits.ts`). Default `localhost`. */
   publicDashboard: DashboardVisibility;
+  /** Whether connection history is kept in `<dataDir>/history.kv` across restarts. */
+  persist: boolean;
+  /** Milliseconds from a change to its write into the history (what a kill -9 can lose). */
+  persistIntervalMs: number;
   /** True when `--help`/`-h` was given; the other fields are then defaults and unchecked. */
   help: boolean;
 }
@@ -95,6 +99,8 @@ export function defaultConfig(): ServerConfig {
     maxClosed: 10_000,
     limits: defaultLimits(),
     publicDashboard: "localhost",
+    persist: true,
+    persistIntervalMs: 200,
     help: false,
   };
 }
@@ -237,6 +243,29 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     },
   },
   ...LIMIT_OPTION_SPECS,
+  {
+    flag: "--persist",
+    envVar: "QUIC_PERSIST",
+    valueName: "true|false",
+    description: "keep connection history in <data-dir>/history.kv across restarts",
+    defaultText: "true",
+    apply(config, value, source) {
+      if (value !== "true" && value !== "false") {
+        throw new ConfigError(`${source}: ${quote(value)} is not true or false`);
+      }
+      config.persist = value === "true";
+    },
+  },
+  {
+    flag: "--persist-interval",
+    envVar: "QUIC_PERSIST_INTERVAL",
+    valueName: "MS",
+    description: "ms from a change to its write into the history (10-60000)",
+    defaultText: "200",
+    apply(config, value, source) {
+      config.persistIntervalMs = parseBoundedInt(value, source, 10, 60_000, "an interval in ms");
+    },
+  },
 ];
 
 function parseBoundedInt(

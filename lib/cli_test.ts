@@ -136,6 +136,8 @@ Deno.test("command line wins over environment", () => {
     maxClosed: 10_000,
     limits: defaultConfig().limits,
     publicDashboard: "localhost",
+    persist: true,
+    persistIntervalMs: 200,
     help: false,
   });
 });
@@ -297,6 +299,16 @@ Deno.test("--watch-interval: flag, environment, and bounds", () => {
   assert.throws(() => parseConfig(["--watch-interval", "0"], {}), /--watch-interval: "0"/);
   assert.throws(() => parseConfig(["--watch-interval=1.5"], {}), /not an interval/);
   assert.throws(() => parseConfig([], { QUIC_WATCH_INTERVAL: "99999" }), /QUIC_WATCH_INTERVAL/);
+});
+
+Deno.test("--persist and --persist-interval: flag, environment, and bounds", () => {
+  assert.equal(parseConfig([], {}).persist, true);
+  assert.equal(parseConfig(["--persist=false"], {}).persist, false);
+  assert.equal(parseConfig([], { QUIC_PERSIST: "false" }).persist, false);
+  assert.throws(() => parseConfig(["--persist", "no"], {}), /--persist: "no" is not true or false/);
+  assert.equal(parseConfig(["--persist-interval", "1000"], {}).persistIntervalMs, 1000);
+  assert.equal(parseConfig([], { QUIC_PERSIST_INTERVAL: "50" }).persistIntervalMs, 50);
+  assert.throws(() => parseConfig(["--persist-interval", "0"], {}), /--persist-interval: "0"/);
 });
 
 Deno.test("--closed-ttl and --max-closed: flag, environment, and bounds", () => {

@@ -19,7 +19,7 @@ import { type RunningServer, type StartOptions, startServer } from "../lib/serve
 export interface TestServer extends RunningServer {
   /** The development CA in PEM, for clients to trust. */
   readonly caPem: string;
-  /** The temporary data directory, removed by `stop()`. */
+  /** The data directory: a temporary one, removed by `stop()`, unless the caller gave one. */
   readonly dataDir: string;
   /** Opens an HTTP/3 client connection to the server. */
   client(): Promise<H3Client>;
@@ -30,21 +30,27 @@ export interface TestServer extends RunningServer {
 }
 
 /**
+ * What a test may change: any start option (limits, visibility, history, tracker retention…).
+ * A `dataDir` the test gives is kept by `stop()`; otherwise a temporary one is removed.
+ */
+export type TestServerOptions = Partial<StartOptions>;
+
+/**
  * Starts a server on 127.0.0.1 and a free port, logging into `lines` instead of stdout.
- * `overrides` change any start option (limits, visibility, …).
+ * History is off unless `options.history` is given (a restart test passes its own `dataDir`).
  */
 export async function startTestServer(
   lines: string[] = [],
-  overrides: Partial<StartOptions> = {},
+  options: TestServerOptions = {},
 ): Promise<TestServer> {
-  const dataDir = await Deno.makeTempDir({ prefix: "quic-test-" });
+  const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "quic-test-" });
   const server = await startServer({
+    ...options,
     hostname: "127.0.0.1",
     port: 0,
     labPort: 0,
     dataDir,
     log: (line) => lines.push(line),
-    ...overrides,
   });
   const caPem = (server.certificates as { caPem?: string }).caPem;
   if (!caPem) throw new Error("test server has no development CA");
@@ -72,7 +78,7 @@ export async function startTestServer(
       }),
     async stop() {
       await server.shutdown(1000);
-      await Deno.remove(dataDir, { recursive: true });
+      if (options.dataDir === undefined) await Deno.remove(dataDir, { recursive: true });
     },
   };
 }
@@ -89,4 +95,21 @@ export async function sha256Stream(
     bytes += chunk.length;
   }
   return { hex: hash.digest("hex"), bytes };
+}
+
+/** A port free on both TCP and UDP right now. */
+export function freePort(): number {
+  for (;;) {
+    const tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (tcp.addr as Deno.NetAddr).port;
+    try {
+      const udp = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port });
+      udp.close();
+      return port;
+    } catch {
+      // taken on UDP: try another
+    } finally {
+      tcp.close();
+    }
+  }
 }

@@ -4,23 +4,7 @@
  */
 
 import { strict as assert } from "node:assert";
-
-/** A port free on both TCP and UDP right now. */
-function freePort(): number {
-  for (;;) {
-    const tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (tcp.addr as Deno.NetAddr).port;
-    try {
-      const udp = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port });
-      udp.close();
-      return port;
-    } catch {
-      // taken on UDP: try another
-    } finally {
-      tcp.close();
-    }
-  }
-}
+import { freePort } from "./_server.ts";
 
 Deno.test("main.ts: starts, serves HTTPS with Alt-Svc, and exits 0 on SIGTERM", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "quic-main-" });

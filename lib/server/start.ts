@@ -20,6 +20,7 @@ import { generateAdminToken } from "../cli.ts";
 import { MigrationLab } from "../lab/lab.ts";
 import { UdpRelay } from "../lab/udp_relay.ts";
 import { Metrics } from "../metrics/metrics.ts";
+import { HistoryStore } from "../store/history_store.ts";
 import { logTrackerEvents } from "./log_events.ts";
 import { MigrationWatcher } from "./migration_watcher.ts";
 import { startQuicListener } from "./quic_listener.ts";
@@ -54,6 +55,11 @@ export interface StartOptions {
   limits?: Partial<ServerLimits>;
   /** Who sees other clients' connections (default `localhost`). */
   publicDashboard?: DashboardVisibility;
+  /**
+   * Keep connection history in `<dataDir>/history.kv` across restarts, written `intervalMs`
+   * (default 200) after each change; undefined turns it off (tests start without it).
+   */
+  history?: { intervalMs?: number };
 }
 
 /** A running server. */
@@ -66,6 +72,8 @@ export interface RunningServer {
   readonly lab: MigrationLab | undefined;
   readonly adminToken: string;
   readonly certificates: ServerCertificates & { caPem?: string };
+  /** The connection history store, or undefined when persistence is off. */
+  readonly history: HistoryStore | undefined;
   /** GOAWAY and drain HTTP/3 for up to `timeoutMs`, close TCP, release the ports. */
   shutdown(timeoutMs?: number): Promise<void>;
 }
@@ -77,6 +85,41 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     : await ensureDevCertificates(options.dataDir);
   const logger = new Logger(options.logFormat ?? "text", options.log);
   const tracker = new ConnectionTracker(options.tracker);
+  // Restored before any listener starts, so old connections keep the first sequence numbers.
+  const history = options.history && await openHistory(options, tracker, logger);
+  try {
+    return await startListeners(options, certificates, logger, tracker, history);
+  } catch (error) {
+    await history?.close();
+    throw error;
+  }
+}
+
+async function openHistory(
+  options: StartOptions,
+  tracker: ConnectionTracker,
+  logger: Logger,
+): Promise<HistoryStore> {
+  await Deno.mkdir(options.dataDir, { recursive: true });
+  const { store, report } = await HistoryStore.open(`${options.dataDir}/history.kv`, tracker, {
+    intervalMs: options.history?.intervalMs,
+    warn: (line) => logger.event("history_warning", line, { message: line }),
+  });
+  logger.event(
+    "history_loaded",
+    `📚 History: ${report.restored} connections restored (${report.lost} lost at restart), ${report.pruned} past retention removed`,
+    { ...report },
+  );
+  return store;
+}
+
+async function startListeners(
+  options: StartOptions,
+  certificates: ServerCertificates & { caPem?: string },
+  logger: Logger,
+  tracker: ConnectionTracker,
+  history: HistoryStore | undefined,
+): Promise<RunningServer> {
   const watcher = new MigrationWatcher(tracker, options.watchIntervalMs ?? 50);
   const unsubscribeLog = logTrackerEvents(tracker, logger);
   const metrics = new Metrics(tracker);
@@ -166,13 +209,39 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     lab,
     adminToken,
     certificates,
+    history,
     async shutdown(timeoutMs = 5000) {
       await Promise.all([quic.shutdown(timeoutMs), tcp.shutdown(), labTcp?.shutdown()]);
       await relay?.close();
       watcher.stop();
+      if (history !== undefined) {
+        await closesReported(tracker, 1000);
+        await history.close(); // the final state, with the closes shutdown caused
+      }
       unsubscribeLog();
     },
   };
+}
+
+/**
+ * Waits (at most `timeoutMs`) until every connection's close has reached the tracker: listeners
+ * report a close a moment after the socket goes. Any still open then is closed as
+ * `server shutdown`, so the stored history ends with no connection left open.
+ */
+async function closesReported(tracker: ConnectionTracker, timeoutMs: number): Promise<void> {
+  if (tracker.summary().open > 0) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let unsubscribe = () => {};
+    await new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+      unsubscribe = tracker.subscribe((event) => {
+        if (event.type === "connection_closed" && tracker.summary().open === 0) resolve();
+      });
+    });
+    clearTimeout(timer);
+    unsubscribe();
+  }
+  for (const conn of [...tracker.openConnections()]) tracker.close(conn, "server shutdown");
 }
 
 /** Where the lab relay sends: the bound IPv4 address, or loopback when bound to all. */

@@ -29,10 +29,13 @@ export class EventLog {
 
   /**
    * Events with ids above `lastId`, oldest first; null when some of them were already
-   * overwritten (the caller then knows it missed events and should reload).
+   * overwritten (the caller then knows it missed events and should reload). An id above the
+   * newest one came from an earlier process (ids restart with the server): null too, since
+   * that client's view predates the restart.
    */
   since(lastId: number): TrackerEvent[] | null {
-    if (lastId >= this.#lastId) return [];
+    if (lastId > this.#lastId) return null;
+    if (lastId === this.#lastId) return [];
     const oldest = Math.max(1, this.#lastId - this.#ring.length + 1);
     if (lastId + 1 < oldest) return null;
     const out: TrackerEvent[] = [];

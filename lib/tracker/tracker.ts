@@ -16,6 +16,7 @@
  */
 
 import { EventLog } from "./event_log.ts";
+import { byStartTime, connectionFromInfo } from "./restore.ts";
 import { TrackedConnection } from "./tracked_connection.ts";
 import type {
   ConnectionInfo,
@@ -27,6 +28,7 @@ import type {
 
 export type { ByteCounters } from "./tracked_connection.ts";
 export { TrackedConnection } from "./tracked_connection.ts";
+export { LOST_AT_RESTART } from "./restore.ts";
 
 /** Limits and timing. */
 export interface TrackerOptions {
@@ -113,6 +115,41 @@ export class ConnectionTracker {
   /** The validation window in milliseconds. */
   get validationWindowMs(): number {
     return this.#windowMs;
+  }
+
+  /** How long, and how many, closed connections are kept (a store applies the same limits). */
+  get retention(): { closedRetentionMs: number; maxClosed: number } {
+    return { closedRetentionMs: this.#closedRetentionMs, maxClosed: this.#maxClosed };
+  }
+
+  /**
+   * Puts connections recorded by an earlier process back among the closed ones, with their ids,
+   * counts, migration events and close reasons; a record of a connection that was still open
+   * becomes closed with `lost_at_restart`. Call it before accepting connections: restored
+   * connections take the first opening sequence numbers, in the order they opened, so cursor
+   * paging stays stable. Known ids are skipped, retention applies as to any closed connection,
+   * and no events are emitted (nothing happened now; a live stream should not see old
+   * connections "open" again). Returns the connections that were kept.
+   */
+  restore(infos: readonly ConnectionInfo[]): TrackedConnection[] {
+    const fresh = infos.filter((info) => this.get(info.connection_id) === undefined);
+    const restored = [...fresh].sort(byStartTime).map((info) =>
+      connectionFromInfo(info, ++this.#seq)
+    );
+    for (const conn of restored) {
+      this.#totalMigrations += conn.migrationCount;
+      for (const event of conn.events) this.#byOutcome[event.outcome]++;
+    }
+    // Retention walks the closed map oldest first: keep it in closing (last seen) order.
+    const closed = [...this.#closed.values(), ...restored].sort((a, b) =>
+      a.lastSeenMs - b.lastSeenMs
+    );
+    this.#closed.clear();
+    for (const conn of closed.slice(Math.max(0, closed.length - this.#maxClosed))) {
+      this.#closed.set(conn.id, conn);
+    }
+    this.#forgetExpired(this.#now());
+    return restored.filter((conn) => this.#closed.get(conn.id) === conn);
   }
 
   /** Registers a new connection and tells subscribers. */

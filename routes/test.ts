@@ -17,6 +17,6 @@ export const test = new Hono<AppEnv>().get("/api/test", (c) => {
     remote_addr: conn.remoteAddr,
     request_count: conn.requestCount,
     migration_count: conn.migrationCount,
-    connection_started: new Date(conn.startMs).toISOString(),
+    connection_started: conn.startTime,
   });
 });

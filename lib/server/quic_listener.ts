@@ -41,9 +41,19 @@ export interface QuicListenerHandle {
 
 /** The `env` of a QUIC connection: its record and its live remote address. */
 class QuicConnectionEnv implements ConnectionEnv {
+  #host = "";
+  #port = -1;
+  #formatted = "";
   constructor(readonly connection: TrackedConnection, private readonly conn: Deno.QuicConn) {}
+  /** Asks quinn every time (it is live); formats only when the address changed. */
   remoteAddr(): string {
-    return formatAddr(this.conn.remoteAddr);
+    const addr = this.conn.remoteAddr;
+    if (addr.port !== this.#port || addr.hostname !== this.#host) {
+      this.#host = addr.hostname;
+      this.#port = addr.port;
+      this.#formatted = formatAddr(addr);
+    }
+    return this.#formatted;
   }
 }
 

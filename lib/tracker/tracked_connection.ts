@@ -44,6 +44,12 @@ export class TrackedConnection {
     this.lastObservedMs = startMs;
   }
 
+  #startTime: string | undefined;
+  /** `startMs` as ISO 8601, formatted once (it costs ~0.7 µs, and `/api/test` shows it). */
+  get startTime(): string {
+    return this.#startTime ??= new Date(this.startMs).toISOString();
+  }
+
   /** The API's view of this connection. */
   toJSON(): ConnectionInfo {
     return {
@@ -53,7 +59,7 @@ export class TrackedConnection {
       remote_addr: this.remoteAddr,
       local_addr: this.localAddr,
       server_name: this.serverName,
-      start_time: new Date(this.startMs).toISOString(),
+      start_time: this.startTime,
       last_seen: new Date(this.lastSeenMs).toISOString(),
       request_count: this.requestCount,
       bytes_in: this.counters?.bytesIn ?? 0,

@@ -24,7 +24,9 @@ async function idOf(client: H3Client): Promise<string> {
 }
 
 async function withLab(fn: (server: TestServer) => Promise<void>) {
-  const server = await startTestServer();
+  // These tests send many simulate requests per second on one connection on purpose; the rate
+  // limit has its own test (limits_test.ts).
+  const server = await startTestServer([], { limits: { mutatingRequestsPerSecond: 10_000 } });
   try {
     await fn(server);
   } finally {

@@ -12,6 +12,7 @@
  * @module
  */
 
+import { BodilessRequest } from "./bodiless_request.ts";
 import { H3_MESSAGE_ERROR, H3Error } from "./errors.ts";
 
 /** A validated request head, ready to become a Web `Request`. */
@@ -175,11 +176,16 @@ export function parseRequestHead(fields: string[]): RequestHead {
 }
 
 /**
- * Builds the Web `Request` for a validated head. A target the URL parser still refuses (a host
- * such as `256.1.1.1`) makes the request malformed: `H3Error(H3_MESSAGE_ERROR, "stream")`, not
- * an internal error.
+ * Builds the Web `Request` for a validated head; without a body, a `BodilessRequest` that makes
+ * its parts on first use. A target the URL parser still refuses (a host such as `256.1.1.1`)
+ * makes the request malformed: `H3Error(H3_MESSAGE_ERROR, "stream")`, not an internal error.
  */
 export function buildRequest(head: RequestHead, body: ReadableStream<Uint8Array> | null): Request {
+  if (body === null) {
+    if (!originParses(head)) malformed(`invalid request: ${head.scheme}://${head.authority}`);
+    // Handlers take it as a Request: it has the members a router and routes use (see there).
+    return new BodilessRequest(head.method, head.url, head.headers) as unknown as Request;
+  }
   try {
     return new Request(head.url, {
       method: head.method,
@@ -192,6 +198,20 @@ export function buildRequest(head: RequestHead, body: ReadableStream<Uint8Array>
     if (error instanceof TypeError) malformed(`invalid request: ${error.message}`);
     throw error;
   }
+}
+
+/** `scheme://authority` prefixes the URL parser accepted; a connection repeats the same one. */
+const parsedOrigins = new Set<string>();
+const MAX_PARSED_ORIGINS = 256;
+
+/** Whether the URL parser accepts `head`'s scheme and authority (remembered when it does). */
+function originParses(head: RequestHead): boolean {
+  const origin = `${head.scheme}://${head.authority}`;
+  if (parsedOrigins.has(origin)) return true;
+  if (!URL.canParse(origin + "/")) return false;
+  if (parsedOrigins.size >= MAX_PARSED_ORIGINS) parsedOrigins.clear();
+  parsedOrigins.add(origin);
+  return true;
 }
 
 /**

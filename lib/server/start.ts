@@ -77,12 +77,22 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const adminToken = options.adminToken ?? generateAdminToken();
   let lab: MigrationLab | undefined;
   let labPort: number | undefined;
+  /** Known once the QUIC listener is bound; read by `GET /api/info` at request time. */
+  const listening: { port?: number } = {};
   const app = await createApp({
     tracker,
     metrics,
     lab: () => lab,
     adminToken,
     labUrl: () => `https://localhost:${labPort ?? options.labPort ?? 9444}/`,
+    facts: () =>
+      listening.port === undefined ? undefined : {
+        port: listening.port,
+        labPort,
+        host: options.hostname,
+        spkiSha256Base64: certificates.spkiSha256Base64,
+        devCertificate: !(options.certFile && options.keyFile),
+      },
   });
   const quic = startQuicListener({
     hostname: options.hostname,
@@ -95,6 +105,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     maxIdleTimeout: options.maxIdleTimeout,
   });
   const port = quic.addr.port;
+  listening.port = port;
   let tcp;
   try {
     tcp = await startTcpListener({

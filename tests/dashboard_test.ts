@@ -261,3 +261,119 @@ Deno.test("dashboard API: /api/info, request_activity only in a connection's det
     await server.stop();
   }
 });
+
+Deno.test("dashboard auto-refresh off: paused until Refresh now, then live again", async () => {
+  const server = await startTestServer();
+  let browser: Browser | undefined;
+  let client: Awaited<ReturnType<TestServer["client"]>> | undefined;
+  try {
+    const opened = await openDashboard(server, server.port);
+    browser = opened.browser;
+    const { page, errors } = opened;
+    await page.uncheck("#auto-refresh");
+    await page.waitForSelector(`#live[data-state="paused"]`);
+    client = await server.client();
+    const { connection_id: id } = await (await client.fetch("/api/test")).json();
+    await page.click("#refresh-now");
+    await page.waitForSelector(`#rows tr[data-id="${id}"]`);
+    await page.check("#auto-refresh");
+    await page.waitForSelector(`#live[data-state="live"]`);
+    assert.deepEqual(errors, [], "no console errors");
+  } finally {
+    client?.close();
+    await browser?.close();
+    await server.stop();
+  }
+});
+
+/** What an EventSource hands its listeners (the part live.js reads). */
+type SseMessage = { lastEventId: string; data: string };
+
+/** A stand-in for the browser's EventSource that the test opens, feeds and breaks by hand. */
+class FakeEventSource {
+  static opened: FakeEventSource[] = [];
+  readyState = 0;
+  onopen: (() => void) | null = null;
+  onerror: (() => void) | null = null;
+  readonly listeners = new Map<string, ((message: SseMessage) => void)[]>();
+  constructor(readonly url: string) {
+    FakeEventSource.opened.push(this);
+  }
+  addEventListener(type: string, listener: (message: SseMessage) => void) {
+    this.listeners.set(type, [...(this.listeners.get(type) ?? []), listener]);
+  }
+  close() {
+    this.readyState = 2;
+  }
+  open() {
+    this.readyState = 1;
+    this.onopen?.();
+  }
+  emit(type: string, id: number, data: unknown) {
+    for (const f of this.listeners.get(type) ?? []) {
+      f({ lastEventId: String(id), data: JSON.stringify(data) });
+    }
+  }
+  /** An error after which the browser would not retry by itself (e.g. an error status). */
+  fail() {
+    this.readyState = 2;
+    this.onerror?.();
+  }
+}
+
+/** Resolves once `condition()` holds, checking every few ms; rejects after `ms`. */
+async function until(condition: () => boolean, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+Deno.test("dashboard live updates (static/js/live.js): resume by last event id, polling while down, live again", async () => {
+  const { LiveUpdates } = await import("../static/js/live.js");
+  FakeEventSource.opened = [];
+  const states: string[] = [];
+  const events: unknown[] = [];
+  let refreshes = 0;
+  const live = new LiveUpdates({
+    onEvent: (event: unknown) => events.push(event),
+    onReset: () => {},
+    refresh: () => {
+      refreshes++;
+      return Promise.resolve();
+    },
+    onState: (state: string) => states.push(state),
+  }, { EventSource: FakeEventSource, liveRefreshMs: 60_000, pollRefreshMs: 10, backoffMs: 5 });
+  try {
+    live.start();
+    const first = FakeEventSource.opened[0];
+    assert.equal(first.url, "/api/events");
+    first.open();
+    assert.equal(states.at(-1), "live");
+    first.emit("migration", 7, { type: "migration", connection_id: "a" });
+    assert.deepEqual(events, [{ type: "migration", connection_id: "a" }]);
+
+    const before = refreshes;
+    first.fail();
+    assert.equal(states.at(-1), "reconnecting");
+    await until(() => FakeEventSource.opened.length === 2, "a reopened stream");
+    assert.equal(FakeEventSource.opened[1].url, "/api/events?last_event_id=7", "resumes by id");
+    await until(() => refreshes >= before + 2, "polling while the stream is down");
+    FakeEventSource.opened[1].fail();
+    await until(() => FakeEventSource.opened.length === 3, "a third stream");
+    FakeEventSource.opened[2].fail();
+    assert.equal(states.at(-1), "polling", "after 3 failures the page says it polls");
+
+    await until(() => FakeEventSource.opened.length === 4, "a fourth stream");
+    const refreshesBeforeOpen = refreshes;
+    FakeEventSource.opened[3].open();
+    assert.equal(states.at(-1), "live");
+    await until(() => refreshes > refreshesBeforeOpen, "a catch-up refresh once live again");
+    live.stop();
+    assert.equal(states.at(-1), "paused");
+    assert.equal(FakeEventSource.opened[3].readyState, 2, "stopping closes the stream");
+  } finally {
+    live.stop();
+  }
+});

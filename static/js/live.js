@@ -8,15 +8,24 @@
 
 /** Event types the server sends. */
 const EVENT_TYPES = ["connection_opened", "migration", "migration_outcome", "connection_closed"];
-/** Refresh period while the stream is live, and while it is not (polling). */
-const LIVE_REFRESH_MS = 5000;
-const POLL_REFRESH_MS = 2000;
 /** Consecutive stream failures after which the page says it is polling. */
 const FAILURES_BEFORE_POLLING = 3;
-const MAX_BACKOFF_MS = 30_000;
+/** `EventSource.CLOSED`: the browser will not retry by itself. */
+const CLOSED = 2;
 
 /**
  * @typedef {"connecting" | "live" | "reconnecting" | "polling" | "paused"} LiveState
+ */
+
+/**
+ * What this module uses of an `EventSource`.
+ * @typedef {{
+ *   readyState: number,
+ *   onopen: (() => void) | null,
+ *   onerror: (() => void) | null,
+ *   addEventListener(type: string, listener: (message: {lastEventId: string, data: string}) => void): void,
+ *   close(): void,
+ * }} EventStream
  */
 
 /** The live-update controller. */
@@ -28,10 +37,21 @@ export class LiveUpdates {
    *   refresh: () => Promise<void>,
    *   onState: (state: LiveState, detail: string) => void,
    * }} hooks
+   * @param {{
+   *   EventSource?: new (url: string) => EventStream,
+   *   liveRefreshMs?: number,
+   *   pollRefreshMs?: number,
+   *   backoffMs?: number,
+   * }} [options] refresh periods while live (5 s) and while polling (2 s), the first reopen
+   *   delay (doubling up to 30 s), and the EventSource class (tests pass a fake)
    */
-  constructor(hooks) {
+  constructor(hooks, options = {}) {
     this.hooks = hooks;
-    /** @type {EventSource | undefined} */
+    this.EventSourceClass = options.EventSource ?? globalThis.EventSource;
+    this.liveRefreshMs = options.liveRefreshMs ?? 5000;
+    this.pollRefreshMs = options.pollRefreshMs ?? 2000;
+    this.backoffMs = options.backoffMs ?? 1000;
+    /** @type {EventStream | undefined} */
     this.source = undefined;
     this.lastEventId = 0;
     this.failures = 0;
@@ -62,7 +82,7 @@ export class LiveUpdates {
 
   #open() {
     const query = this.lastEventId > 0 ? `?last_event_id=${this.lastEventId}` : "";
-    const source = new EventSource(`/api/events${query}`);
+    const source = new this.EventSourceClass(`/api/events${query}`);
     this.source = source;
     this.#setState(this.failures === 0 ? "connecting" : this.#downState(), "opening the stream");
     source.onopen = () => {
@@ -74,10 +94,10 @@ export class LiveUpdates {
     };
     source.onerror = () => {
       this.failures++;
-      if (source.readyState === EventSource.CLOSED) {
+      if (source.readyState === CLOSED) {
         // The browser gave up (e.g. an error status): reopen ourselves, resuming by id.
         source.close();
-        const backoff = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(this.failures, 5));
+        const backoff = this.backoffMs * 2 ** Math.min(this.failures - 1, 5);
         clearTimeout(this.reopenTimer);
         this.reopenTimer = setTimeout(() => this.running && this.#open(), backoff);
       }
@@ -109,7 +129,7 @@ export class LiveUpdates {
   #scheduleRefresh() {
     clearTimeout(this.refreshTimer);
     if (!this.running) return;
-    const period = this.state === "live" ? LIVE_REFRESH_MS : POLL_REFRESH_MS;
+    const period = this.state === "live" ? this.liveRefreshMs : this.pollRefreshMs;
     this.refreshTimer = setTimeout(() => this.#refreshNow(), period);
   }
 

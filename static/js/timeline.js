@@ -151,9 +151,11 @@ function requestTicks(activity, x, t0, t1, top) {
   const max = Math.max(1, ...activity.counts);
   activity.counts.forEach((n, i) => {
     if (n === 0) return;
-    const t = start + i * activity.bucket_ms + activity.bucket_ms / 2;
-    if (t < t0 || t > t1 + activity.bucket_ms) return;
-    const tx = Math.min(x(t), WIDTH - RIGHT);
+    // The second's middle, kept inside the drawn span (a connection may start mid-second).
+    const from = start + i * activity.bucket_ms;
+    if (from + activity.bucket_ms <= t0 || from > t1) return;
+    const t = Math.min(Math.max(from + activity.bucket_ms / 2, t0), t1);
+    const tx = x(t);
     const h = 4 + (24 * n) / max;
     parts.push(
       svg("line", { class: "tick", x1: tx, x2: tx, y1: base, y2: base - h }, [

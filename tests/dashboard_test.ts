@@ -123,7 +123,7 @@ Deno.test("dashboard over HTTP/3: a lab migration appears in the list and the ti
       3,
       "2 lanes + requests",
     );
-    assert.ok(await page.locator("#timeline-chart line.tick").count() >= 1, "request ticks");
+    assert.ok(await page.locator("#timeline-chart .tick").count() >= 1, "request ticks");
     assert.match((await page.textContent("#timeline-rows")) ?? "", /port change.*validated/s);
     assert.equal(opened.navigations(), 1, "no reload");
 

@@ -95,8 +95,8 @@ export function renderInstructions(root, info) {
       p(bound),
       p(
         info.dev_certificate
-          ? "The generated certificate only names localhost, 127.0.0.1 and ::1, and a phone's browser will not accept HTTP/3 with an untrusted certificate. Give the server a certificate for a name the phone resolves to this machine: --cert fullchain.pem --key privkey.pem (e.g. from your ACME client, or from a local CA whose root you install on the phone)."
-          : "This server uses your own certificate (--cert/--key); the phone must trust it and reach this machine under a name the certificate covers.",
+          ? "The generated certificate only names localhost, 127.0.0.1 and ::1, and a phone cannot be started with Chromium's flags. Chrome uses HTTP/3 only with a certificate from a publicly trusted CA (not with a local CA installed on the phone), so give the server one for a domain name that resolves to this machine, e.g. from Let's Encrypt with a DNS challenge: --cert fullchain.pem --key privkey.pem."
+          : "This server uses your own certificate (--cert/--key): for HTTP/3 on a phone it must come from a publicly trusted CA and name the host the phone opens.",
       ),
       p(
         `Switching to cellular leaves your LAN: the phone must still reach the server, so use a machine with a public address (or forward UDP and TCP port ${port} on your router). Open https://<your-name>:${port}/ on the phone, reload once (the first visit is HTTP/2 and learns Alt-Svc), and check that the card says h3.`,

@@ -157,7 +157,7 @@ export class SelfCard {
           lab ? `${millis(lab.detection_delay_ms)} after the lab moved it` : "within " +
             millis(event.detection_window_ms)
         }; ${OUTCOME_LABEL[event.outcome]}. Same connection ${id}; ` +
-        `page requests so far: ${count(this.ok)} ok, ${count(this.failed)} failed.`;
+        `page requests by then: ${count(this.ok)} ok, ${count(this.failed)} failed.`;
     } catch (error) {
       this.$("self-status").textContent = `Moved; details unavailable (${error}).`;
     }

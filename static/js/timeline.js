@@ -151,15 +151,18 @@ function requestTicks(activity, x, t0, t1, top) {
   const max = Math.max(1, ...activity.counts);
   activity.counts.forEach((n, i) => {
     if (n === 0) return;
-    // The second's middle, kept inside the drawn span (a connection may start mid-second).
+    // One bar per second with requests, clipped to the drawn span (a connection may start or
+    // end mid-second), as wide as that second on this scale (at least a thin tick).
     const from = start + i * activity.bucket_ms;
     if (from + activity.bucket_ms <= t0 || from > t1) return;
-    const t = Math.min(Math.max(from + activity.bucket_ms / 2, t0), t1);
-    const tx = x(t);
+    const left = x(Math.max(from, t0));
+    const width = Math.max(2, x(Math.min(from + activity.bucket_ms, t1)) - left - 1);
     const h = 4 + (24 * n) / max;
     parts.push(
-      svg("line", { class: "tick", x1: tx, x2: tx, y1: base, y2: base - h }, [
-        svg("title", {}, [`${n} request${n === 1 ? "" : "s"} at ${clock(t).slice(0, 8)}`]),
+      svg("rect", { class: "tick", x: left, y: base - h, width, height: h }, [
+        svg("title", {}, [
+          `${n} request${n === 1 ? "" : "s"} in second ${clock(from).slice(0, 8)}`,
+        ]),
       ]),
     );
   });

@@ -208,6 +208,21 @@ Deno.test("dashboard with 1,200 connections: pages of 50, most recent first, fil
     assert.equal(await page.locator("#rows tr").count(), 50);
     // The page's own connection is the one most recently active.
     assert.equal(await page.getAttribute("#rows tr:first-child", "data-id"), ownId);
+    // Keyboard: a row's button keeps focus across the once-a-second redraw, and Enter on it
+    // shows that connection's timeline.
+    const second = await page.getAttribute("#rows tr:nth-child(2)", "data-id");
+    const button = `#rows tr[data-id="${second}"] button`;
+    await page.focus(button);
+    const before = await page.$(button);
+    await before!.waitForElementState("hidden"); // detached by the next redraw
+    assert.match((await page.getAttribute(":focus", "aria-label")) ?? "", new RegExp(second!));
+    await page.keyboard.press("Enter");
+    await page.waitForSelector(`#timeline[data-selected="${second}"] #timeline-chart .lane-label`);
+    assert.match((await page.getAttribute("#timeline-chart", "aria-label")) ?? "", /0 migrations/);
+    assert.match(
+      (await page.getAttribute("#timeline-chart", "aria-label")) ?? "",
+      new RegExp(second!),
+    );
     await page.click("#page-next");
     await page.waitForFunction(
       `document.getElementById("page-range").textContent.startsWith("51–100 ")`,

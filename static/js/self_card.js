@@ -12,6 +12,8 @@ import { count, KIND_LABEL, millis, OUTCOME_LABEL } from "./format.js";
 
 const TICK_MS = 1000;
 const TICK_TIMEOUT_MS = 5000;
+/** How long to wait for a requested move to show before giving the buttons back. */
+const MOVE_TIMEOUT_MS = 10_000;
 
 /** The card. */
 export class SelfCard {
@@ -29,6 +31,8 @@ export class SelfCard {
     this.test = null;
     /** Migration count when a move was requested, until it goes up. */
     this.awaitingFrom = -1;
+    /** Moves requested so far; a timeout only answers for its own request. */
+    this.moveRequests = 0;
     this.$ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
     for (const button of document.querySelectorAll("#self-lab button[data-kind]")) {
       button.addEventListener("click", () => this.#migrate(button.getAttribute("data-kind")));
@@ -129,6 +133,14 @@ export class SelfCard {
       this.$("self-status").textContent =
         `Scheduled: the lab moves this connection to a new ${kind} in ${body.starts_after_ms} ms; ` +
         "the next request shows it…";
+      const request = ++this.moveRequests;
+      setTimeout(() => {
+        if (this.moveRequests !== request || this.awaitingFrom < 0) return;
+        this.awaitingFrom = -1;
+        this.#setBusy(false);
+        this.$("self-status").textContent =
+          "No move seen within 10 s: the server did not see this connection arrive from a new path.";
+      }, MOVE_TIMEOUT_MS);
     } catch (error) {
       this.awaitingFrom = -1;
       this.#setBusy(false);

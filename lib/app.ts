@@ -17,6 +17,7 @@ import { metricsRoute } from "../routes/metrics.ts";
 import { simulate } from "../routes/simulate.ts";
 import type { MigrationLab } from "./lab/lab.ts";
 import { health } from "../routes/health.ts";
+import { info, type ServerFacts } from "../routes/info.ts";
 import { pages } from "../routes/pages.ts";
 import { test } from "../routes/test.ts";
 import type { DashboardVisibility } from "./cli_limits.ts";
@@ -38,6 +39,8 @@ export interface AppDeps {
   publicDashboard?: DashboardVisibility;
   /** Requests per second per connection to mutating endpoints (default 5). */
   mutatingRequestsPerSecond?: number;
+  /** Ports, certificate hash and bound host, for the page's instructions (`GET /api/info`). */
+  facts?: () => ServerFacts | undefined;
 }
 
 /** Builds the app. Errors become JSON `{error, detail}` with the right status. */
@@ -61,6 +64,7 @@ export async function createApp(deps: AppDeps): Promise<Hono<AppEnv>> {
   app.route("/", simulate(deps));
   app.route("/", events(deps.tracker, visibility));
   app.route("/", metricsRoute(deps.metrics));
+  app.route("/", info(deps.facts ?? (() => undefined), deps.lab));
   app.route("/", await pages());
   app.notFound((c) => c.json({ error: "not_found", detail: `no route for ${c.req.path}` }, 404));
   app.onError((error, c) => {

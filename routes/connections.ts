@@ -102,6 +102,8 @@ export function connections(
       const labs = lab?.();
       return c.json({
         ...conn.toJSON(),
+        // Requests per second over the last two minutes (only here: lists stay small).
+        request_activity: conn.requestActivity(),
         // The lab's view: whether it carries this connection, its rebindings and conformance.
         lab: labs === undefined ? null : {
           on_lab_path: labs.sessionFor(conn) !== undefined,

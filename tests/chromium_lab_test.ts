@@ -9,12 +9,15 @@
 
 import { strict as assert } from "node:assert";
 import { fileURLToPath } from "node:url";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
-import { startTestServer, type TestServer } from "./_server.ts";
+import {
+  type Browser,
+  collectPageErrors,
+  launchChromium,
+  STEP_TIMEOUT_MS,
+  within,
+} from "./_chromium.ts";
+import { startTestServer } from "./_server.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-/** Upper bound for every single step (launch, navigation, one in-page script). */
-const STEP_TIMEOUT_MS = 30_000;
 const ARTIFACTS = new URL("../test-artifacts/", import.meta.url);
 
 /** What `GET /api/test` answers. */
@@ -26,76 +29,13 @@ interface ApiTest {
   migration_count: number;
 }
 
-/** A Chromium instance with its own throw-away profile. */
-interface Browser {
-  context: BrowserContext;
-  page: Page;
-  close(): Promise<void>;
-}
-
-/** Rejects if `promise` does not settle within `ms`; the timer never outlives the race. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Launches Chromium forced onto QUIC for `localhost:<port>`, trusting the server's key. */
-async function launch(server: TestServer, port: number): Promise<Browser> {
-  const profile = await Deno.makeTempDir({ prefix: "chromium-pw-" });
-  let context: BrowserContext | undefined;
-  try {
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: STEP_TIMEOUT_MS,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        `--origin-to-force-quic-on=localhost:${port}`,
-        `--ignore-certificate-errors-spki-list=${server.certificates.spkiSha256Base64}`,
-        "--host-resolver-rules=MAP localhost 127.0.0.1",
-      ],
-    });
-    context.setDefaultTimeout(STEP_TIMEOUT_MS);
-    context.setDefaultNavigationTimeout(STEP_TIMEOUT_MS);
-    const page = context.pages()[0] ?? await context.newPage();
-    const opened = context;
-    return {
-      context: opened,
-      page,
-      async close() {
-        try {
-          await within(opened.close(), STEP_TIMEOUT_MS, "closing Chromium");
-        } finally {
-          await Deno.remove(profile, { recursive: true });
-        }
-      },
-    };
-  } catch (error) {
-    await context?.close().catch(() => {});
-    await Deno.remove(profile, { recursive: true });
-    throw error;
-  }
-}
-
 Deno.test("Chromium on the lab port: POST self, the next fetch is on the same connection with one more migration", async () => {
   const server = await startTestServer();
   let browser: Browser | undefined;
   try {
     const labPort = server.labPort;
     assert.ok(labPort, "the test server has a lab port");
-    browser = await launch(server, labPort);
+    browser = await launchChromium(server, labPort);
     const { page } = browser;
     const nav = await page.goto(`https://localhost:${labPort}/`);
     assert.equal(nav?.status(), 200);
@@ -172,25 +112,19 @@ Deno.test("Chromium over HTTP/3 on the main port loads the page without console 
   const server = await startTestServer();
   let browser: Browser | undefined;
   try {
-    browser = await launch(server, server.port);
+    browser = await launchChromium(server, server.port);
     const { page } = browser;
-    const errors: string[] = [];
-    page.on("console", (msg) => {
-      if (msg.type() !== "error") return;
-      const url = msg.location().url;
-      errors.push(`console: ${msg.text()} (${url})`);
-    });
-    page.on("pageerror", (error) => errors.push(`pageerror: ${error.message}`));
+    const errors = collectPageErrors(page);
 
     const nav = await page.goto(`https://localhost:${server.port}/`);
     assert.equal(nav?.status(), 200);
-    // The page fills #protocol from its own fetch of /api/test: wait for that, not for time.
-    // (A string, evaluated in the page: this file is type-checked without the DOM library.)
+    // The page fills #self-protocol from its own fetch of /api/test: wait for that, not for
+    // time. (A string, evaluated in the page: this file is type-checked without the DOM library.)
     await page.waitForFunction(
-      `!["…", ""].includes(document.getElementById("protocol")?.textContent ?? "")`,
+      `!["…", ""].includes(document.getElementById("self-protocol")?.textContent ?? "")`,
     );
-    assert.equal(await page.textContent("#protocol"), "h3");
-    const id = await page.textContent("#connection_id");
+    assert.equal(await page.textContent("#self-protocol"), "h3");
+    const id = await page.textContent("#self-id");
     assert.equal(server.tracker.get(id ?? "")?.protocol, "h3");
 
     await Deno.mkdir(ARTIFACTS, { recursive: true });

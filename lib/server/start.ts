@@ -127,6 +127,8 @@ async function startListeners(
   const limits: ServerLimits = { ...defaultLimits(), ...options.limits };
   let lab: MigrationLab | undefined;
   let labPort: number | undefined;
+  /** Known once the QUIC listener is bound; read by `GET /api/info` at request time. */
+  const listening: { port?: number } = {};
   const app = await createApp({
     tracker,
     metrics,
@@ -135,6 +137,14 @@ async function startListeners(
     labUrl: () => `https://localhost:${labPort ?? options.labPort ?? 9444}/`,
     publicDashboard: options.publicDashboard,
     mutatingRequestsPerSecond: limits.mutatingRequestsPerSecond,
+    facts: () =>
+      listening.port === undefined ? undefined : {
+        port: listening.port,
+        labPort,
+        host: options.hostname,
+        spkiSha256Base64: certificates.spkiSha256Base64,
+        devCertificate: !(options.certFile && options.keyFile),
+      },
   });
   const quic = startQuicListener({
     hostname: options.hostname,
@@ -153,6 +163,7 @@ async function startListeners(
     onRefused: () => metrics.countRefused("quic"),
   });
   const port = quic.addr.port;
+  listening.port = port;
   let tcp;
   try {
     tcp = await startTcpListener({

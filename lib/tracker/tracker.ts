@@ -27,6 +27,7 @@ import type {
 } from "./types.ts";
 
 export type { ByteCounters } from "./tracked_connection.ts";
+export type { RequestActivityInfo } from "./request_activity.ts";
 export { TrackedConnection } from "./tracked_connection.ts";
 export { LOST_AT_RESTART } from "./restore.ts";
 
@@ -182,6 +183,7 @@ export class ConnectionTracker {
     conn.requestCount++;
     const now = this.#now();
     conn.lastSeenMs = now;
+    conn.countActivity(now);
     if (remoteAddr !== conn.remoteAddr) this.#changed(conn, remoteAddr, "request", now);
     else conn.lastObservedMs = now;
     if (conn.pending !== undefined && conn.pending.new_addr === remoteAddr) {

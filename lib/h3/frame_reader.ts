@@ -133,6 +133,11 @@ export class FrameReader {
     return this.#hdrLen + (this.#buf === null ? 0 : this.#filled);
   }
 
+  /** True while the reader still references a pushed chunk (so it must not be reused yet). */
+  get holdsChunks(): boolean {
+    return this.#queue.length !== 0;
+  }
+
   /**
    * Adds bytes received on the stream. The reader keeps a reference, not a copy: do not change
    * `chunk` until {@linkcode FrameReader.next} has returned null.

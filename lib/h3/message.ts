@@ -203,14 +203,18 @@ export function buildRequest(head: RequestHead, body: ReadableStream<Uint8Array>
 /** `scheme://authority` prefixes the URL parser accepted; a connection repeats the same one. */
 const parsedOrigins = new Set<string>();
 const MAX_PARSED_ORIGINS = 256;
+let lastHttpsAuthority: string | undefined;
 
 /** Whether the URL parser accepts `head`'s scheme and authority (remembered when it does). */
 function originParses(head: RequestHead): boolean {
+  // The common case, one string comparison: the same https authority as the request before.
+  if (head.authority === lastHttpsAuthority && head.scheme === "https") return true;
   const origin = `${head.scheme}://${head.authority}`;
   if (parsedOrigins.has(origin)) return true;
   if (!URL.canParse(origin + "/")) return false;
   if (parsedOrigins.size >= MAX_PARSED_ORIGINS) parsedOrigins.clear();
   parsedOrigins.add(origin);
+  if (head.scheme === "https") lastHttpsAuthority = head.authority;
   return true;
 }
 

@@ -45,6 +45,7 @@ if (import.meta.main) {
       logFormat: config.logFormat,
       watchIntervalMs: config.watchIntervalMs,
       tracker: { closedRetentionMs: config.closedTtlSeconds * 1000, maxClosed: config.maxClosed },
+      tcpHttp2: config.tcpHttp2,
       limits: config.limits,
       publicDashboard: config.publicDashboard,
       history: config.persist ? { intervalMs: config.persistIntervalMs } : undefined,
@@ -55,7 +56,9 @@ if (import.meta.main) {
   }
   const url = `https://localhost:${server.port}`;
   console.log(
-    `🚀 QUIC connection-migration server on ${url} (HTTP/3 over UDP, HTTP/2 and HTTP/1.1 over TCP)`,
+    `🚀 QUIC connection-migration server on ${url} (HTTP/3 over UDP, ${
+      config.tcpHttp2 ? "HTTP/2 and HTTP/1.1" : "HTTP/1.1"
+    } over TCP)`,
   );
   console.log(`   Leaf certificate SPKI SHA-256: ${server.certificates.spkiSha256Base64}`);
   console.log(

@@ -41,6 +41,8 @@ export interface ServerConfig {
   closedTtlSeconds: number;
   /** How many closed connections stay listed at most. */
   maxClosed: number;
+  /** Offer HTTP/2 over TCP besides HTTP/1.1 (default false; see `lib/server/tcp_listener.ts`). */
+  tcpHttp2: boolean;
   /** Resource limits (see `lib/limits.ts`). */
   limits: ServerLimits;
   /** Who may see other clients' connections (see `lib/cli_limits.ts`). Default `localhost`. */
@@ -97,6 +99,7 @@ export function defaultConfig(): ServerConfig {
     watchIntervalMs: 50,
     closedTtlSeconds: 3600,
     maxClosed: 10_000,
+    tcpHttp2: false,
     limits: defaultLimits(),
     publicDashboard: "localhost",
     persist: true,
@@ -240,6 +243,20 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     defaultText: "10000",
     apply(config, value, source) {
       config.maxClosed = parseBoundedInt(value, source, 0, 1_000_000, "a count");
+    },
+  },
+  {
+    flag: "--tcp-h2",
+    envVar: "QUIC_TCP_H2",
+    valueName: "true|false",
+    description:
+      "offer HTTP/2 over TCP besides HTTP/1.1 (off: in Deno 2.9.6 a peer's GOAWAY can abort the process, denoland/deno#36788)",
+    defaultText: "false",
+    apply(config, value, source) {
+      if (value !== "true" && value !== "false") {
+        throw new ConfigError(`${source}: ${quote(value)} is not true or false`);
+      }
+      config.tcpHttp2 = value === "true";
     },
   },
   ...LIMIT_OPTION_SPECS,

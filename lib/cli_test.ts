@@ -134,6 +134,7 @@ Deno.test("command line wins over environment", () => {
     watchIntervalMs: 20,
     closedTtlSeconds: 3600,
     maxClosed: 10_000,
+    tcpHttp2: false,
     limits: defaultConfig().limits,
     publicDashboard: "localhost",
     persist: true,

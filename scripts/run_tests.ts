@@ -11,6 +11,7 @@ const PEERS: Array<{ command: string; pkg: string }> = [
   { command: "chromium", pkg: "chromium" },
   { command: "curl", pkg: "curl" },
   { command: "jq", pkg: "jq" },
+  { command: "h2load", pkg: "nghttp2-client" },
 ];
 
 let passed = 0;

@@ -4,7 +4,7 @@
  */
 
 import { strict as assert } from "node:assert";
-import { startTestServer } from "./_server.ts";
+import { startTestServer, type TestServer } from "./_server.ts";
 
 async function exec(cmd: string, args: string[], timeoutMs: number) {
   const out = await new Deno.Command(cmd, {
@@ -75,29 +75,65 @@ Deno.test("Chromium forced onto QUIC loads /api/test over h3", async () => {
   }
 });
 
-Deno.test("curl over TCP gets h2 and sees Alt-Svc advertising HTTP/3", async () => {
+/** curl against `server` over TCP, trusting its dev CA, with localhost pinned to 127.0.0.1. */
+function curlTcp(server: TestServer, ...flags: string[]) {
+  return exec("curl", [
+    "-s",
+    ...flags,
+    "--cacert",
+    `${server.dataDir}/certs/ca.pem`,
+    "--resolve",
+    `localhost:${server.port}:127.0.0.1`,
+    `https://localhost:${server.port}/api/test`,
+  ], 20_000);
+}
+
+Deno.test("curl over TCP gets HTTP/1.1 (h2 is opt-in) and sees Alt-Svc advertising HTTP/3", async () => {
   const server = await startTestServer();
-  // curl trusting the server's dev CA, with localhost pinned to 127.0.0.1.
-  const curl = (...flags: string[]) =>
-    exec("curl", [
-      "-s",
-      ...flags,
-      "--cacert",
-      `${server.dataDir}/certs/ca.pem`,
-      "--resolve",
-      `localhost:${server.port}:127.0.0.1`,
-      `https://localhost:${server.port}/api/test`,
-    ], 20_000);
   try {
-    const result = await curl("-i", "--http2");
+    // Asked for h2, curl gets HTTP/1.1: the server offers only http/1.1 in ALPN by default.
+    const result = await curlTcp(server, "-i", "--http2");
+    assert.equal(result.code, 0, result.stderr);
+    const [head, body] = result.stdout.split("\r\n\r\n");
+    assert.match(head, /^HTTP\/1\.1 200/);
+    assert.match(head, new RegExp(`alt-svc: h3=":${server.port}"; ma=86400`, "i"));
+    assert.match(head, /x-protocol: http\/1\.1/i);
+    assert.equal(JSON.parse(body).protocol, "http/1.1");
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("curl over TCP gets h2 when --tcp-h2 is on", async () => {
+  const server = await startTestServer([], { tcpHttp2: true });
+  try {
+    const result = await curlTcp(server, "-i", "--http2");
     assert.equal(result.code, 0, result.stderr);
     const [head, body] = result.stdout.split("\r\n\r\n");
     assert.match(head, /^HTTP\/2 200/);
     assert.match(head, new RegExp(`alt-svc: h3=":${server.port}"; ma=86400`, "i"));
-    assert.match(head, /x-protocol: h2/i);
     assert.equal(JSON.parse(body).protocol, "h2");
-    const h1 = await curl("--http1.1");
+    const h1 = await curlTcp(server, "--http1.1");
     assert.equal(JSON.parse(h1.stdout).protocol, "http/1.1");
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("h2load over TCP cannot bring the default server down (denoland/deno#36788)", async () => {
+  // With HTTP/2 on, two of these runs abort Deno 2.9.6 inside nghttp2 when h2load's GOAWAY
+  // arrives; the default server speaks HTTP/1.1 on TCP and must survive all of them.
+  const server = await startTestServer();
+  try {
+    for (let run = 0; run < 5; run++) {
+      const out = await exec("h2load", [
+        ...["-n", "100", "-c", "1", "-m", "1"],
+        `https://127.0.0.1:${server.port}/healthz`,
+      ], 30_000);
+      assert.match(out.stdout, /100 succeeded, 0 failed/, `run ${run + 1}: ${out.stdout}`);
+    }
+    const after = await curlTcp(server, "--http1.1");
+    assert.equal(JSON.parse(after.stdout).protocol, "http/1.1");
   } finally {
     await server.stop();
   }

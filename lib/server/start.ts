@@ -51,6 +51,11 @@ export interface StartOptions {
   labPort?: number;
   /** Token for administrative API calls; generated when absent. */
   adminToken?: string;
+  /**
+   * Offer HTTP/2 over TCP besides HTTP/1.1 (default false: in Deno 2.9.6 a peer's GOAWAY can
+   * abort the process in `node:http2`; see `tcp_listener.ts`).
+   */
+  tcpHttp2?: boolean;
   /** Resource limits; each one not given keeps its default (see `lib/limits.ts`). */
   limits?: Partial<ServerLimits>;
   /** Who sees other clients' connections (default `localhost`). */
@@ -177,6 +182,7 @@ async function startListeners(
       maxConnections: limits.maxConnections,
       maxBodyBytes: limits.maxBodyBytes,
       onRefused: () => metrics.countRefused("tcp"),
+      http2: options.tcpHttp2,
     });
   } catch (error) {
     await quic.shutdown(0);
@@ -205,6 +211,7 @@ async function startListeners(
         maxConnections: limits.maxConnections,
         maxBodyBytes: limits.maxBodyBytes,
         onRefused: () => metrics.countRefused("tcp"),
+        http2: options.tcpHttp2,
       });
       lab = new MigrationLab(relay, tracker);
     } catch (error) {

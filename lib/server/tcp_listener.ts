@@ -1,14 +1,20 @@
 /**
- * HTTPS over TCP (HTTP/2 and HTTP/1.1) for the same Hono app, adding `Alt-Svc` so curl and
- * browsers discover HTTP/3 on the same port.
+ * HTTPS over TCP for the same Hono app, adding `Alt-Svc` so curl and browsers discover HTTP/3 on
+ * the same port. HTTP/1.1 by default; HTTP/2 as well with `http2: true`.
  *
- * Built on Deno's `node:http2` (`allowHTTP1`) rather than `Deno.serve`: `Deno.serve` tells a
+ * Built on Deno's `node:https` / `node:http2` rather than `Deno.serve`: `Deno.serve` tells a
  * handler neither the protocol ALPN chose nor where one TCP connection ends and the next begins,
  * so it could only guess both. Here each TLS connection is an object with an ALPN protocol and a
  * `close` event, which the tracker records as observed.
+ *
+ * Why HTTP/2 is off by default: in Deno 2.9.6, a peer's GOAWAY can abort the whole process inside
+ * nghttp2 (`find_stream_on_goaway_func: Assertion 'stream->closed_next == NULL'`,
+ * denoland/deno#36788), before any JavaScript runs, so nothing here could catch it; `h2load`
+ * triggers it within two runs. `node:https` (HTTP/1.1) does not use nghttp2.
  * @module
  */
 
+import https from "node:https";
 import http2 from "node:http2";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
@@ -34,6 +40,8 @@ export interface TcpListenerOptions {
   onRefused?: () => void;
   /** Largest request body, in bytes (default 64 MiB); more gets 413. */
   maxBodyBytes?: number;
+  /** Offer HTTP/2 (ALPN h2) besides HTTP/1.1; off by default (see the module note). */
+  http2?: boolean;
 }
 
 /** A running TCP listener. */
@@ -53,14 +61,15 @@ type AnyResponse = ServerResponse | http2.Http2ServerResponse;
 
 /** Binds the TCP port and starts serving. */
 export async function startTcpListener(options: TcpListenerOptions): Promise<TcpListenerHandle> {
-  const server = http2.createSecureServer(
-    { cert: options.cert, key: options.key, allowHTTP1: true },
-    (req, res) => {
-      handle(req, res, options).catch(() => {
-        res.destroy?.();
-      });
-    },
-  );
+  const onRequest = (req: AnyRequest, res: AnyResponse) => {
+    handle(req, res, options).catch(() => {
+      res.destroy?.();
+    });
+  };
+  const tls = { cert: options.cert, key: options.key };
+  const server = options.http2
+    ? http2.createSecureServer({ ...tls, allowHTTP1: true }, onRequest)
+    : https.createServer(tls, onRequest);
   const sockets = new Set<Socket>();
   const maxConnections = options.maxConnections ?? 10_000;
   let rawOpen = 0;

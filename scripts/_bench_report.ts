@@ -33,7 +33,7 @@ export interface Versions {
   ngtcp2Client: string;
   /** `dpkg-query -W nghttp2-client` (h2load). */
   nghttp2Client: string;
-  /** First line of `curl --version`. */
+  /** `curl --version`'s name and version. */
   curl: string;
 }
 
@@ -103,7 +103,9 @@ export async function versionInfo(): Promise<Versions> {
     const dpkg = await capture(["dpkg-query", "-W", name]);
     return dpkg.code === 0 ? dpkg.stdout.trim().replace(/\t/g, " ") : "unknown";
   };
-  const curl = (await capture(["curl", "--version"])).stdout.split("\n")[0] || "unknown";
+  // "curl 7.88.1": the rest of the line lists libraries.
+  const curl = (await capture(["curl", "--version"])).stdout.split(" ").slice(0, 2).join(" ") ||
+    "unknown";
   return {
     deno: Deno.version.deno,
     caddy,

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { capture, sleep, timedRun } from "./_bench_proc.ts";
+import { capture, cpuSeconds, sleep, timedRun } from "./_bench_proc.ts";
 import {
   type BenchOptions,
   fmt,
@@ -120,16 +120,24 @@ export async function runBulk(env: BenchEnv, options: BenchOptions): Promise<Sce
     }
     progress(`bulk: ${bytes / MiB} MiB downloads, ${pairs} rounds of 4`);
     const samples = await interleave(Object.keys(commands), pairs, async (target) => {
-      if (target.startsWith("ours")) await ours.ensure();
+      const server = target.startsWith("ours")
+        ? await ours.ensure()
+        : target === "caddy-h3"
+        ? caddy
+        : bare;
+      const cpuBefore = await cpuSeconds(server.pid);
       const run = await timedRun(commands[target], RUN_LIMIT_MS);
+      const serverCpuS = round((await cpuSeconds(server.pid)) - cpuBefore, 2);
       const ok = run.code === 0 && run.stderr.trim() === "";
       if (!ok) errors.push(`bulk ${target}: exit ${run.code} ${run.stderr.slice(0, 300)}`);
       return {
         value: round(bytes / 1e6 / (run.ms / 1000), 1),
         ok,
-        detail: { ms: round(run.ms, 1) },
+        detail: { ms: round(run.ms, 1), serverCpuS },
       };
     }, "MB/s");
+    const cpu = (target: string) =>
+      median(samples.filter((s) => s.target === target).map((s) => s.detail?.serverCpuS as number));
     await sleep(300);
     await ours.ensure(); // records a crash after the last run
     for (const crash of ours.crashes) errors.push(`bulk: our server crashed: ${crash}`);
@@ -184,15 +192,18 @@ export async function runBulk(env: BenchEnv, options: BenchOptions): Promise<Sce
         `${fmt(med["bare-tcp"], 1)}. Median ratios: ` +
         Object.entries(r).map(([k, v]) => `${k} ${fmt(v, 3)}`).join(", ") + ".**",
         "",
+        "Median server CPU seconds per download (utime + stime from /proc, all threads; the " +
+        "client takes the rest of the 2 cores): " +
+        Object.keys(commands).map((t) => `${t} ${fmt(cpu(t), 2)} s`).join(", ") + ".",
+        "",
         ...table(
-          ["round", "target", "ms", "MB/s", "result"],
-          samples.map((
-            s,
-          ) => [
+          ["round", "target", "ms", "MB/s", "server CPU s", "result"],
+          samples.map((s) => [
             s.pair,
             s.target,
             fmt(s.detail?.ms as number, 1),
             fmt(s.value, 1),
+            fmt(s.detail?.serverCpuS as number, 2),
             s.ok ? "ok" : "FAILED",
           ]),
         ),

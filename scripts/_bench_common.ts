@@ -119,7 +119,8 @@ export interface Sample {
 
 /**
  * Runs `measure` for each target in turn, `pairs` times (A B A B …), after one uncounted
- * warm-up round. Failed runs are kept (ok false) and reported through `onError`.
+ * warm-up round, printing each figure as progress. Failed runs are kept with `ok` false; the
+ * caller decides what they mean.
  */
 export async function interleave(
   targets: string[],

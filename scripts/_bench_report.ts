@@ -67,8 +67,8 @@ export interface BenchReport {
   scenarios: ScenarioResult[];
   /** `deno bench --allow-all bench/`: exit code and its output (absent when skipped). */
   denoBench?: { code: number; output: string };
-  /** An earlier run of the one-connection comparison the same day, when it differed. */
-  previous?: PreviousRun;
+  /** Earlier runs of the one-connection comparison the same day, oldest first. */
+  previous?: PreviousRun[];
   /** Whether every run succeeded. */
   ok: boolean;
   /** What went wrong, if anything. */
@@ -116,32 +116,46 @@ export async function versionInfo(): Promise<Versions> {
 }
 
 /**
- * The one-connection figures of the results file at `path`, in either the current format or
- * the first one (`oneConnection`), or undefined.
+ * The one-connection runs recorded in the results file at `path` (either format): the earlier
+ * runs it lists, and its own one-connection figures if it has them.
  */
-export async function previousOneConnection(path: string): Promise<PreviousRun | undefined> {
+export async function previousOneConnection(
+  path: string,
+): Promise<{ earlier: PreviousRun[]; current?: PreviousRun }> {
   try {
     const old = JSON.parse(await Deno.readTextFile(path));
+    // `previous` was a single run in the first files of this format.
+    const earlier: PreviousRun[] = Array.isArray(old.previous)
+      ? old.previous
+      : old.previous
+      ? [old.previous]
+      : [];
     if (old.oneConnection) {
       const one = old.oneConnection;
       return {
-        startedAt: old.startedAt,
-        ours: one.median.ours,
-        caddy: one.median.caddy,
-        ratio: one.medianRatio,
+        earlier,
+        current: {
+          startedAt: old.startedAt,
+          ours: one.median.ours,
+          caddy: one.median.caddy,
+          ratio: one.medianRatio,
+        },
       };
     }
     const one = (old.scenarios ?? []).find((s: ScenarioResult) => s.name === "one");
-    if (one === undefined) return old.previous;
+    if (one === undefined) return { earlier };
     const data = one.data as { median: { ours: number; caddy: number }; medianRatio: number };
     return {
-      startedAt: old.startedAt,
-      ours: data.median.ours,
-      caddy: data.median.caddy,
-      ratio: data.medianRatio,
+      earlier,
+      current: {
+        startedAt: one.measuredAt ?? old.startedAt,
+        ours: data.median.ours,
+        caddy: data.median.caddy,
+        ratio: data.medianRatio,
+      },
     };
   } catch {
-    return undefined;
+    return { earlier: [] };
   }
 }
 
@@ -161,6 +175,17 @@ export async function earlierScenarios(
       .map((s) => ({ ...s, measuredAt: s.measuredAt ?? old.startedAt }));
   } catch {
     return [];
+  }
+}
+
+/** The `deno bench` output of the results file at `path`, if it has one. */
+export async function earlierDenoBench(
+  path: string,
+): Promise<{ code: number; output: string } | undefined> {
+  try {
+    return JSON.parse(await Deno.readTextFile(path)).denoBench;
+  } catch {
+    return undefined;
   }
 }
 
@@ -209,16 +234,24 @@ export function renderMarkdown(r: BenchReport): string {
     "interleaved ratios are the comparison.",
     `- Deno ${r.versions.deno}; Caddy ${r.versions.caddy}; ${r.versions.ngtcp2Client}; ` +
     `${r.versions.nghttp2Client}; ${r.versions.curl}`,
-    `- Scenarios: ${r.options.only.join(", ")}; ${r.options.pairs} pairs per comparison`,
+    `- This run: ${r.options.only.join(", ")}, ${r.options.pairs} pairs per comparison` +
+    (r.scenarios.some((s) => !r.options.only.includes(s.name))
+      ? `; kept from an earlier run today: ${
+        r.scenarios.filter((s) => !r.options.only.includes(s.name)).map((s) => s.name).join(", ")
+      } (each section says when it was measured)`
+      : ""),
     "",
     "## Summary",
     "",
     ...summaryTable(rows),
     "",
-    ...(p
+    ...(p && p.length > 0
       ? [
-        `Previous run today (${p.startedAt}), one connection: ours ${fmt(p.ours)} req/s, ` +
-        `Caddy ${fmt(p.caddy)} req/s, ratio ${fmt(p.ratio, 3)}.`,
+        "Earlier runs today, one connection: " + p.map((x) =>
+          `${x.startedAt}: ours ${fmt(x.ours)} req/s, Caddy ${fmt(x.caddy)} req/s, ratio ${
+            fmt(x.ratio, 3)
+          }`
+        ).join("; ") + ".",
         "",
       ]
       : []),

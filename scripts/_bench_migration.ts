@@ -29,20 +29,24 @@ interface ClientResult {
   alive: number;
   failures: string[];
   errors: string[];
-  migrations: {
-    kind: string;
-    detected: boolean;
-    by: string | null;
-    ms: number | null;
-    outcome: string;
-    clientOnNewPath: boolean;
-  }[];
+  migrations: Rebinding[];
+  quietMigrations: Rebinding[];
+}
+
+interface Rebinding {
+  kind: string;
+  detected: boolean;
+  by: string | null;
+  ms: number | null;
+  outcome: string;
+  clientOnNewPath: boolean;
 }
 
 /** Runs the migration measurement. */
 export async function runMigration(env: BenchEnv, options: BenchOptions): Promise<ScenarioResult> {
   const conns = options.quick ? 100 : 1000;
   const migrations = options.quick ? 100 : 1000;
+  const quietMigrations = options.quick ? 50 : 200;
   const token = crypto.randomUUID();
   const port = env.port();
   const labPort = env.port();
@@ -67,6 +71,8 @@ export async function runMigration(env: BenchEnv, options: BenchOptions): Promis
     String(migrations),
     "--load",
     "4",
+    "--quiet-migrations",
+    String(quietMigrations),
   ];
   const onLine = (line: string) => {
     if (line.startsWith("progress ")) progress(`migration: ${line.slice(9)}`);
@@ -92,13 +98,17 @@ export async function runMigration(env: BenchEnv, options: BenchOptions): Promis
       k,
     ) => [k, stats(detected.filter((m) => m.kind === k).map((m) => m.ms!))]),
   );
-  const count = (f: (m: ClientResult["migrations"][number]) => boolean) =>
-    r.migrations.filter(f).length;
+  const quietDetected = r.quietMigrations.filter((m) => m.detected && m.ms !== null);
+  const quiet = stats(quietDetected.map((m) => m.ms!));
+  const quietUndetected = r.quietMigrations.length - quietDetected.length;
+  const count = (f: (m: Rebinding) => boolean) => r.migrations.filter(f).length;
   const undetected = r.migrations.length - detected.length;
   const byWatcher = count((m) => m.by === "watcher");
   const errors = [
     ...r.errors.map((e) => `migration: ${e}`),
-    ...(undetected > 0 ? [`migration: ${undetected} rebindings not detected`] : []),
+    ...(undetected + quietUndetected > 0
+      ? [`migration: ${undetected + quietUndetected} rebindings not detected`]
+      : []),
   ];
   return {
     name: "migration",
@@ -112,6 +122,15 @@ export async function runMigration(env: BenchEnv, options: BenchOptions): Promis
         ratio: "—",
         target: "p99 ≤ 5 ms",
         met: all.n > 0 ? all.p99 <= 5 && undetected === 0 : null,
+      },
+      {
+        scenario: `detection delay p50 / p99, ${fmt(r.quietMigrations.length)} rebindings ` +
+          "without background load (ms)",
+        ours: `${fmt(quiet.p50, 2)} / ${fmt(quiet.p99, 2)}`,
+        peer: "—",
+        ratio: "—",
+        target: "p99 ≤ 5 ms",
+        met: quiet.n > 0 ? quiet.p99 <= 5 && quietUndetected === 0 : null,
       },
       {
         scenario: `failed requests during ${fmt(r.migrations.length)} migrations under load`,
@@ -148,6 +167,13 @@ export async function runMigration(env: BenchEnv, options: BenchOptions): Promis
         ) => [k, s.n, fmt(s.p50, 2), fmt(s.p90, 2), fmt(s.p99, 2), fmt(s.max, 2)]),
       ),
       "",
+      `Then ${fmt(r.quietMigrations.length)} more rebindings with the background loops ` +
+      "stopped (only the rebound connection carries requests), to tell the server's own " +
+      `reaction from contention with the load: **p50 ${fmt(quiet.p50, 2)} ms, p90 ` +
+      `${fmt(quiet.p90, 2)} ms, p99 ${fmt(quiet.p99, 2)} ms, max ${fmt(quiet.max, 2)} ms** ` +
+      `(${fmt(quietUndetected)} undetected). Failed requests cover both series; the counts ` +
+      "below, the series under load.",
+      "",
       `Detected by the request path ${fmt(count((m) => m.by === "request"))}, by the watcher ` +
       `${fmt(byWatcher)}; client sent on the new path after ${
         fmt(count((m) => m.clientOnNewPath))
@@ -167,7 +193,9 @@ export async function runMigration(env: BenchEnv, options: BenchOptions): Promis
     data: {
       ...r,
       migrations: undefined,
-      delays: { all, byKind },
+      delays: { all, byKind, withoutBackgroundLoad: quiet },
+      quietMigrations: undefined,
+      quietDelaysMs: r.quietMigrations.map((m) => m.ms),
       undetected,
       detectedByWatcher: byWatcher,
       delaysMs: r.migrations.map((m) => m.ms),

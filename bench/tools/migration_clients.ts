@@ -13,6 +13,9 @@
  * cycle over all connections meanwhile ("under load"). Every request that fails or answers
  * other than 200 counts as failed.
  *
+ * Then `--quiet-migrations` more rebindings with the background loops stopped, to tell the
+ * server's own delay from contention with the load.
+ *
  * Prints `progress …` lines and finally one line `result <JSON>`.
  *
  * ```sh
@@ -32,6 +35,7 @@ const caCerts = [await Deno.readTextFile(flag(args, "ca"))];
 const token = flag(args, "token");
 const connCount = intFlag(args, "conns", 1000);
 const migrations = intFlag(args, "migrations", 1000);
+const quietMigrations = intFlag(args, "quiet-migrations", 0);
 const loadLoops = intFlag(args, "load", 4);
 const concurrency = intFlag(args, "concurrency", 32);
 const pokeEveryMs = intFlag(args, "poke-ms", 1);
@@ -107,55 +111,65 @@ interface Migration {
   outcome: string;
   client_sent_on_new_path: boolean;
 }
-const results: Migration[] = [];
 const errors: string[] = [];
-const started = performance.now();
-for (let m = 0; m < migrations; m++) {
-  const target = held[m % held.length];
-  let poking = true;
-  const poke = (async () => {
-    const outstanding = new Set<Promise<void>>();
-    while (poking) {
-      if (outstanding.size < pokeMaxOutstanding) {
-        const p: Promise<void> = get(target).finally(() => outstanding.delete(p));
-        outstanding.add(p);
+
+/** Rebinds `count` connections in turn from `first`, each while it streams requests. */
+async function migrateSeries(first: number, count: number, label: string): Promise<Migration[]> {
+  const results: Migration[] = [];
+  for (let m = first; m < first + count; m++) {
+    const target = held[m % held.length];
+    let poking = true;
+    const poke = (async () => {
+      const outstanding = new Set<Promise<void>>();
+      while (poking) {
+        if (outstanding.size < pokeMaxOutstanding) {
+          const p: Promise<void> = get(target).finally(() => outstanding.delete(p));
+          outstanding.add(p);
+        }
+        await sleep(pokeEveryMs);
       }
-      await sleep(pokeEveryMs);
+      await Promise.all(outstanding);
+    })();
+    try {
+      const res = await control.client.fetch("/api/simulate-migration", {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          connection_id: target.id,
+          kind: m % 2 === 0 ? "port" : "address",
+          count: 1,
+          interval_ms: 0,
+        }),
+      });
+      const body = await res.json();
+      if (res.status !== 200) throw new Error(`${res.status} ${JSON.stringify(body)}`);
+      results.push(body.migrations[0]);
+    } catch (error) {
+      if (errors.length < 10) errors.push(String(error));
+      results.push({
+        kind: "error",
+        detected: false,
+        detected_by: null,
+        detection_delay_ms: null,
+        outcome: "error",
+        client_sent_on_new_path: false,
+      });
     }
-    await Promise.all(outstanding);
-  })();
-  try {
-    const res = await control.client.fetch("/api/simulate-migration", {
-      method: "POST",
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: JSON.stringify({
-        connection_id: target.id,
-        kind: m % 2 === 0 ? "port" : "address",
-        count: 1,
-        interval_ms: 0,
-      }),
-    });
-    const body = await res.json();
-    if (res.status !== 200) throw new Error(`${res.status} ${JSON.stringify(body)}`);
-    results.push(body.migrations[0]);
-  } catch (error) {
-    if (errors.length < 10) errors.push(String(error));
-    results.push({
-      kind: "error",
-      detected: false,
-      detected_by: null,
-      detection_delay_ms: null,
-      outcome: "error",
-      client_sent_on_new_path: false,
-    });
+    poking = false;
+    await poke;
+    const done = m - first + 1;
+    if (done % 100 === 0) console.log(`progress migrated ${done}/${count} ${label}`);
   }
-  poking = false;
-  await poke;
-  if ((m + 1) % 100 === 0) console.log(`progress migrated ${m + 1}/${migrations}`);
+  return results;
 }
+
+const started = performance.now();
+const results = await migrateSeries(0, migrations, "under load");
 const migrateMs = performance.now() - started;
 running = false;
 await Promise.all(load);
+// The same without the background loops: only the rebound connection carries requests.
+const quiet = await migrateSeries(migrations, quietMigrations, "without background load");
 // A last request on every connection: did each survive its migrations?
 let alive = 0;
 await Promise.all(held.map(async (h) => {
@@ -163,6 +177,16 @@ await Promise.all(held.map(async (h) => {
   await get(h);
   if (counts.failed === before) alive++;
 }));
+function summary(r: Migration) {
+  return {
+    kind: r.kind,
+    detected: r.detected,
+    by: r.detected_by,
+    ms: r.detection_delay_ms,
+    outcome: r.outcome,
+    clientOnNewPath: r.client_sent_on_new_path,
+  };
+}
 console.log(`result ${
   JSON.stringify({
     conns: held.length,
@@ -172,14 +196,8 @@ console.log(`result ${
     alive,
     failures,
     errors,
-    migrations: results.map((r) => ({
-      kind: r.kind,
-      detected: r.detected,
-      by: r.detected_by,
-      ms: r.detection_delay_ms,
-      outcome: r.outcome,
-      clientOnNewPath: r.client_sent_on_new_path,
-    })),
+    migrations: results.map(summary),
+    quietMigrations: quiet.map(summary),
   })
 }`);
 for (const h of held) h.client.close();

@@ -26,7 +26,12 @@ export class ServerProcess {
   }
 
   /** Spawns `cmd` with piped output; `env` is added to the inherited environment. */
-  static spawn(name: string, cmd: string[], env: Record<string, string> = {}): ServerProcess {
+  static spawn(
+    name: string,
+    cmd: string[],
+    env: Record<string, string> = {},
+    onLine?: (line: string) => void,
+  ): ServerProcess {
     const child = new Deno.Command(cmd[0], {
       args: cmd.slice(1),
       stdin: "null",
@@ -34,21 +39,44 @@ export class ServerProcess {
       stderr: "piped",
       env: { NO_COLOR: "1", ...env },
     }).spawn();
-    return new ServerProcess(name, child);
+    const server = new ServerProcess(name, child);
+    if (onLine) server.#watchers.add(onLine);
+    return server;
   }
 
-  /** Resolves when a printed line contains `marker`; rejects on exit or after `timeoutMs`. */
-  waitForLine(marker: string, timeoutMs: number): Promise<void> {
-    if (this.lines.some((line) => line.includes(marker))) return Promise.resolve();
+  /** The process id. */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
+  /** Whether the process has exited. */
+  get exited(): boolean {
+    return this.#exited !== null;
+  }
+
+  /** Sends `sig`; a process that is already gone is ignored. */
+  signal(sig: Deno.Signal): void {
+    try {
+      this.#child.kill(sig);
+    } catch { /* already gone */ }
+  }
+
+  /**
+   * Resolves with the first printed line containing `marker` (including lines already
+   * printed); rejects on exit or after `timeoutMs`.
+   */
+  waitForLine(marker: string, timeoutMs: number): Promise<string> {
+    const seen = this.lines.find((line) => line.includes(marker));
+    if (seen !== undefined) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const finish = (error?: Error) => {
+      const finish = (error?: Error, line = "") => {
         clearTimeout(timer);
         this.#watchers.delete(watch);
         if (error) reject(error);
-        else resolve();
+        else resolve(line);
       };
       const watch = (line: string) => {
-        if (line.includes(marker)) finish();
+        if (line.includes(marker)) finish(undefined, line);
       };
       const timer = setTimeout(
         () => finish(new Error(`${this.name}: no "${marker}" within ${timeoutMs} ms`)),
@@ -162,6 +190,47 @@ export async function timedRun(cmd: string[], limitMs: number): Promise<TimedRun
   const ms = performance.now() - start;
   clearTimeout(timer);
   return { code: killed ? -1 : status.code, ms, stderr: stderr.slice(0, 2000) };
+}
+
+/** CPU time (user + system, all threads) of process `pid` so far, in seconds; NaN if gone. */
+export async function cpuSeconds(pid: number): Promise<number> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    // Fields after the command name (which may hold spaces) start at field 3.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Linux's USER_HZ: the unit of utime and stime in /proc/<pid>/stat. */
+const CLOCK_TICKS = 100;
+
+/** Resident set size of process `pid` in KiB (`VmRSS` in /proc/<pid>/status); NaN if gone. */
+export async function rssKiB(pid: number): Promise<number> {
+  try {
+    const status = await Deno.readTextFile(`/proc/${pid}/status`);
+    return Number(status.match(/^VmRSS:\s*(\d+)\s*kB/m)?.[1] ?? NaN);
+  } catch {
+    return NaN;
+  }
+}
+
+/** Open file descriptors of process `pid` (entries of /proc/<pid>/fd); NaN if gone. */
+export async function fdCount(pid: number): Promise<number> {
+  try {
+    let n = 0;
+    for await (const _ of Deno.readDir(`/proc/${pid}/fd`)) n++;
+    return n;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** A port free for both TCP and UDP on 127.0.0.1 (at most 50 attempts). */

@@ -1,10 +1,13 @@
 /**
  * Results of `scripts/bench.ts`: the machine and tool versions they were measured with, the
- * statistics, and the Markdown written next to the JSON in `bench/results/`.
+ * summary table of every scenario against its target, and the Markdown written next to the
+ * JSON in `bench/results/`.
  * @module
  */
 
 import { capture } from "./_bench_proc.ts";
+import type { BenchOptions, ScenarioResult, SummaryRow } from "./_bench_common.ts";
+import { fmt } from "./_bench_common.ts";
 
 /** The machine a run was measured on. */
 export interface Machine {
@@ -14,81 +17,62 @@ export interface Machine {
   cpu: string;
   /** `MemTotal` from /proc/meminfo, in MiB. */
   memoryMiB: number;
+  /** 1-minute load average when the run started (other work on the machine). */
+  loadAverage: number;
+  /** Soft limit on open files (`ulimit -n`) the task ran with. */
+  openFilesLimit: number;
 }
 
 /** Versions of everything that took part. */
 export interface Versions {
-  /** Deno running the server and this script. */
+  /** Deno running the servers and this script. */
   deno: string;
   /** `caddy version`. */
   caddy: string;
-  /** `dpkg-query -W ngtcp2-client`, e.g. `ngtcp2-client 0.12.1+dfsg-1+deb12u1`. */
+  /** `dpkg-query -W ngtcp2-client`. */
   ngtcp2Client: string;
+  /** `dpkg-query -W nghttp2-client` (h2load). */
+  nghttp2Client: string;
+  /** `curl --version`'s name and version. */
+  curl: string;
 }
 
-/** One counted gtlsclient run against one server. */
-export interface BenchRun {
-  /** Pair number, from 1. */
-  pair: number;
-  /** `ours` or `caddy`. */
-  server: "ours" | "caddy";
-  /** Wall-clock milliseconds from spawn to exit. */
-  ms: number;
-  /** Requests per second (requests / wall-clock seconds). */
-  reqPerSec: number;
-  /** Exit code (-1: killed at the time limit). */
-  code: number;
-  /** Whether the run counts as successful (exit 0, nothing on stderr). */
-  ok: boolean;
-  /** What gtlsclient printed on stderr, if anything. */
-  stderr?: string;
+/** The one-connection figures of an earlier run the same day, kept when a run replaces it. */
+export interface PreviousRun {
+  /** When it started. */
+  startedAt: string;
+  /** Median req/s of each server and the median ratio. */
+  ours: number;
+  /** Caddy's median req/s. */
+  caddy: number;
+  /** Median per-pair ratio ours/Caddy. */
+  ratio: number;
 }
 
 /** Everything `bench/results/<date>.json` holds. */
 export interface BenchReport {
   /** Date of the run, YYYY-MM-DD (UTC). */
   date: string;
-  /** When it started, ISO 8601. */
+  /** When it started and ended, ISO 8601. */
   startedAt: string;
+  /** When it ended. */
+  finishedAt: string;
+  /** The options it ran with. */
+  options: BenchOptions;
   /** The machine. */
   machine: Machine;
   /** Tool versions. */
   versions: Versions;
-  /** The comparison "requests on one connection". */
-  oneConnection: {
-    /** Requests per gtlsclient run. */
-    requests: number;
-    /** Counted pairs (each after one uncounted warm-up per server). */
-    pairs: number;
-    /** Command lines: servers and clients. */
-    commands: Record<string, string>;
-    /** The Caddyfile Caddy ran with. */
-    caddyfile: string;
-    /** Response head fields each server sent (from the non-quiet check run). */
-    responseFields: { ours: string[]; caddy: string[] };
-    /** Every counted run, in the order they ran. */
-    runs: BenchRun[];
-    /** Median req/s of each server. */
-    median: { ours: number; caddy: number };
-    /** Median over pairs of ours/Caddy req/s. */
-    medianRatio: number;
-    /** Per-pair ratios ours/Caddy. */
-    ratios: number[];
-  };
-  /** `deno bench --allow-all bench/`: exit code and its output. */
-  denoBench: { code: number; output: string };
-  /** Whether every run (and `deno bench`) succeeded. */
+  /** Each scenario that ran. */
+  scenarios: ScenarioResult[];
+  /** `deno bench --allow-all bench/`: exit code and its output (absent when skipped). */
+  denoBench?: { code: number; output: string };
+  /** Earlier runs of the one-connection comparison the same day, oldest first. */
+  previous?: PreviousRun[];
+  /** Whether every run succeeded. */
   ok: boolean;
   /** What went wrong, if anything. */
   errors: string[];
-}
-
-/** Median of a non-empty list (NaN when empty). */
-export function median(values: number[]): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 async function readText(path: string): Promise<string> {
@@ -99,7 +83,7 @@ async function readText(path: string): Promise<string> {
   }
 }
 
-/** Reads nproc, the CPU model and total memory. */
+/** Reads nproc, the CPU model, total memory, the load average and the open-files limit. */
 export async function machineInfo(): Promise<Machine> {
   const nproc = Number((await capture(["nproc"])).stdout.trim()) ||
     navigator.hardwareConcurrency;
@@ -107,80 +91,180 @@ export async function machineInfo(): Promise<Machine> {
   const cpu = cpuinfo.match(/^model name\s*:\s*(.+)$/m)?.[1].trim() ?? "unknown";
   const meminfo = await readText("/proc/meminfo");
   const kb = Number(meminfo.match(/^MemTotal:\s*(\d+)\s*kB/m)?.[1] ?? NaN);
-  return { nproc, cpu, memoryMiB: Math.round(kb / 1024) };
+  const loadAverage = Number((await readText("/proc/loadavg")).split(" ")[0]);
+  const openFilesLimit = Number((await capture(["sh", "-c", "ulimit -n"])).stdout.trim());
+  return { nproc, cpu, memoryMiB: Math.round(kb / 1024), loadAverage, openFilesLimit };
 }
 
-/** Reads the versions of Deno, Caddy and the ngtcp2 client package. */
+/** Reads the versions of Deno, Caddy, the ngtcp2 and nghttp2 client packages and curl. */
 export async function versionInfo(): Promise<Versions> {
   const caddy = (await capture(["caddy", "version"])).stdout.trim() || "unknown";
-  const dpkg = await capture(["dpkg-query", "-W", "ngtcp2-client"]);
-  const ngtcp2Client = dpkg.code === 0 ? dpkg.stdout.trim().replace(/\t/g, " ") : "unknown";
-  return { deno: Deno.version.deno, caddy, ngtcp2Client };
+  const pkg = async (name: string) => {
+    const dpkg = await capture(["dpkg-query", "-W", name]);
+    return dpkg.code === 0 ? dpkg.stdout.trim().replace(/\t/g, " ") : "unknown";
+  };
+  // "curl 7.88.1": the rest of the line lists libraries.
+  const curl = (await capture(["curl", "--version"])).stdout.split(" ").slice(0, 2).join(" ") ||
+    "unknown";
+  return {
+    deno: Deno.version.deno,
+    caddy,
+    ngtcp2Client: await pkg("ngtcp2-client"),
+    nghttp2Client: await pkg("nghttp2-client"),
+    curl,
+  };
 }
 
-const fmt = (n: number, digits = 0) =>
-  Number.isFinite(n) ? n.toLocaleString("en-US", { maximumFractionDigits: digits }) : "n/a";
+/**
+ * The one-connection runs recorded in the results file at `path` (either format): the earlier
+ * runs it lists, and its own one-connection figures if it has them.
+ */
+export async function previousOneConnection(
+  path: string,
+): Promise<{ earlier: PreviousRun[]; current?: PreviousRun }> {
+  try {
+    const old = JSON.parse(await Deno.readTextFile(path));
+    // `previous` was a single run in the first files of this format.
+    const earlier: PreviousRun[] = Array.isArray(old.previous)
+      ? old.previous
+      : old.previous
+      ? [old.previous]
+      : [];
+    if (old.oneConnection) {
+      const one = old.oneConnection;
+      return {
+        earlier,
+        current: {
+          startedAt: old.startedAt,
+          ours: one.median.ours,
+          caddy: one.median.caddy,
+          ratio: one.medianRatio,
+        },
+      };
+    }
+    const one = (old.scenarios ?? []).find((s: ScenarioResult) => s.name === "one");
+    if (one === undefined) return { earlier };
+    const data = one.data as { median: { ours: number; caddy: number }; medianRatio: number };
+    return {
+      earlier,
+      current: {
+        startedAt: one.measuredAt ?? old.startedAt,
+        ours: data.median.ours,
+        caddy: data.median.caddy,
+        ratio: data.medianRatio,
+      },
+    };
+  } catch {
+    return { earlier: [] };
+  }
+}
+
+/**
+ * The scenarios of the results file at `path` (current format) that are not in `rerun`, to
+ * keep when a run measures only some scenarios; empty when there is no such file.
+ */
+export async function earlierScenarios(
+  path: string,
+  rerun: string[],
+): Promise<ScenarioResult[]> {
+  try {
+    const old = JSON.parse(await Deno.readTextFile(path));
+    const scenarios = (old.scenarios ?? []) as ScenarioResult[];
+    return scenarios
+      .filter((s) => !rerun.includes(s.name))
+      .map((s) => ({ ...s, measuredAt: s.measuredAt ?? old.startedAt }));
+  } catch {
+    return [];
+  }
+}
+
+/** The `deno bench` output of the results file at `path`, if it has one. */
+export async function earlierDenoBench(
+  path: string,
+): Promise<{ code: number; output: string } | undefined> {
+  try {
+    return JSON.parse(await Deno.readTextFile(path)).denoBench;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The summary table (scenario, ours, peer, ratio, target, met) as Markdown lines. */
+export function summaryTable(rows: SummaryRow[]): string[] {
+  const met = (m: boolean | null) => m === null ? "—" : m ? "met" : "**missed**";
+  return [
+    "| scenario | ours | peer | ratio | target | |",
+    "| --- | --- | --- | --- | --- | --- |",
+    ...rows.map((r) =>
+      `| ${r.scenario} | ${r.ours} | ${r.peer} | ${r.ratio} | ${r.target} | ${met(r.met)} |`
+    ),
+  ];
+}
 
 /** Renders the report as Markdown. */
 export function renderMarkdown(r: BenchReport): string {
-  const one = r.oneConnection;
-  const rows = one.runs.map((run) =>
-    `| ${run.pair} | ${run.server} | ${fmt(run.ms, 1)} | ${fmt(run.reqPerSec)} | ${run.code} | ${
-      run.ok ? "ok" : "FAILED"
-    } |`
-  );
-  const ratioRows = one.ratios.map((ratio, i) => `| ${i + 1} | ${fmt(ratio, 3)} |`);
-  const commands = Object.entries(one.commands).map(([k, v]) => `- ${k}: \`${v}\``);
+  const rows = r.scenarios.flatMap((s) => s.rows);
+  const sections = r.scenarios.flatMap((s) => [
+    `## ${s.title}`,
+    "",
+    ...(s.measuredAt ? [`Measured ${s.measuredAt}.`, ""] : []),
+    ...s.markdown,
+    "",
+    "Commands:",
+    "",
+    ...Object.entries(s.commands).map(([k, v]) => `- ${k}: \`${v}\``),
+    "",
+  ]);
+  const p = r.previous;
   return [
     `# Benchmark results ${r.date}`,
     "",
-    `Started ${r.startedAt}. ${r.ok ? "All runs succeeded." : "**Some runs failed.**"}`,
-    ...(r.errors.length > 0 ? ["", ...r.errors.map((e) => `- ${e}`)] : []),
+    `Started ${r.startedAt}, finished ${r.finishedAt}` +
+    `${r.options.quick ? " (**--quick**: small sizes, not comparable)" : ""}. ` +
+    `${r.ok ? "All runs succeeded." : "**Some runs failed.**"}`,
+    ...(r.errors.length > 0 ? ["", ...r.errors.map((e) => `- ${e.split("\n")[0]}`)] : []),
     "",
     "## Machine and versions",
     "",
     `- CPUs (nproc): ${r.machine.nproc}; CPU: ${r.machine.cpu}; memory: ${
       fmt(r.machine.memoryMiB)
-    } MiB`,
-    `- Deno ${r.versions.deno}; Caddy ${r.versions.caddy}; ${r.versions.ngtcp2Client}`,
+    } MiB; open-files limit ${r.machine.openFilesLimit}`,
+    `- Load average at the start: ${r.machine.loadAverage}. The machine was shared with ` +
+    "other work (two other engineers' test runs), so absolute figures are noisy; the " +
+    "interleaved ratios are the comparison.",
+    `- Deno ${r.versions.deno}; Caddy ${r.versions.caddy}; ${r.versions.ngtcp2Client}; ` +
+    `${r.versions.nghttp2Client}; ${r.versions.curl}`,
+    `- This run: ${r.options.only.join(", ")}, ${r.options.pairs} pairs per comparison` +
+    (r.scenarios.some((s) => !r.options.only.includes(s.name))
+      ? `; kept from an earlier run today: ${
+        r.scenarios.filter((s) => !r.options.only.includes(s.name)).map((s) => s.name).join(", ")
+      } (each section says when it was measured)`
+      : ""),
     "",
-    "## Requests on one connection (ours vs Caddy, HTTP/3)",
+    "## Summary",
     "",
-    `${fmt(one.requests)} GETs of a 15-byte JSON body on one QUIC connection per run, ` +
-    `${one.pairs} interleaved pairs after one uncounted warm-up per server. ` +
-    "req/s = requests / wall clock from spawning gtlsclient to its exit.",
+    ...summaryTable(rows),
     "",
-    `**Median: ours ${fmt(one.median.ours)} req/s, Caddy ${
-      fmt(one.median.caddy)
-    } req/s; median per-pair ratio ours/Caddy ${fmt(one.medianRatio, 3)}.**`,
-    "",
-    "| pair | server | ms | req/s | exit | result |",
-    "| ---- | ------ | -- | ----- | ---- | ------ |",
-    ...rows,
-    "",
-    "| pair | ours/Caddy |",
-    "| ---- | ---------- |",
-    ...ratioRows,
-    "",
-    "Commands:",
-    "",
-    ...commands,
-    "",
-    "Caddyfile:",
-    "",
-    "```",
-    one.caddyfile.trimEnd(),
-    "```",
-    "",
-    `Response fields, ours: ${one.responseFields.ours.join("; ")}`,
-    "",
-    `Response fields, Caddy: ${one.responseFields.caddy.join("; ")}`,
-    "",
-    `## deno bench (exit ${r.denoBench.code})`,
-    "",
-    "```",
-    r.denoBench.output.trimEnd(),
-    "```",
-    "",
+    ...(p && p.length > 0
+      ? [
+        "Earlier runs today, one connection: " + p.map((x) =>
+          `${x.startedAt}: ours ${fmt(x.ours)} req/s, Caddy ${fmt(x.caddy)} req/s, ratio ${
+            fmt(x.ratio, 3)
+          }`
+        ).join("; ") + ".",
+        "",
+      ]
+      : []),
+    ...sections,
+    ...(r.denoBench
+      ? [
+        `## deno bench (exit ${r.denoBench.code})`,
+        "",
+        "```",
+        r.denoBench.output.trimEnd(),
+        "```",
+        "",
+      ]
+      : []),
   ].join("\n");
 }

@@ -1,47 +1,82 @@
 /**
  * The benchmark task (`deno task bench`). First runs the in-process `Deno.bench` files in
- * `bench/` (`deno bench --allow-all bench/`) and keeps their table; then compares our HTTP/3
- * server with Caddy on "requests on one connection": ngtcp2's `gtlsclient` sends N GETs of a
- * tiny JSON response over one QUIC connection, against each server in interleaved pairs
- * (A B A B …, after one uncounted warm-up each), timed from spawn to exit. Both servers use the
- * same certificate and key and listen on 127.0.0.1 only. Writes
- * `bench/results/<YYYY-MM-DD>.md` and `.json`, prints a summary, and exits non-zero if any run
- * failed.
+ * `bench/`, then the scenarios, each in its own file:
  *
- * Options: `--pairs N` (default 7, 5–50), `--requests N` (default 20000, 1–100000).
+ * - `one` (`_bench_one.ts`): 20,000 GETs on one HTTP/3 connection, ours vs Caddy;
+ * - `many` (`_bench_many.ts`): 100 connections × 100 GETs at once, ours vs Caddy;
+ * - `bulk` (`_bench_bulk.ts`): a 100 MiB download, ours vs Caddy over HTTP/3 and vs a bare
+ *   `Deno.serve` over TCP (the runtime's ceiling);
+ * - `tcp` (`_bench_tcp.ts`): h2load against our TCP listener and a bare `Deno.serve`;
+ * - `migration` (`_bench_migration.ts`): detection delay and failed requests over 1,000 lab
+ *   rebindings with 1,000 connections open;
+ * - `idle` (`_bench_idle.ts`): RSS per idle connection at 1,000 and 10,000, and the migration
+ *   watcher's CPU share at 1,000;
+ * - `tracker` (`_bench_tracker.ts`): tracker bytes per connection, in-process.
+ *
+ * Comparisons are interleaved (A B A B …, one uncounted warm-up, then `--pairs` pairs) and
+ * reported as median per-pair ratios. Everything listens on 127.0.0.1 only; every process is
+ * stopped at the end of its scenario, on failure and on Ctrl-C. Writes
+ * `bench/results/<YYYY-MM-DD>.md` and `.json` with machine paths redacted, and exits non-zero
+ * if any run failed. `--help` lists the options.
  * @module
  */
 
-import { capture, ensureCommand, freePort, ServerProcess, timedRun } from "./_bench_proc.ts";
+import { ensureCommand } from "./_bench_proc.ts";
+import {
+  type BenchOptions,
+  errorText,
+  parseOptions,
+  progress,
+  type ScenarioName,
+  type ScenarioResult,
+  SCENARIOS,
+  USAGE,
+} from "./_bench_common.ts";
+import { BenchEnv, ROOT } from "./_bench_env.ts";
 import {
   type BenchReport,
-  type BenchRun,
+  earlierDenoBench,
+  earlierScenarios,
   machineInfo,
-  median,
+  previousOneConnection,
   renderMarkdown,
+  summaryTable,
   versionInfo,
 } from "./_bench_report.ts";
+import { runOne } from "./_bench_one.ts";
+import { runMany } from "./_bench_many.ts";
+import { runBulk } from "./_bench_bulk.ts";
+import { runTcp } from "./_bench_tcp.ts";
+import { runMigration } from "./_bench_migration.ts";
+import { runIdle } from "./_bench_idle.ts";
+import { runTracker } from "./_bench_tracker.ts";
 
-const RUN_LIMIT_MS = 120_000;
-const OUR_BANNER = "QUIC connection-migration server on";
-const CADDY_READY = "serving initial configuration";
-const BODY = '{"status":"ok"}';
-const ROOT = new URL("..", import.meta.url).pathname;
+type Runner = (env: BenchEnv, options: BenchOptions) => Promise<ScenarioResult>;
 
-function intOption(name: string, fallback: number, min: number, max: number): number {
-  const i = Deno.args.indexOf(name);
-  if (i < 0) return fallback;
-  const value = Number(Deno.args[i + 1]);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    console.error(`${name} must be an integer from ${min} to ${max}`);
-    Deno.exit(2);
-  }
-  return value;
-}
+const RUNNERS: Record<ScenarioName, Runner> = {
+  one: runOne,
+  many: runMany,
+  bulk: runBulk,
+  tcp: runTcp,
+  migration: runMigration,
+  idle: runIdle,
+  tracker: runTracker,
+};
+
+/** Which tools each scenario needs: command and Debian package. */
+const TOOLS: Record<ScenarioName, [string, string][]> = {
+  one: [["gtlsclient", "ngtcp2-client"], ["caddy", "caddy"]],
+  many: [["gtlsclient", "ngtcp2-client"], ["caddy", "caddy"]],
+  bulk: [["gtlsclient", "ngtcp2-client"], ["caddy", "caddy"], ["curl", "curl"]],
+  tcp: [["h2load", "nghttp2-client"]],
+  migration: [],
+  idle: [],
+  tracker: [],
+};
 
 /** Runs `deno bench` in a subprocess, echoing and capturing what it prints. */
 async function runDenoBench(): Promise<{ code: number; output: string }> {
-  console.log("▶ deno bench --allow-all bench/");
+  progress("deno bench --allow-all bench/");
   const child = new Deno.Command(Deno.execPath(), {
     args: ["bench", "--allow-all", "bench/"],
     cwd: ROOT,
@@ -52,230 +87,119 @@ async function runDenoBench(): Promise<{ code: number; output: string }> {
     signal: AbortSignal.timeout(600_000),
   }).spawn();
   let output = "";
-  const pump = async (stream: ReadableStream<Uint8Array>, sink: typeof Deno.stdout) => {
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
     for await (const chunk of stream) {
       output += new TextDecoder().decode(chunk);
-      sink.writeSync(chunk);
+      Deno.stderr.writeSync(chunk);
     }
   };
-  const [status] = await Promise.all([
-    child.status,
-    pump(child.stdout, Deno.stdout),
-    pump(child.stderr, Deno.stderr),
-  ]);
+  const [status] = await Promise.all([child.status, pump(child.stdout), pump(child.stderr)]);
   return { code: status.code, output };
 }
 
-function caddyfile(port: number, certDir: string): string {
-  return [
-    "{",
-    "\tadmin off",
-    "\tauto_https disable_redirects",
-    "\tservers {",
-    "\t\tprotocols h1 h2 h3",
-    "\t}",
-    "}",
-    "",
-    `https://localhost:${port} {`,
-    "\tbind 127.0.0.1",
-    `\ttls ${certDir}/cert.pem ${certDir}/key.pem`,
-    "\theader Content-Type application/json",
-    `\trespond \`${BODY}\` 200`,
-    "}",
-    "",
-  ].join("\n");
-}
-
-function clientCommand(port: number, requests: number, quiet: boolean): string[] {
-  return [
-    "gtlsclient",
-    ...(quiet ? ["-q"] : []),
-    "--exit-on-all-streams-close",
-    "-n",
-    String(requests),
-    `--max-streams-bidi=${requests}`,
-    "127.0.0.1",
-    String(port),
-    `https://localhost:${port}/healthz`,
-  ];
-}
-
-/**
- * A small non-quiet run: every response must be `:status: 200` with our body. Returns the
- * first response's fields, or an error.
- */
-async function checkResponses(port: number): Promise<{ fields: string[]; error?: string }> {
-  const n = 3;
-  const out = await capture(clientCommand(port, n, false), {}, 30_000);
-  const text = out.stdout + out.stderr;
-  const statuses = [...text.matchAll(/^http: stream 0x[0-9a-f]+ \[:status: (\d+)\]$/gm)];
-  const ok = statuses.filter((m) => m[1] === "200").length;
-  const fields = [...text.matchAll(/^http: stream 0x0 \[(.+)\]$/gm)].map((m) => m[1]);
-  const bodies = text.split(BODY).length - 1;
-  if (out.code !== 0 || ok !== n || statuses.length !== n || bodies < n) {
-    return {
-      fields,
-      error: `check run on port ${port}: exit ${out.code}, ${ok}/${n} ":status: 200" ` +
-        `(${statuses.length} statuses), ${bodies} bodies`,
-    };
-  }
-  return { fields };
-}
-
 async function main(): Promise<number> {
-  const pairs = intOption("--pairs", 7, 5, 50);
-  const requests = intOption("--requests", 20_000, 1, 100_000);
+  if (Deno.args.includes("--help")) {
+    console.log(USAGE);
+    return 0;
+  }
+  let options: BenchOptions;
+  try {
+    options = parseOptions(Deno.args);
+  } catch (error) {
+    console.error(`error: ${errorText(error)}\n${USAGE}`);
+    return 2;
+  }
   const startedAt = new Date().toISOString();
   const errors: string[] = [];
+  const machine = await machineInfo();
+  let denoBench = options.denoBench ? await runDenoBench() : undefined;
+  if (denoBench && denoBench.code !== 0) errors.push(`deno bench exited ${denoBench.code}`);
 
-  const denoBench = await runDenoBench();
-  if (denoBench.code !== 0) errors.push(`deno bench exited ${denoBench.code}`);
-
-  const haveClient = await ensureCommand("gtlsclient", "ngtcp2-client");
-  const haveCaddy = await ensureCommand("caddy", "caddy");
-  if (!haveClient || !haveCaddy) {
-    console.error("✗ gtlsclient and caddy are both needed for the server comparison");
-    return 1;
-  }
-
-  const tmp = await Deno.makeTempDir({ prefix: "quic-bench-" });
-  const port = freePort();
-  const labPort = freePort([port]);
-  const caddyPort = freePort([port, labPort]);
-  const certDir = `${tmp}/certs`;
-  const caddyConfig = caddyfile(caddyPort, certDir);
-  const ourCmd = [
-    Deno.execPath(),
-    "run",
-    "-A",
-    `${ROOT}main.ts`,
-    "--host",
-    "127.0.0.1",
-    "--port",
-    String(port),
-    "--lab-port",
-    String(labPort),
-    "--data-dir",
-    tmp,
-  ];
-  const caddyCmd = ["caddy", "run", "--config", `${tmp}/Caddyfile`, "--adapter", "caddyfile"];
-  const caddyEnv = { HOME: tmp, XDG_DATA_HOME: `${tmp}/xdg`, XDG_CONFIG_HOME: `${tmp}/xdg` };
-  const servers: ServerProcess[] = [];
-  const runs: BenchRun[] = [];
-  const responseFields = { ours: [] as string[], caddy: [] as string[] };
+  const env = await BenchEnv.create();
+  const onSignal = async () => {
+    console.error("interrupted: stopping every process started");
+    await env.close();
+    Deno.exit(130);
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  const scenarios: ScenarioResult[] = [];
   try {
-    console.log(`▶ starting our server on 127.0.0.1:${port}`);
-    const ours = ServerProcess.spawn("our server", ourCmd);
-    servers.push(ours);
-    await ours.waitForLine(OUR_BANNER, 60_000);
-    await Deno.writeTextFile(`${tmp}/Caddyfile`, caddyConfig);
-    console.log(`▶ starting Caddy on 127.0.0.1:${caddyPort}`);
-    const caddy = ServerProcess.spawn("caddy", caddyCmd, caddyEnv);
-    servers.push(caddy);
-    await caddy.waitForLine(CADDY_READY, 30_000);
-
-    const targets = [
-      { server: "ours" as const, port },
-      { server: "caddy" as const, port: caddyPort },
-    ];
-    let checked = true;
-    for (const t of targets) {
-      const check = await checkResponses(t.port);
-      responseFields[t.server] = check.fields;
-      if (check.error) errors.push(`${t.server}: ${check.error}`);
-      checked &&= check.error === undefined;
-    }
-    if (!checked) throw new Error("response check failed: no timed runs");
-
-    for (let pair = 0; pair <= pairs; pair++) {
-      for (const t of targets) {
-        const run = await timedRun(clientCommand(t.port, requests, true), RUN_LIMIT_MS);
-        const ok = run.code === 0 && run.stderr.trim() === "";
-        const reqPerSec = requests / (run.ms / 1000);
-        const label = pair === 0 ? "warm-up" : `pair ${pair}`;
-        console.log(
-          `  ${label} ${t.server.padEnd(5)} ${run.ms.toFixed(1).padStart(8)} ms ` +
-            `${Math.round(reqPerSec).toString().padStart(7)} req/s${ok ? "" : " FAILED"}`,
-        );
-        if (!ok) {
-          errors.push(
-            `${label} ${t.server}: exit ${run.code}${run.stderr ? `, stderr: ${run.stderr}` : ""}`,
-          );
-        }
-        if (pair === 0) continue;
-        runs.push({
-          pair,
-          server: t.server,
-          ms: Math.round(run.ms * 10) / 10,
-          reqPerSec: Math.round(reqPerSec),
-          code: run.code,
-          ok,
-          ...(run.stderr ? { stderr: run.stderr } : {}),
-        });
+    for (const name of options.only) {
+      const missing = [];
+      for (const [command, pkg] of TOOLS[name]) {
+        if (!(await ensureCommand(command, pkg))) missing.push(command);
+      }
+      if (missing.length > 0) {
+        errors.push(`${name}: skipped, ${missing.join(" and ")} missing`);
+        continue;
+      }
+      progress(`▶ scenario ${name}`);
+      try {
+        const result = await RUNNERS[name](env, options);
+        result.measuredAt = new Date().toISOString();
+        scenarios.push(result);
+        errors.push(...result.errors);
+      } catch (error) {
+        errors.push(`${name}: ${errorText(error)}`);
+        progress(`✗ ${name}: ${errorText(error)}`);
+      } finally {
+        await env.stopAll();
       }
     }
-  } catch (error) {
-    errors.push(error instanceof Error ? error.message : String(error));
-    for (const s of servers) console.error(`--- last lines of ${s.name}:\n${s.lines.join("\n")}`);
   } finally {
-    await Promise.all(servers.map((s) => s.stop(8000)));
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    await env.close();
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
   }
 
-  const rate = (server: string) =>
-    runs.filter((r) => r.server === server && r.ok).map((r) => r.reqPerSec);
-  const ratios: number[] = [];
-  for (let pair = 1; pair <= pairs; pair++) {
-    const a = runs.find((r) => r.pair === pair && r.server === "ours");
-    const b = runs.find((r) => r.pair === pair && r.server === "caddy");
-    if (a?.ok && b?.ok) ratios.push(Math.round((a.reqPerSec / b.reqPerSec) * 1000) / 1000);
+  const date = startedAt.slice(0, 10);
+  const dir = `${ROOT}bench/results`;
+  const base = `${dir}/${date}`;
+  // When this run measures "one" again, today's earlier figures stay as "previous" runs.
+  const recorded = await previousOneConnection(`${base}.json`);
+  const rerunOne = options.only.includes("one") && !options.quick;
+  const previous = rerunOne && recorded.current
+    ? [...recorded.earlier, recorded.current]
+    : recorded.earlier;
+  // A run of some scenarios extends today's results: the others are kept as they were.
+  if (!options.quick) {
+    for (const kept of await earlierScenarios(`${base}.json`, options.only)) {
+      scenarios.push(kept);
+      errors.push(...kept.errors);
+    }
+    scenarios.sort((a, b) => SCENARIOS.indexOf(a.name) - SCENARIOS.indexOf(b.name));
+    denoBench ??= await earlierDenoBench(`${base}.json`);
   }
   const report: BenchReport = {
-    date: startedAt.slice(0, 10),
+    date,
     startedAt,
-    machine: await machineInfo(),
+    finishedAt: new Date().toISOString(),
+    options,
+    machine,
     versions: await versionInfo(),
-    oneConnection: {
-      requests,
-      pairs,
-      commands: {
-        ours: ourCmd.join(" "),
-        caddy: caddyCmd.join(" "),
-        "client (ours)": clientCommand(port, requests, true).join(" "),
-        "client (caddy)": clientCommand(caddyPort, requests, true).join(" "),
-        "response check": clientCommand(port, 3, false).join(" "),
-      },
-      caddyfile: caddyConfig,
-      responseFields,
-      runs,
-      median: { ours: median(rate("ours")), caddy: median(rate("caddy")) },
-      medianRatio: median(ratios),
-      ratios,
-    },
-    denoBench,
+    scenarios,
+    ...(denoBench ? { denoBench } : {}),
+    ...(previous.length > 0 ? { previous } : {}),
     ok: errors.length === 0,
     errors,
   };
-  const dir = `${ROOT}bench/results`;
   await Deno.mkdir(dir, { recursive: true });
-  const base = `${dir}/${report.date}`;
   // Results are committed: no path of this machine goes into them.
   const redact = (text: string) =>
     text.replaceAll(Deno.execPath(), "deno")
-      .replaceAll(tmp, "<tmp>")
+      .replaceAll(env.tmp, "<tmp>")
       .replaceAll(`file://${ROOT}`, "./")
       .replaceAll(ROOT, "./");
-  await Deno.writeTextFile(`${base}.json`, redact(JSON.stringify(report, null, 2)) + "\n");
-  await Deno.writeTextFile(`${base}.md`, redact(renderMarkdown(report)));
+  // A --quick run is a check, not a result: it goes next to the results, never over them.
+  const out = options.quick ? `${ROOT}.data/bench-quick` : base;
+  await Deno.mkdir(`${ROOT}.data`, { recursive: true });
+  await Deno.writeTextFile(`${out}.json`, redact(JSON.stringify(report, null, 2)) + "\n");
+  await Deno.writeTextFile(`${out}.md`, redact(renderMarkdown(report)));
 
-  const one = report.oneConnection;
-  console.log(
-    `\nRequests on one connection (${requests} GETs, ${pairs} pairs): median ours ` +
-      `${Math.round(one.median.ours)} req/s, Caddy ${Math.round(one.median.caddy)} req/s, ` +
-      `median ratio ours/Caddy ${one.medianRatio.toFixed(3)}`,
-  );
+  console.log(summaryTable(scenarios.flatMap((s) => s.rows)).join("\n"));
   if (errors.length > 0) console.error(`✗ ${errors.length} problem(s):\n  ${errors.join("\n  ")}`);
-  console.log(`Results: ${base}.md and ${base}.json`);
+  console.log(`Results: ${out}.md and ${out}.json`);
   return errors.length === 0 ? 0 : 1;
 }
 

@@ -1,0 +1,264 @@
+/**
+ * The environment every scenario of `scripts/bench.ts` runs in: a temporary directory with one
+ * certificate (made by our own dev-certificate code) that every server uses, free loopback
+ * ports, and a registry of spawned processes so that each one is stopped at the end of its
+ * scenario, when the task fails, and on Ctrl-C.
+ * @module
+ */
+
+import { ensureDevCertificates } from "../lib/certs.ts";
+import { freePort, ServerProcess } from "./_bench_proc.ts";
+import { progress } from "./_bench_common.ts";
+
+/** Where this repository is (with a trailing slash). */
+export const ROOT = new URL("..", import.meta.url).pathname;
+
+/** The JSON body `/healthz` answers, on every server we compare. */
+export const BODY = '{"status":"ok"}';
+
+/** What our `main.ts` prints once it listens. */
+const OUR_BANNER = "QUIC connection-migration server on";
+
+/** Shared state of one `deno task bench` run. */
+export class BenchEnv {
+  readonly #processes = new Set<ServerProcess>();
+  readonly #ports: number[] = [];
+
+  private constructor(
+    /** The temporary directory (removed by `close`). */
+    readonly tmp: string,
+    /** `cert.pem` (leaf), `key.pem` and `ca.pem` live here. */
+    readonly certDir: string,
+  ) {}
+
+  /** Creates the temporary directory and the certificate. */
+  static async create(): Promise<BenchEnv> {
+    const tmp = await Deno.makeTempDir({ prefix: "quic-bench-" });
+    await ensureDevCertificates(tmp);
+    return new BenchEnv(tmp, `${tmp}/certs`);
+  }
+
+  /** A loopback port free for TCP and UDP, never one handed out before in this run. */
+  port(): number {
+    const port = freePort(this.#ports);
+    this.#ports.push(port);
+    return port;
+  }
+
+  /**
+   * Spawns a long-running process, registers it for cleanup, and waits for `ready` in its
+   * output (up to `timeoutMs`). On failure it is stopped and the error says what it printed.
+   */
+  async spawn(
+    name: string,
+    cmd: string[],
+    ready: string,
+    timeoutMs: number,
+    env: Record<string, string> = {},
+    onLine?: (line: string) => void,
+  ): Promise<ServerProcess> {
+    const proc = ServerProcess.spawn(name, cmd, env, onLine);
+    this.#processes.add(proc);
+    try {
+      await proc.waitForLine(ready, timeoutMs);
+    } catch (error) {
+      await this.stop(proc);
+      throw new Error(`${error instanceof Error ? error.message : error}\n${tail(proc)}`);
+    }
+    return proc;
+  }
+
+  /** Stops one process (SIGTERM, then SIGKILL after `graceMs`). */
+  async stop(proc: ServerProcess, graceMs = 5000): Promise<void> {
+    await proc.stop(graceMs);
+    this.#processes.delete(proc);
+  }
+
+  /** Stops every process still running. */
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.#processes].map((p) => this.stop(p)));
+  }
+
+  /** Stops everything and removes the temporary directory. */
+  async close(): Promise<void> {
+    await this.stopAll();
+    await Deno.remove(this.tmp, { recursive: true }).catch(() => {});
+  }
+
+  /** Our server as shipped (`main.ts`), on `port` (TCP and UDP) with the lab on `labPort`. */
+  ourServerCommand(port: number, labPort: number): string[] {
+    return [
+      Deno.execPath(),
+      "run",
+      "-A",
+      `${ROOT}main.ts`,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--lab-port",
+      String(labPort),
+      "--data-dir",
+      this.tmp,
+    ];
+  }
+
+  /** Starts our server as shipped. */
+  startOurs(port: number, labPort: number): Promise<ServerProcess> {
+    return this.spawn("our server", this.ourServerCommand(port, labPort), OUR_BANNER, 60_000);
+  }
+
+  /** The bare `Deno.serve` over TLS (`bench/tools/bare_server.ts`). */
+  bareServerCommand(port: number): string[] {
+    return [
+      Deno.execPath(),
+      "run",
+      "-A",
+      `${ROOT}bench/tools/bare_server.ts`,
+      "--port",
+      String(port),
+      "--cert",
+      `${this.certDir}/cert.pem`,
+      "--key",
+      `${this.certDir}/key.pem`,
+    ];
+  }
+
+  /** Starts the bare `Deno.serve`. */
+  startBare(port: number): Promise<ServerProcess> {
+    return this.spawn("bare Deno.serve", this.bareServerCommand(port), "bare server ready", 60_000);
+  }
+
+  /** Our server through `bench/tools/server_entry.ts` (signals toggle the watcher, run a GC). */
+  benchServerCommand(port: number, labPort: number, token: string): string[] {
+    return [
+      Deno.execPath(),
+      "run",
+      "-A",
+      "--v8-flags=--expose-gc",
+      `${ROOT}bench/tools/server_entry.ts`,
+      "--port",
+      String(port),
+      "--lab-port",
+      String(labPort),
+      "--data-dir",
+      this.tmp,
+      "--admin-token",
+      token,
+    ];
+  }
+
+  /**
+   * Starts our server through the bench entry, allowed at least `files` open files (the lab
+   * relay holds one upstream UDP socket per client it relays).
+   */
+  async startBenchServer(
+    port: number,
+    labPort: number,
+    token: string,
+    files = 1024,
+  ): Promise<ServerProcess> {
+    const cmd = await withFileLimit(this.benchServerCommand(port, labPort, token), files);
+    return this.spawn("our server (bench entry)", cmd, "bench server ready", 60_000);
+  }
+
+  /** The Caddyfile: `/healthz` (any path) answers BODY; `/files/*` serves `<tmp>/www`. */
+  caddyfile(port: number): string {
+    return [
+      "{",
+      "\tadmin off",
+      "\tauto_https disable_redirects",
+      "\tservers {",
+      "\t\tprotocols h1 h2 h3",
+      "\t}",
+      "}",
+      "",
+      `https://localhost:${port} {`,
+      "\tbind 127.0.0.1",
+      `\ttls ${this.certDir}/cert.pem ${this.certDir}/key.pem`,
+      "\thandle_path /files/* {",
+      `\t\troot * ${this.tmp}/www`,
+      "\t\tfile_server",
+      "\t}",
+      "\thandle {",
+      "\t\theader Content-Type application/json",
+      `\t\trespond \`${BODY}\` 200`,
+      "\t}",
+      "}",
+      "",
+    ].join("\n");
+  }
+
+  /** Caddy's command line. */
+  caddyCommand(): string[] {
+    return ["caddy", "run", "--config", `${this.tmp}/Caddyfile`, "--adapter", "caddyfile"];
+  }
+
+  /** Writes the Caddyfile and starts Caddy on `port`. */
+  async startCaddy(port: number): Promise<ServerProcess> {
+    await Deno.mkdir(`${this.tmp}/www`, { recursive: true });
+    await Deno.writeTextFile(`${this.tmp}/Caddyfile`, this.caddyfile(port));
+    const env = {
+      HOME: this.tmp,
+      XDG_DATA_HOME: `${this.tmp}/xdg`,
+      XDG_CONFIG_HOME: `${this.tmp}/xdg`,
+    };
+    return this.spawn("caddy", this.caddyCommand(), "serving initial configuration", 30_000, env);
+  }
+}
+
+/** The last lines a process printed, for an error message. */
+export function tail(proc: ServerProcess, n = 15): string {
+  return `--- last lines of ${proc.name}:\n${proc.lines.slice(-n).join("\n")}`;
+}
+
+/**
+ * `cmd`, run with a soft open-files limit of at least `need` (through `prlimit`, which sets the
+ * limit and then executes the command, so the process id stays the command's). Unchanged when
+ * the current soft limit is already enough.
+ */
+export async function withFileLimit(cmd: string[], need: number): Promise<string[]> {
+  const out = await new Deno.Command("sh", { args: ["-c", "ulimit -n; ulimit -Hn"] }).output();
+  const [soft, hard] = new TextDecoder().decode(out.stdout).trim().split("\n");
+  const softN = soft === "unlimited" ? Infinity : Number(soft);
+  if (softN >= need) return cmd;
+  const hardN = hard === "unlimited" ? Infinity : Number(hard);
+  const limit = Math.min(need, hardN);
+  return ["prlimit", `--nofile=${limit}:${hard === "unlimited" ? limit : hardN}`, "--", ...cmd];
+}
+
+/**
+ * A server that is started again if it died between runs, remembering each crash (the last
+ * line it printed), so one crash costs one run, not the rest of the scenario.
+ */
+export class Restartable {
+  /** One entry per crash: the last line the server printed before it. */
+  readonly crashes: string[] = [];
+  #proc: ServerProcess | undefined;
+
+  /** @param start starts the server and resolves once it is ready */
+  constructor(private readonly start: () => Promise<ServerProcess>) {}
+
+  /** The running server, started (again) if needed. */
+  async ensure(): Promise<ServerProcess> {
+    if (this.#proc?.exited) {
+      const lines = this.#proc.lines;
+      const last = lines.filter((l) => /assert|free\(|panic|abort|fatal|error/i.test(l)).at(-1) ??
+        lines.at(-1);
+      this.crashes.push(last ?? "(nothing printed)");
+      progress(`  ${this.#proc.name} died (${last}); starting it again`);
+    }
+    if (this.#proc === undefined || this.#proc.exited) this.#proc = await this.start();
+    return this.#proc;
+  }
+
+  /** Whether the server died since the last `ensure`. */
+  get died(): boolean {
+    return this.#proc?.exited ?? false;
+  }
+
+  /** Stops the server if it runs. */
+  async stop(env: BenchEnv): Promise<void> {
+    if (this.#proc) await env.stop(this.#proc);
+  }
+}

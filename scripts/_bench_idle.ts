@@ -1,0 +1,224 @@
+/**
+ * Scenario `idle`: what idle QUIC connections cost our server. A client process
+ * (`bench/tools/hold_clients.ts`) opens connections in stages (1,000, then 10,000 in all),
+ * each making one request and then only keep-alives; the server (`bench/tools/server_entry.ts`)
+ * reports its RSS from /proc after a full GC and a pause, before and at each stage. At the
+ * first stage, the migration watcher's CPU share is measured over equal idle windows with the
+ * watcher off and on (interleaved, toggled by signals), from the process's CPU time in /proc.
+ * @module
+ */
+
+import { cpuSeconds, fdCount, rssKiB, type ServerProcess, sleep } from "./_bench_proc.ts";
+import {
+  type BenchOptions,
+  errorText,
+  fmt,
+  median,
+  progress,
+  round,
+  type ScenarioResult,
+  table,
+} from "./_bench_common.ts";
+import { type BenchEnv, ROOT, withFileLimit } from "./_bench_env.ts";
+
+const PER_ENDPOINT = 100;
+const SETTLE_MS = 3000;
+
+/** Server RSS after a full GC (SIGHUP to the bench entry) and a pause. */
+async function settledRss(server: ServerProcess, gcs: { n: number }): Promise<number> {
+  await sleep(SETTLE_MS);
+  server.signal("SIGHUP");
+  await server.waitForLine(`gc ${++gcs.n}`, 10_000);
+  await sleep(1000);
+  return await rssKiB(server.pid);
+}
+
+/** Runs the idle-connections measurement. */
+export async function runIdle(env: BenchEnv, options: BenchOptions): Promise<ScenarioResult> {
+  const stages = options.quick ? [200, 1000] : [1000, 10_000];
+  const windowMs = options.quick ? 1000 : 4000;
+  const pairs = options.pairs;
+  const errors: string[] = [];
+  const port = env.port();
+  const labPort = env.port();
+  const server = await env.startBenchServer(port, labPort, crypto.randomUUID());
+  const gcs = { n: 0 };
+  const baseline = await settledRss(server, gcs);
+  progress(`idle: server RSS ${fmt(baseline / 1024, 1)} MiB with no connections`);
+  const holdCmd = await withFileLimit([
+    Deno.execPath(),
+    "run",
+    "-A",
+    `${ROOT}bench/tools/hold_clients.ts`,
+    "--port",
+    String(port),
+    "--ca",
+    `${env.certDir}/ca.pem`,
+    "--counts",
+    stages.join(","),
+    "--per-endpoint",
+    String(PER_ENDPOINT),
+    "--keepalive",
+    "5000",
+  ], Math.ceil(stages.at(-1)! / PER_ENDPOINT) + 256);
+  let lastProgress = 0;
+  const onLine = (line: string) => {
+    if (!line.startsWith("progress ")) return;
+    lastProgress = Number(line.split(" ")[1]);
+    progress(`idle: ${line.slice(9)} connections open`);
+  };
+  const holder = await env.spawn("idle clients", holdCmd, `held ${stages[0]}`, 300_000, {}, onLine);
+  const measured: {
+    connections: number;
+    rssKiB: number;
+    bytesPerConnection: number;
+    serverFds: number;
+    clientFds: number;
+    clientRssKiB: number;
+  }[] = [];
+  const measure = async (n: number) => {
+    const rss = await settledRss(server, gcs);
+    const row = {
+      connections: n,
+      rssKiB: rss,
+      bytesPerConnection: Math.round(((rss - baseline) * 1024) / n),
+      serverFds: await fdCount(server.pid),
+      clientFds: await fdCount(holder.pid),
+      clientRssKiB: await rssKiB(holder.pid),
+    };
+    measured.push(row);
+    progress(
+      `idle: ${n} connections: server RSS ${fmt(rss / 1024, 1)} MiB, ` +
+        `${fmt(row.bytesPerConnection / 1024, 1)} KiB per connection`,
+    );
+  };
+  const cpu: { pair: number; state: "off" | "on"; percent: number }[] = [];
+  let reached = stages[0];
+  let stageError: string | undefined;
+  try {
+    await measure(stages[0]);
+    progress(
+      `idle: watcher CPU at ${stages[0]} idle connections, ${windowMs} ms windows, ${pairs} pairs`,
+    );
+    let toggles = 0;
+    for (let pair = 0; pair <= pairs; pair++) {
+      for (const state of ["off", "on"] as const) {
+        server.signal(state === "off" ? "SIGUSR1" : "SIGUSR2");
+        await server.waitForLine(`watcher ${state} ${++toggles}`, 10_000);
+        await sleep(200);
+        const before = await cpuSeconds(server.pid);
+        const t0 = performance.now();
+        await sleep(windowMs);
+        const used = (await cpuSeconds(server.pid)) - before;
+        const percent = round((used / ((performance.now() - t0) / 1000)) * 100, 2);
+        if (pair > 0) cpu.push({ pair, state, percent });
+        progress(
+          `  ${pair === 0 ? "warm-up" : `pair ${pair}/${pairs}`} watcher ${
+            state.padEnd(3)
+          } ${percent} % of a core`,
+        );
+      }
+    }
+    for (const n of stages.slice(1)) {
+      holder.signal("SIGUSR1");
+      try {
+        await holder.waitForLine(`held ${n}`, 600_000);
+        reached = n;
+        await measure(n);
+      } catch (error) {
+        stageError = `idle: could not hold ${n} connections (reached about ${lastProgress}): ${
+          errorText(error)
+        }`;
+        errors.push(stageError);
+        break;
+      }
+    }
+  } finally {
+    await Promise.all([env.stop(holder), env.stop(server)]);
+  }
+  const diffs = [];
+  for (let pair = 1; pair <= pairs; pair++) {
+    const on = cpu.find((c) => c.pair === pair && c.state === "on");
+    const off = cpu.find((c) => c.pair === pair && c.state === "off");
+    if (on && off) diffs.push(round(on.percent - off.percent, 2));
+  }
+  const watcherShare = median(diffs);
+  const medOn = median(cpu.filter((c) => c.state === "on").map((c) => c.percent));
+  const medOff = median(cpu.filter((c) => c.state === "off").map((c) => c.percent));
+  const kib = (b: number) => `${fmt(b / 1024, 1)} KiB`;
+  return {
+    name: "idle",
+    title: "Idle connections: server memory and watcher CPU",
+    rows: [
+      ...measured.map((m) => ({
+        scenario: `server RSS per idle QUIC connection at ${fmt(m.connections)} conns`,
+        ours: kib(m.bytesPerConnection),
+        peer: "—",
+        ratio: "—",
+        target: "—",
+        met: null,
+      })),
+      {
+        scenario: `migration watcher CPU at ${fmt(stages[0])} idle conns (% of a core)`,
+        ours: `${fmt(watcherShare, 2)} %`,
+        peer: `on ${fmt(medOn, 2)} % / off ${fmt(medOff, 2)} %`,
+        ratio: "on − off",
+        target: "≤ 5 % of a core",
+        met: Number.isFinite(watcherShare) ? watcherShare <= 5 : null,
+      },
+    ],
+    markdown: [
+      `A client process opened ${stages.map((n) => fmt(n)).join(", then ")} HTTP/3 ` +
+      "connections in all to our server (direct, not through the lab), each making one " +
+      `\`GET /healthz\`, then idle with 5 s keep-alives; ${PER_ENDPOINT} connections share ` +
+      "each client UDP socket, so 10,000 connections need about 100 client sockets and one " +
+      "server socket, far below the open-files limit. Server RSS (`VmRSS`) is read " +
+      `${SETTLE_MS / 1000} s after each stage completes, after a full GC and a 1 s pause; ` +
+      `per connection = (RSS − RSS with no connections, ${fmt(baseline / 1024, 1)} MiB) / N.`,
+      "",
+      ...table(
+        [
+          "connections",
+          "server RSS MiB",
+          "per connection",
+          "server fds",
+          "client fds",
+          "client RSS MiB",
+        ],
+        measured.map((m) => [
+          fmt(m.connections),
+          fmt(m.rssKiB / 1024, 1),
+          kib(m.bytesPerConnection),
+          m.serverFds,
+          m.clientFds,
+          fmt(m.clientRssKiB / 1024, 1),
+        ]),
+      ),
+      ...(stageError ? ["", `**${stageError}**`] : []),
+      "",
+      `Watcher CPU: with ${fmt(stages[0])} idle connections open, the server's CPU time ` +
+      `(utime + stime, /proc/<pid>/stat) over ${windowMs / 1000} s windows with the watcher ` +
+      "off (SIGUSR1: its timer stopped) and on (SIGUSR2: `watcher.check()` every 50 ms, what " +
+      `its timer does), interleaved, ${pairs} pairs after a warm-up. Median on ` +
+      `${fmt(medOn, 2)} %, off ${fmt(medOff, 2)} % (keep-alives and timers), **median ` +
+      `per-pair difference ${fmt(watcherShare, 2)} % of one core** (per pair: ${
+        diffs.join(", ")
+      }).`,
+    ],
+    commands: {
+      server: env.benchServerCommand(port, labPort, "<token>").join(" "),
+      clients: holdCmd.join(" "),
+    },
+    data: {
+      stages,
+      reached,
+      baselineRssKiB: baseline,
+      measured,
+      windowMs,
+      cpu,
+      diffs,
+      watcherShare,
+    },
+    errors,
+  };
+}

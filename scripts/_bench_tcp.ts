@@ -1,0 +1,172 @@
+/**
+ * Scenario `tcp`: what Hono and connection tracking cost over TCP. `h2load` (HTTP/2 over TLS)
+ * sends N GETs of `/healthz` over C connections with M streams each, to our TCP listener (the
+ * same port as HTTP/3) and to a bare `Deno.serve` answering the same 15-byte JSON, in
+ * interleaved pairs. req/s is h2load's own figure.
+ * @module
+ */
+
+import { capture, sleep } from "./_bench_proc.ts";
+import {
+  type BenchOptions,
+  fmt,
+  interleave,
+  median,
+  medianOf,
+  pairRatios,
+  progress,
+  type ScenarioResult,
+  table,
+} from "./_bench_common.ts";
+import { type BenchEnv, Restartable } from "./_bench_env.ts";
+
+const RUN_LIMIT_MS = 120_000;
+const CLIENTS = 10;
+const STREAMS = 10;
+
+function h2loadCommand(port: number, requests: number): string[] {
+  return [
+    "h2load",
+    "-n",
+    String(requests),
+    "-c",
+    String(CLIENTS),
+    "-m",
+    String(STREAMS),
+    `https://127.0.0.1:${port}/healthz`,
+  ];
+}
+
+/** h2load's req/s, succeeded count and 2xx count from its output. */
+export function parseH2load(
+  output: string,
+): { reqPerSec: number; succeeded: number; ok2xx: number } {
+  const rate = output.match(/finished in [\d.]+m?s, ([\d.]+) req\/s/);
+  const done = output.match(/requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded/);
+  const codes = output.match(/status codes: (\d+) 2xx/);
+  return {
+    reqPerSec: Number(rate?.[1] ?? NaN),
+    succeeded: Number(done?.[1] ?? NaN),
+    ok2xx: Number(codes?.[1] ?? NaN),
+  };
+}
+
+/** Runs the TCP comparison. */
+export async function runTcp(env: BenchEnv, options: BenchOptions): Promise<ScenarioResult> {
+  const requests = options.quick ? 5000 : 20_000;
+  const pairs = options.pairs;
+  const errors: string[] = [];
+  const port = env.port();
+  const labPort = env.port();
+  const barePort = env.port();
+  progress("tcp: starting our server and the bare Deno.serve");
+  const servers: Record<string, Restartable> = {
+    ours: new Restartable(() => env.startOurs(port, labPort)),
+    bare: new Restartable(() => env.startBare(barePort)),
+  };
+  const ports: Record<string, number> = { ours: port, bare: barePort };
+  try {
+    progress(
+      `tcp: h2load ${requests} GETs, ${CLIENTS} connections × ${STREAMS} streams, ${pairs} pairs`,
+    );
+    const samples = await interleave(["ours", "bare"], pairs, async (target) => {
+      await servers[target].ensure();
+      const out = await capture(h2loadCommand(ports[target], requests), {}, RUN_LIMIT_MS);
+      await sleep(300); // a crash at connection close shows by then
+      const parsed = parseH2load(out.stdout);
+      // A run counts when at least 90 % of its requests succeeded (h2load's req/s is over
+      // the requests that completed); an incomplete run is still reported as a problem.
+      const complete = out.code === 0 && parsed.succeeded === requests &&
+        parsed.ok2xx === requests && out.stdout.includes("h2");
+      const ok = parsed.succeeded >= 0.9 * requests && parsed.ok2xx === parsed.succeeded;
+      if (!complete) {
+        errors.push(
+          `tcp ${target}: exit ${out.code}, ${parsed.succeeded} succeeded, ${parsed.ok2xx} 2xx; ` +
+            (out.stdout.match(/^requests: .*$/m)?.[0] ?? out.stdout.slice(-300)) +
+            ` ${out.stderr.slice(0, 300)}`,
+        );
+      }
+      const crashed = servers[target].died;
+      return {
+        value: Math.round(parsed.reqPerSec),
+        ok,
+        detail: { crashed, complete, succeeded: parsed.succeeded },
+      };
+    }, "req/s");
+    for (const [name, server] of Object.entries(servers)) {
+      await server.ensure(); // records a crash after the last run
+      for (const crash of server.crashes) errors.push(`tcp: ${name} server crashed: ${crash}`);
+    }
+    const crashes = { ours: servers.ours.crashes, bare: servers.bare.crashes };
+    const ratios = pairRatios(samples, "ours", "bare");
+    const med = { ours: medianOf(samples, "ours"), bare: medianOf(samples, "bare") };
+    const ratio = median(ratios);
+    return {
+      name: "tcp",
+      title: "TCP: our HTTPS listener vs a bare Deno.serve (h2load, HTTP/2)",
+      rows: [{
+        scenario: `h2load ${fmt(requests)} GETs, ${CLIENTS}×${STREAMS} streams, TCP h2 (req/s)`,
+        ours: fmt(med.ours) +
+          (crashes.ours.length > 0 ? ` (server crashed ${crashes.ours.length}×)` : ""),
+        peer: `bare Deno.serve ${fmt(med.bare)}`,
+        ratio: fmt(ratio, 2),
+        target: "—",
+        met: null,
+      }],
+      markdown: [
+        `\`h2load -n ${requests} -c ${CLIENTS} -m ${STREAMS}\` against \`/healthz\` over ` +
+        `HTTPS (HTTP/2, TLS 1.3, same certificate), ${pairs} interleaved pairs after one ` +
+        "uncounted warm-up each. Ours is the whole app (Hono, the connection-headers " +
+        "middleware, the tracker) on our TCP listener; the bare `Deno.serve` " +
+        "(`bench/tools/bare_server.ts`) returns the same body and content type with nothing " +
+        "else. The ratio is what Hono + tracking leave of the runtime's HTTP/2 throughput. " +
+        "h2load runs on the same 2 cores. A run counts when ≥ 90 % of its requests succeeded " +
+        "(h2load's req/s covers the completed ones); each server is started again after a " +
+        "crash.",
+        "",
+        `**Median: ours ${fmt(med.ours)} req/s, bare Deno.serve ${fmt(med.bare)} req/s; ` +
+        `median per-pair ratio ours/bare ${fmt(ratio, 3)}.**`,
+        "",
+        ...table(
+          ["pair", "server", "req/s", "succeeded", "result", "server"],
+          samples.map((s) => [
+            s.pair,
+            s.target,
+            fmt(s.value),
+            fmt(s.detail?.succeeded as number),
+            s.detail?.complete ? "ok" : s.ok ? "incomplete (counted)" : "FAILED",
+            s.detail?.crashed ? "**crashed**" : "ran on",
+          ]),
+        ),
+        "",
+        `Per-pair ratios ours/bare: ${ratios.join(", ")}`,
+        "",
+        ...(crashes.ours.length + crashes.bare.length > 0
+          ? [
+            `**Server crashes (each restarted before the next run): ours ${crashes.ours.length}, ` +
+            `bare ${crashes.bare.length}.** Last line before each: ` +
+            [...crashes.ours, ...crashes.bare].map((c) => `\`${c}\``).join("; "),
+          ]
+          : ["No server crashed."]),
+      ],
+      commands: {
+        ours: env.ourServerCommand(port, labPort).join(" "),
+        bare: env.bareServerCommand(barePort).join(" "),
+        client: h2loadCommand(port, requests).join(" "),
+      },
+      data: {
+        requests,
+        clients: CLIENTS,
+        streams: STREAMS,
+        pairs,
+        samples,
+        ratios,
+        median: med,
+        medianRatio: ratio,
+      },
+      errors,
+    };
+  } finally {
+    await Promise.all(Object.values(servers).map((s) => s.stop(env)));
+  }
+}

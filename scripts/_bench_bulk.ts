@@ -114,7 +114,7 @@ export async function runBulk(env: BenchEnv, options: BenchOptions): Promise<Sce
         }
       } else {
         const out = await capture(cmd, {}, RUN_LIMIT_MS);
-        if (out.code !== 0 || out.stdout.trim() !== `2 ${bytes}`) {
+        if (out.code !== 0 || out.stdout.trim() !== `1.1 ${bytes}`) {
           throw new Error(`bulk ${target}: check printed "${out.stdout}", exit ${out.code}`);
         }
       }

@@ -11,13 +11,11 @@
  * @module
  */
 
-import { formatAddr } from "../addr.ts";
-import type { QuicAddr } from "../h3/transport.ts";
 import type { ConnectionTracker, TrackedConnection } from "../tracker/tracker.ts";
 
-/** Anything with a live remote address. */
+/** Anything with a live remote address: `ip:port` now (it may throw once the connection is gone). */
 export interface AddressSource {
-  readonly remoteAddr: QuicAddr;
+  remoteAddr(): string;
 }
 
 /** The periodic migration check. */
@@ -50,14 +48,15 @@ export class MigrationWatcher {
   /** One check of every watched connection; also called by the timer. */
   check(): void {
     this.ticks++;
+    const now = this.#tracker.clock(); // one clock read per tick, not per connection
     for (const [conn, source] of this.#watched) {
       let addr: string;
       try {
-        addr = formatAddr(source.remoteAddr);
+        addr = source.remoteAddr();
       } catch {
         continue; // the connection is closing; its close is reported elsewhere
       }
-      this.#tracker.observe(conn, addr);
+      this.#tracker.observe(conn, addr, now);
     }
     this.#tracker.tick();
   }

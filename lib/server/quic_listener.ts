@@ -89,10 +89,11 @@ export function startQuicListener(options: QuicListenerOptions): QuicListenerHan
       localAddr,
       conn.serverName ?? null,
     );
+    const env = new QuicConnectionEnv(record, conn);
     const h3 = new H3ServerConnection<ConnectionEnv>(
       conn,
       options.fetch,
-      new QuicConnectionEnv(record, conn),
+      env,
       {
         maxFieldSectionSize: options.maxFieldSectionSize,
         maxRequestBodySize: options.maxRequestBodySize,
@@ -102,7 +103,7 @@ export function startQuicListener(options: QuicListenerOptions): QuicListenerHan
     );
     record.counters = h3;
     connections.add(h3);
-    options.watcher.watch(record, conn);
+    options.watcher.watch(record, env);
     const info = await h3.serve();
     options.watcher.unwatch(record);
     connections.delete(h3);

@@ -191,12 +191,16 @@ export class ConnectionTracker {
     }
   }
 
-  /** Records the address the watcher saw on `conn` just now. */
-  observe(conn: TrackedConnection, remoteAddr: string): void {
+  /** Records the address the watcher saw on `conn` at `now` (default: the clock, now). */
+  observe(conn: TrackedConnection, remoteAddr: string, now: number = this.#now()): void {
     if (conn.state === "closed") return;
-    const now = this.#now();
     if (remoteAddr !== conn.remoteAddr) this.#changed(conn, remoteAddr, "watcher", now);
     else conn.lastObservedMs = now;
+  }
+
+  /** The tracker's clock, in ms (for callers that observe many connections at one instant). */
+  clock(): number {
+    return this.#now();
   }
 
   /** Ends validation windows that have run out, and forgets closed connections past retention. */

@@ -55,7 +55,7 @@ Deno.test("scripts/test_migration.sh: every step passes against a running server
       const step of [
         /^✅ curl and jq are installed$/m,
         /^✅ GET \/healthz: ok$/m,
-        /^✅ GET \/api\/test: protocol h2, connection [0-9a-f]+, address 127\.0\.0\.1:\d+$/m,
+        /^✅ GET \/api\/test: protocol http\/1\.1, connection [0-9a-f]+, address 127\.0\.0\.1:\d+$/m,
         /^✅ X-Connection-ID header present \([0-9a-f]+\)$/m,
         new RegExp(
           `^✅ 3 migrations through https://localhost:${server.labPort}: all detected`,

@@ -159,8 +159,12 @@ async function migrateUnderLoad(server: ServerProcess, peak: (heap: number) => v
   );
   const controls = await Promise.all(range.map(() => server.client()));
   try {
-    const ids: string[] = await Promise.all(
-      labs.map(async (lab) => (await (await lab.fetch("/api/test")).json()).connection_id),
+    const ids: string[] = await within(
+      Promise.all(
+        labs.map(async (lab) => (await (await lab.fetch("/api/test")).json()).connection_id),
+      ),
+      10_000,
+      "the lab connections' first requests",
     );
     let stop = false;
     let ok = 0;

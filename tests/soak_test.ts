@@ -44,7 +44,7 @@ const HEAP_TOLERANCE_CONNECTIONS = 4 * MiB;
 const HEAP_TOLERANCE = 12 * MiB;
 /**
  * RSS moves with the allocator's and V8's page reuse, not only with live data: measured here, a
- * baseline of 196–217 MiB and +2 to +25 MiB at the end. So a looser bound, which still catches
+ * baseline of 178–217 MiB and 0 to +25 MiB at the end. So a looser bound, which still catches
  * a native leak of 7 KiB per connection (70 MiB); the heap bounds are the precise check.
  */
 const RSS_TOLERANCE = 64 * MiB;

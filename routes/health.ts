@@ -5,6 +5,7 @@
 
 import { Hono } from "hono";
 import type { AppEnv } from "../lib/server/connection_env.ts";
+import { jsonResponse } from "../lib/json_response.ts";
 
 /** The health route. */
-export const health = new Hono<AppEnv>().get("/healthz", (c) => c.json({ status: "ok" }));
+export const health = new Hono<AppEnv>().get("/healthz", () => jsonResponse({ status: "ok" }));

@@ -7,11 +7,12 @@
 
 import { Hono } from "hono";
 import type { AppEnv } from "../lib/server/connection_env.ts";
+import { jsonResponse } from "../lib/json_response.ts";
 
 /** The test route. */
 export const test = new Hono<AppEnv>().get("/api/test", (c) => {
   const conn = c.env.connection;
-  return c.json({
+  return jsonResponse({
     protocol: conn.protocol,
     connection_id: conn.id,
     remote_addr: conn.remoteAddr,

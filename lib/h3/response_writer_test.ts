@@ -1,0 +1,86 @@
+import { strict as assert } from "node:assert";
+import { sendResponse } from "./response_writer.ts";
+import { FrameReader } from "./frame_reader.ts";
+import { decodeFieldSection } from "./qpack/mod.ts";
+import { concat } from "./_test_helpers.ts";
+
+/** A writable that keeps what is written and whether it was closed or aborted. */
+function recorder() {
+  const chunks: Uint8Array[] = [];
+  let ended: "closed" | "aborted" | undefined;
+  const writable = new WritableStream<Uint8Array>({
+    write(chunk) {
+      chunks.push(chunk);
+    },
+    close() {
+      ended = "closed";
+    },
+    abort() {
+      ended = "aborted";
+    },
+  });
+  return { writer: writable.getWriter(), chunks, ended: () => ended };
+}
+
+/** The response's fields and body, decoded from what was written. */
+function decode(chunks: Uint8Array[]) {
+  const frames = new FrameReader({ kind: "response", maxHeadersPayload: 65536 });
+  frames.push(concat(...chunks));
+  let fields: string[] = [];
+  const body: Uint8Array[] = [];
+  for (let event = frames.next(); event !== null; event = frames.next()) {
+    if (event.type === "headers") fields = decodeFieldSection(event.payload, 65536);
+    if (event.type === "data") body.push(event.payload.slice());
+  }
+  frames.end();
+  return { fields, body: new TextDecoder().decode(concat(...body)) };
+}
+
+Deno.test("sendResponse: a small body with content-length goes out whole in one write", async () => {
+  const out = recorder();
+  const sent = await sendResponse(
+    out.writer,
+    new Response('{"a":1}', { headers: { "content-length": "7" } }),
+    false,
+  );
+  assert.equal(sent, 7);
+  assert.equal(out.chunks.length, 1, "HEADERS and DATA in a single write");
+  assert.equal(out.ended(), "closed");
+  const { fields, body } = decode(out.chunks);
+  assert.deepEqual(fields.slice(0, 2), [":status", "200"]);
+  assert.equal(body, '{"a":1}');
+});
+
+Deno.test("sendResponse: a body that breaks its content-length is not sent as if whole", async () => {
+  const out = recorder();
+  const sent = await sendResponse(
+    out.writer,
+    new Response("longer than declared", { headers: { "content-length": "3" } }),
+    false,
+  );
+  assert.equal(sent, 0);
+  assert.equal(out.ended(), "aborted");
+  assert.equal(out.chunks.length, 0);
+});
+
+Deno.test("sendResponse: HEAD sends the fields, content-length included, and no body", async () => {
+  const out = recorder();
+  const sent = await sendResponse(
+    out.writer,
+    new Response("hello", { headers: { "content-length": "5" } }),
+    true,
+  );
+  assert.equal(sent, 0);
+  const { fields, body } = decode(out.chunks);
+  assert.ok(fields.includes("content-length"));
+  assert.equal(body, "");
+});
+
+Deno.test("sendResponse: a streamed body without a length is streamed, chunk by chunk", async () => {
+  const out = recorder();
+  const stream = ReadableStream.from(["a", "b", "c"].map((s) => new TextEncoder().encode(s)));
+  const sent = await sendResponse(out.writer, new Response(stream), false);
+  assert.equal(sent, 3);
+  assert.equal(decode(out.chunks).body, "abc");
+  assert.equal(out.ended(), "closed");
+});

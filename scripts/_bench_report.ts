@@ -229,8 +229,8 @@ export function renderMarkdown(r: BenchReport): string {
     `- CPUs (nproc): ${r.machine.nproc}; CPU: ${r.machine.cpu}; memory: ${
       fmt(r.machine.memoryMiB)
     } MiB; open-files limit ${r.machine.openFilesLimit}`,
-    `- Load average at the start: ${r.machine.loadAverage}. The machine was shared with ` +
-    "other work (two other engineers' test runs), so absolute figures are noisy; the " +
+    `- Load average at the start: ${r.machine.loadAverage}. A small shared virtual machine: ` +
+    "absolute figures are noisy and the clients share the cores with the servers; the " +
     "interleaved ratios are the comparison.",
     `- Deno ${r.versions.deno}; Caddy ${r.versions.caddy}; ${r.versions.ngtcp2Client}; ` +
     `${r.versions.nghttp2Client}; ${r.versions.curl}`,

@@ -124,6 +124,29 @@ export interface OptionSpec {
   apply(config: ServerConfig, value: string, source: string): void;
 }
 
+/** An option taking `true` or `false` that sets a boolean field of the config. */
+function booleanSpec(
+  flag: string,
+  envVar: string,
+  field: "persist" | "tcpHttp2",
+  description: string,
+  defaultValue: boolean,
+): OptionSpec {
+  return {
+    flag,
+    envVar,
+    valueName: "true|false",
+    description,
+    defaultText: String(defaultValue),
+    apply(config, value, source) {
+      if (value !== "true" && value !== "false") {
+        throw new ConfigError(`${source}: ${quote(value)} is not true or false`);
+      }
+      config[field] = value === "true";
+    },
+  };
+}
+
 /** Every option, in help order. */
 export const OPTION_SPECS: readonly OptionSpec[] = [
   {
@@ -245,34 +268,21 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
       config.maxClosed = parseBoundedInt(value, source, 0, 1_000_000, "a count");
     },
   },
-  {
-    flag: "--tcp-h2",
-    envVar: "QUIC_TCP_H2",
-    valueName: "true|false",
-    description:
-      "offer HTTP/2 over TCP besides HTTP/1.1 (off: in Deno 2.9.6 a peer's GOAWAY can abort the process, denoland/deno#36788)",
-    defaultText: "false",
-    apply(config, value, source) {
-      if (value !== "true" && value !== "false") {
-        throw new ConfigError(`${source}: ${quote(value)} is not true or false`);
-      }
-      config.tcpHttp2 = value === "true";
-    },
-  },
+  booleanSpec(
+    "--tcp-h2",
+    "QUIC_TCP_H2",
+    "tcpHttp2",
+    "offer HTTP/2 over TCP besides HTTP/1.1 (off: in Deno 2.9.6 a peer's GOAWAY can abort the process, denoland/deno#36788)",
+    false,
+  ),
   ...LIMIT_OPTION_SPECS,
-  {
-    flag: "--persist",
-    envVar: "QUIC_PERSIST",
-    valueName: "true|false",
-    description: "keep connection history in <data-dir>/history.kv across restarts",
-    defaultText: "true",
-    apply(config, value, source) {
-      if (value !== "true" && value !== "false") {
-        throw new ConfigError(`${source}: ${quote(value)} is not true or false`);
-      }
-      config.persist = value === "true";
-    },
-  },
+  booleanSpec(
+    "--persist",
+    "QUIC_PERSIST",
+    "persist",
+    "keep connection history in <data-dir>/history.kv across restarts",
+    true,
+  ),
   {
     flag: "--persist-interval",
     envVar: "QUIC_PERSIST_INTERVAL",

@@ -21,8 +21,8 @@ import {
   messageOf,
   newConnectionReport,
   runLabConnection,
-  withTimeout,
 } from "./migrate/lab_connection_run.ts";
+import { withTimeout } from "./timeout.ts";
 import { MIGRATE_HELP, type MigrateOptions, parseMigrateOptions } from "./migrate/options.ts";
 import { formatReportTable, ProgressLine, reportsPassed } from "./migrate/report.ts";
 

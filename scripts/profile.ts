@@ -12,6 +12,9 @@
  * @module
  */
 
+import { gtlsCommand } from "./_bench_one.ts";
+import { freePort } from "./_bench_proc.ts";
+
 const ROOT = new URL("../", import.meta.url);
 
 interface ProfileNode {
@@ -38,22 +41,6 @@ function count(name: string, fallback: number, max: number): number {
     Deno.exit(2);
   }
   return n;
-}
-
-/** A port free for both TCP and UDP right now. */
-function freePort(): number {
-  for (;;) {
-    const tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (tcp.addr as Deno.NetAddr).port;
-    try {
-      Deno.listenDatagram({ hostname: "127.0.0.1", port, transport: "udp" }).close();
-      return port;
-    } catch {
-      // taken on UDP; try another
-    } finally {
-      tcp.close();
-    }
-  }
 }
 
 /** Which part of the program a profile node belongs to. */
@@ -109,8 +96,7 @@ if (import.meta.main) {
   const keep = option("--keep", "");
   const dir = await Deno.makeTempDir({ prefix: "quic-profile-" });
   const port = freePort();
-  let labPort = freePort();
-  while (labPort === port) labPort = freePort();
+  const labPort = freePort([port]);
   const server = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -128,17 +114,9 @@ if (import.meta.main) {
     await waitForServer(port);
     for (let round = 1; round <= rounds; round++) {
       const started = performance.now();
-      const out = await new Deno.Command("gtlsclient", {
-        args: [
-          "-q",
-          "--exit-on-all-streams-close",
-          "-n",
-          String(requests),
-          `--max-streams-bidi=${requests}`,
-          "127.0.0.1",
-          String(port),
-          `https://localhost:${port}${path}`,
-        ],
+      const [command, ...args] = gtlsCommand(port, requests, true, path);
+      const out = await new Deno.Command(command, {
+        args,
         stdout: "null",
         stderr: "piped",
         signal: AbortSignal.timeout(120_000),

@@ -11,6 +11,8 @@
  * @module
  */
 
+import { withTimeout as within } from "../lib/timeout.ts";
+export { within };
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import type { TestServer } from "./_server.ts";
 
@@ -23,19 +25,6 @@ export interface Browser {
   context: BrowserContext;
   page: Page;
   close(): Promise<void>;
-}
-
-/** Rejects if `promise` does not settle within `ms`; the timer never outlives the race. */
-export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Launches Chromium forced onto QUIC for `localhost:<port>`, trusting the server's key. */

@@ -11,18 +11,11 @@
  * @module
  */
 
+import { withTimeout as within } from "../lib/timeout.ts";
+export { within };
 import { strict as assert } from "node:assert";
 import { H3Client } from "../lib/h3/client.ts";
 import { freePort } from "./_server.ts";
-
-/** Rejects with `what` if `promise` has not settled within `ms`; the timer never outlives it. */
-export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /** Parses Prometheus text into `name{labels}` → value (names without labels stay bare). */
 export function parseMetrics(text: string): Map<string, number> {

@@ -5,6 +5,7 @@
  * the stored history too.
  */
 
+import { withTimeout as within } from "../lib/timeout.ts";
 import { strict as assert } from "node:assert";
 import { H3Client } from "../lib/h3/client.ts";
 import { CONNECTION_PREFIX } from "../lib/store/history_store.ts";
@@ -12,17 +13,6 @@ import type { ConnectionInfo } from "../lib/tracker/types.ts";
 import { freePort, startTestServer } from "./_server.ts";
 
 const HISTORY = { intervalMs: 50 };
-
-/** Rejects if `promise` takes longer than `ms`. */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 /** Every record in a history file, read with its own handle (the server may hold the file). */
 async function readHistory(dataDir: string): Promise<Map<string, ConnectionInfo>> {

@@ -13,6 +13,7 @@
  * @module
  */
 
+import { withTimeout } from "../timeout.ts";
 import { H3Client } from "../h3/client.ts";
 import type { LabTarget, MigrationKind } from "./options.ts";
 
@@ -348,15 +349,6 @@ async function readJson(
   }
   const record = typeof body === "object" && body !== null && !Array.isArray(body) ? body : {};
   return { status: res.status, body: record as Record<string, unknown> };
-}
-
-/** `promise`, or a rejection naming `what` after `ms`; the timer never outlives the race. */
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function sleep(ms: number): Promise<void> {

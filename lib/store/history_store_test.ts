@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { withTimeout as within } from "../timeout.ts";
 import { ConnectionTracker, LOST_AT_RESTART } from "../tracker/tracker.ts";
 import type { ConnectionInfo } from "../tracker/types.ts";
 import { CONNECTION_PREFIX, HistoryStore, type HistoryStoreOptions } from "./history_store.ts";
@@ -17,17 +18,6 @@ async function withFile(fn: (path: string) => Promise<void>): Promise<void> {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-}
-
-/** Rejects if `promise` takes longer than `ms`: every wait in these tests is bounded. */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 /** The records in the file at `path`, by id (read with a separate handle). */

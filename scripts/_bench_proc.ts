@@ -233,24 +233,7 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** A port free for both TCP and UDP on 127.0.0.1 (at most 50 attempts). */
-export function freePort(exclude: number[] = []): number {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (tcp.addr as Deno.NetAddr).port;
-    try {
-      if (exclude.includes(port)) continue;
-      const udp = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port });
-      udp.close();
-      return port;
-    } catch {
-      // UDP side taken: try another.
-    } finally {
-      tcp.close();
-    }
-  }
-  throw new Error("no free TCP+UDP port on 127.0.0.1 after 50 attempts");
-}
+export { freePort } from "../lib/free_port.ts";
 
 /** Whether `command` is on PATH. */
 export async function hasCommand(command: string): Promise<boolean> {

@@ -97,19 +97,4 @@ export async function sha256Stream(
   return { hex: hash.digest("hex"), bytes };
 }
 
-/** A port free on both TCP and UDP right now. */
-export function freePort(): number {
-  for (;;) {
-    const tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (tcp.addr as Deno.NetAddr).port;
-    try {
-      const udp = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port });
-      udp.close();
-      return port;
-    } catch {
-      // taken on UDP: try another
-    } finally {
-      tcp.close();
-    }
-  }
-}
+export { freePort } from "../lib/free_port.ts";

@@ -87,7 +87,7 @@ export const LIMIT_OPTION_SPECS: readonly OptionSpec[] = [
     "--header-timeout",
     "QUIC_HEADER_TIMEOUT",
     "headerTimeoutMs",
-    "ms a request stream may take to send its headers; then 408 (slowloris)",
+    "ms for a request head: an HTTP/3 stream then gets 408, an idle TCP connection is closed",
     100,
     600_000,
     "10000",

@@ -19,7 +19,8 @@ export interface ServerLimits {
   mutatingRequestsPerSecond: number;
   /**
    * Milliseconds a request stream may take to deliver its header section; a stream that sends
-   * nothing (slowloris) is answered 408 and its reading stopped when it runs out.
+   * nothing (slowloris) is answered 408 and its reading stopped when it runs out. Over TCP, the
+   * time a connection may go without a request in progress before it is closed.
    */
   headerTimeoutMs: number;
   /** Concurrent client sessions in the migration lab's relay. */

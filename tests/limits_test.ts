@@ -10,6 +10,7 @@ import { startTestServer, type TestServer } from "./_server.ts";
 import { headersFrame, RawH3 } from "./_raw_h3.ts";
 import { encodeFrame, FRAME_DATA } from "../lib/h3/frame.ts";
 import type { H3Client } from "../lib/h3/client.ts";
+import { withTimeout } from "../lib/timeout.ts";
 import type { TrackerEvent } from "../lib/tracker/types.ts";
 
 /** Resolves with the next tracker event `match` accepts. */
@@ -200,6 +201,39 @@ Deno.test("limits: a slowloris request stream gets 408 after --header-timeout; t
     assert.equal(after.kind === "response" && after.status, 200);
   } finally {
     await raw.close();
+    await server.stop();
+  }
+});
+
+Deno.test("limits: over TCP, a connection without a complete request head is closed after --header-timeout", async () => {
+  const server = await startTestServer([], { limits: { headerTimeoutMs: 300 } });
+  // The dev certificate covers 127.0.0.1, so the address is also the name checked.
+  const tls = () =>
+    Deno.connectTls({ hostname: "127.0.0.1", port: server.port, caCerts: [server.caPem] });
+  const slow = await tls();
+  const good = await tls();
+  try {
+    const started = performance.now();
+    await slow.write(new TextEncoder().encode("GET /api/test HTTP/1.1\r\nHost: localhost\r\n"));
+    // A well-behaved request on another connection meanwhile is answered.
+    await good.write(new TextEncoder().encode("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"));
+    const buffer = new Uint8Array(4096);
+    const n = await good.read(buffer);
+    assert.match(new TextDecoder().decode(buffer.subarray(0, n ?? 0)), /^HTTP\/1\.1 200/);
+    // The slow one is closed by the server: its read ends (EOF, or a reset) without an answer.
+    const read = await withTimeout(
+      slow.read(buffer).then((m) => m, () => null),
+      5000,
+      "the server closing the slow connection",
+    );
+    const waited = performance.now() - started;
+    assert.equal(read, null, "no answer, the connection ended");
+    assert.ok(waited >= 250, `closed after ${waited.toFixed(0)} ms, not before the timeout`);
+  } finally {
+    try {
+      slow.close();
+    } catch { /* already closed */ }
+    good.close();
     await server.stop();
   }
 });

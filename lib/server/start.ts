@@ -183,6 +183,7 @@ async function startListeners(
       maxBodyBytes: limits.maxBodyBytes,
       onRefused: () => metrics.countRefused("tcp"),
       http2: options.tcpHttp2,
+      headerTimeoutMs: limits.headerTimeoutMs,
     });
   } catch (error) {
     await quic.shutdown(0);
@@ -212,6 +213,7 @@ async function startListeners(
         maxBodyBytes: limits.maxBodyBytes,
         onRefused: () => metrics.countRefused("tcp"),
         http2: options.tcpHttp2,
+        headerTimeoutMs: limits.headerTimeoutMs,
       });
       lab = new MigrationLab(relay, tracker);
     } catch (error) {

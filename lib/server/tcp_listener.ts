@@ -42,6 +42,13 @@ export interface TcpListenerOptions {
   maxBodyBytes?: number;
   /** Offer HTTP/2 (ALPN h2) besides HTTP/1.1; off by default (see the module note). */
   http2?: boolean;
+  /**
+   * Milliseconds a connection may go without a request in progress (default 10 s): from the
+   * handshake, or the end of its last response, to its next complete request head. A slowloris
+   * (a head trickled in, or never) or a forgotten keep-alive connection is closed then.
+   * (Deno's `node:https` does not apply `headersTimeout`, so this is done on the socket.)
+   */
+  headerTimeoutMs?: number;
 }
 
 /** A running TCP listener. */
@@ -51,9 +58,11 @@ export interface TcpListenerHandle {
 }
 
 const ENV = Symbol("connectionEnv");
-/** A TCP connection's env plus its body byte counters. */
+/** A TCP connection's env plus its body byte counters and its requests in progress. */
 interface TcpEnv extends ConnectionEnv {
   readonly counters: { bytesIn: number; bytesOut: number };
+  readonly socket: TLSSocket;
+  active: number;
 }
 type Socket = TLSSocket & { [ENV]?: TcpEnv };
 type AnyRequest = IncomingMessage | http2.Http2ServerRequest;
@@ -72,6 +81,7 @@ export async function startTcpListener(options: TcpListenerOptions): Promise<Tcp
     : https.createServer(tls, onRequest);
   const sockets = new Set<Socket>();
   const maxConnections = options.maxConnections ?? 10_000;
+  const headerTimeoutMs = options.headerTimeoutMs ?? 10_000;
   let rawOpen = 0;
   // Counted before TLS, so a flood of handshakes is refused as cheaply as possible.
   server.on("connection", (socket: { destroy(): void; once(e: string, f: () => void): void }) => {
@@ -98,7 +108,11 @@ export async function startTcpListener(options: TcpListenerOptions): Promise<Tcp
     );
     const counters = { bytesIn: 0, bytesOut: 0 };
     record.counters = counters;
-    socket[ENV] = { connection: record, remoteAddr: () => remote, counters };
+    socket[ENV] = { connection: record, remoteAddr: () => remote, counters, socket, active: 0 };
+    socket.setTimeout(headerTimeoutMs);
+    socket.on("timeout", () => {
+      if (socket[ENV]!.active === 0) socket.destroy();
+    });
     sockets.add(socket);
     socket.once("close", () => {
       sockets.delete(socket);
@@ -124,6 +138,21 @@ export async function startTcpListener(options: TcpListenerOptions): Promise<Tcp
 async function handle(req: AnyRequest, res: AnyResponse, options: TcpListenerOptions) {
   const env = (req.socket as Socket)[ENV];
   if (env === undefined) throw new Error("request on an untracked socket");
+  // While a request is in progress the connection is not idle: no header timeout.
+  if (env.active++ === 0) env.socket.setTimeout(0);
+  try {
+    await serveRequest(req, res, options, env);
+  } finally {
+    if (--env.active === 0) env.socket.setTimeout(options.headerTimeoutMs ?? 10_000);
+  }
+}
+
+async function serveRequest(
+  req: AnyRequest,
+  res: AnyResponse,
+  options: TcpListenerOptions,
+  env: TcpEnv,
+) {
   const authority = (req.headers[":authority"] as string | undefined) ?? req.headers.host ??
     "localhost";
   const method = req.method ?? "GET";

@@ -57,7 +57,7 @@ export function renderInstructions(root, info) {
   const steps = [
     step("Open this dashboard in Chromium over HTTP/3", [
       p(
-        "Chromium only uses HTTP/3 for a certificate it trusts; this flag trusts exactly this server's key, and forcing QUIC skips the first HTTP/2 visit that would learn Alt-Svc.",
+        "Chromium only uses HTTP/3 for a certificate it trusts; this flag trusts exactly this server's key, and forcing QUIC skips the first visit over TCP that would learn Alt-Svc.",
       ),
       commandBlock(chromium(port)),
       p('"This page\'s connection" above then says h3.'),
@@ -65,7 +65,7 @@ export function renderInstructions(root, info) {
     step("Ask with curl", [
       p("Any curl with HTTP/3 support (curl -V lists HTTP3); -k accepts the dev certificate."),
       commandBlock(`curl -k --http3-only ${base}/api/test`),
-      commandBlock(`curl -k --http2 -i ${base}/api/test    # note the alt-svc header`),
+      commandBlock(`curl -k -i ${base}/api/test    # over TCP; note the alt-svc header`),
       commandBlock(`curl -kN ${base}/api/events          # live events; Ctrl-C to stop`),
     ]),
   ];
@@ -99,7 +99,7 @@ export function renderInstructions(root, info) {
           : "This server uses your own certificate (--cert/--key): for HTTP/3 on a phone it must come from a publicly trusted CA and name the host the phone opens.",
       ),
       p(
-        `Switching to cellular leaves your LAN: the phone must still reach the server, so use a machine with a public address (or forward UDP and TCP port ${port} on your router). Open https://<your-name>:${port}/ on the phone, reload once (the first visit is HTTP/2 and learns Alt-Svc), and check that the card says h3.`,
+        `Switching to cellular leaves your LAN: the phone must still reach the server, so use a machine with a public address (or forward UDP and TCP port ${port} on your router). Open https://<your-name>:${port}/ on the phone, reload once (the first visit goes over TCP and learns Alt-Svc), and check that the card says h3.`,
       ),
       p(
         "Then turn Wi-Fi off: the card's address changes, the migration count goes up, the connection id stays the same and the failed counter stays at 0. A new connection id instead means the browser opened a new connection rather than migrating.",

@@ -13,6 +13,7 @@
  * @module
  */
 
+import { concat } from "../lib/h3/_test_helpers.ts";
 import { encodeFrame, FRAME_HEADERS } from "../lib/h3/frame.ts";
 import { FrameReader } from "../lib/h3/frame_reader.ts";
 import { decodeFieldSection, encodeFieldSection } from "../lib/h3/qpack/mod.ts";
@@ -53,16 +54,7 @@ export interface RawRequest {
   readonly response: Promise<RequestOutcome>;
 }
 
-/** Concatenates byte arrays. */
-export function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
+export { concat };
 
 /** A HEADERS frame carrying `fields` (flat `[name, value, …]`), QPACK-encoded static-only. */
 export function headersFrame(fields: string[]): Uint8Array {

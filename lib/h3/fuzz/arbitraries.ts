@@ -4,6 +4,7 @@
  * @module
  */
 
+import { concat } from "../_test_helpers.ts";
 import fc from "fast-check";
 import { H3Error } from "../errors.ts";
 import { encodeFrame, encodeGoaway, FRAME_DATA, FRAME_HEADERS } from "../frame.ts";
@@ -107,17 +108,6 @@ export const controlStream: fc.Arbitrary<Uint8Array[]> = fc
   )
   .map(([settings, rest]) => [encodeSettings(settings), ...rest]);
 
-/** Joins byte arrays into one. */
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 /** Cut points (any numbers; reduced modulo the input length) for {@linkcode split}. */
 export const cuts: fc.Arbitrary<number[]> = fc.array(fc.nat(), { maxLength: 12 });
 
@@ -178,12 +168,12 @@ export function mutate(input: Uint8Array, edits: readonly Mutation[]): Uint8Arra
         b = b.slice(0, at);
         break;
       case "insert":
-        b = concat([b.subarray(0, at), m.bytes, b.subarray(at)]);
+        b = concat(b.subarray(0, at), m.bytes, b.subarray(at));
         break;
       case "duplicate": {
         const range = b.slice(at, at + m.len);
         const to = m.to % (b.length + 1);
-        b = concat([b.subarray(0, to), range, b.subarray(to)]);
+        b = concat(b.subarray(0, to), range, b.subarray(to));
       }
     }
   }

@@ -27,8 +27,8 @@ import {
   varintLength,
   varintSize,
 } from "../varint.ts";
+import { concat } from "../_test_helpers.ts";
 import {
-  concat,
   controlStream,
   cuts,
   feed,
@@ -136,7 +136,7 @@ const CONTROL: FrameReaderOptions = {
 };
 
 function sameSplitOrWhole(opts: FrameReaderOptions, frames: Uint8Array[], points: number[]) {
-  const whole = concat(frames);
+  const whole = concat(...frames);
   const a = feed(opts, [whole]);
   const b = feed(opts, split(whole, points));
   assert.deepEqual(b.events, a.events);
@@ -197,7 +197,7 @@ const framesMutated = define(
   6,
   fc.tuple(hostileSetup, fc.oneof(requestStream, controlStream), mutations),
   ([[kind, limit, points], frames, edits]) =>
-    checkHostile(kind, limit, mutate(concat(frames), edits), points),
+    checkHostile(kind, limit, mutate(concat(...frames), edits), points),
 );
 
 const framesHugeLength = define(

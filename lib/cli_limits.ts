@@ -5,7 +5,13 @@
  */
 
 import type { ServerLimits } from "./limits.ts";
-import { ConfigError, type OptionSpec, quote, type ServerConfig } from "./cli_options.ts";
+import {
+  ConfigError,
+  type OptionSpec,
+  parseBoundedInt,
+  quote,
+  type ServerConfig,
+} from "./cli_options.ts";
 
 /** Who may see other clients' connections through the API and the event stream. */
 export type DashboardVisibility = "on" | "off" | "localhost";
@@ -27,11 +33,7 @@ function limitSpec(
     description: `${description} (${min}-${max})`,
     defaultText,
     apply(config: ServerConfig, value: string, source: string) {
-      const n = Number(value);
-      if (!/^[0-9]+$/.test(value) || n < min || n > max) {
-        throw new ConfigError(`${source}: ${quote(value)} is not an integer from ${min} to ${max}`);
-      }
-      config.limits[field] = n;
+      config.limits[field] = parseBoundedInt(value, source, min, max, "an integer");
     },
   };
 }

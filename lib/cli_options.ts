@@ -295,7 +295,8 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   },
 ];
 
-function parseBoundedInt(
+/** `value` as an integer from `min` to `max`, or a ConfigError naming `source` and `what`. */
+export function parseBoundedInt(
   value: string,
   source: string,
   min: number,

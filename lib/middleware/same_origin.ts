@@ -28,21 +28,14 @@ export function sameOriginOnly(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     if (SAFE_METHODS.has(c.req.method)) return await next();
     const origin = c.req.header("origin");
-    const crossSite = c.req.header("sec-fetch-site") === "cross-site";
-    if (
-      crossSite || (origin !== undefined && origin !== "null" && !isSameOrigin(origin, c.req.url))
-    ) {
+    const foreign = c.req.header("sec-fetch-site") === "cross-site" ||
+      (origin !== undefined && (origin === "null" || !isSameOrigin(origin, c.req.url)));
+    if (foreign) {
       return c.json({
         error: "cross_origin",
         detail: `${c.req.method} from another origin (${origin ?? "cross-site"}) is refused; ` +
           "call the API from this server's own pages or without an Origin header (curl)",
       }, 403);
-    }
-    if (origin === "null") {
-      return c.json(
-        { error: "cross_origin", detail: "requests with Origin: null are refused" },
-        403,
-      );
     }
     return await next();
   };

@@ -169,28 +169,31 @@ async function startListeners(
   });
   const port = quic.addr.port;
   listening.port = port;
-  let tcp;
-  try {
-    tcp = await startTcpListener({
+  /** HTTPS on TCP `tcpPort`, advertising HTTP/3 on the same port number. */
+  const startTcp = (tcpPort: number) =>
+    startTcpListener({
       hostname: options.hostname,
-      port,
+      port: tcpPort,
       cert: certificates.certPem,
       key: certificates.keyPem,
       fetch: app.fetch,
       tracker,
-      altSvc: `h3=":${port}"; ma=86400`,
+      altSvc: `h3=":${tcpPort}"; ma=86400`,
       maxConnections: limits.maxConnections,
       maxBodyBytes: limits.maxBodyBytes,
       onRefused: () => metrics.countRefused("tcp"),
       http2: options.tcpHttp2,
       headerTimeoutMs: limits.headerTimeoutMs,
     });
+  let tcp;
+  try {
+    tcp = await startTcp(port);
   } catch (error) {
     await quic.shutdown(0);
     throw error;
   }
   let relay: UdpRelay | undefined;
-  let labTcp: Awaited<ReturnType<typeof startTcpListener>> | undefined;
+  let labTcp: Awaited<ReturnType<typeof startTcp>> | undefined;
   if (options.labPort !== undefined) {
     try {
       relay = new UdpRelay({
@@ -201,20 +204,7 @@ async function startListeners(
         maxSessions: limits.labMaxSessions,
       });
       labPort = relay.port;
-      labTcp = await startTcpListener({
-        hostname: options.hostname,
-        port: labPort,
-        cert: certificates.certPem,
-        key: certificates.keyPem,
-        fetch: app.fetch,
-        tracker,
-        altSvc: `h3=":${labPort}"; ma=86400`,
-        maxConnections: limits.maxConnections,
-        maxBodyBytes: limits.maxBodyBytes,
-        onRefused: () => metrics.countRefused("tcp"),
-        http2: options.tcpHttp2,
-        headerTimeoutMs: limits.headerTimeoutMs,
-      });
+      labTcp = await startTcp(labPort);
       lab = new MigrationLab(relay, tracker);
     } catch (error) {
       await Promise.all([quic.shutdown(0), tcp.shutdown(), relay?.close()]);

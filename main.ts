@@ -4,7 +4,7 @@
  * @module
  */
 
-import { chromiumCommand } from "./lib/certs.ts";
+import { chromiumCommand } from "./lib/chromium_command.ts";
 import { configOrExit, generateAdminToken } from "./lib/cli.ts";
 import { runMigrate } from "./lib/migrate_cli.ts";
 import { startServer } from "./lib/server/start.ts";

@@ -6,7 +6,7 @@
  *
  * ```ts
  * const certs = await ensureDevCertificates(".data");
- * console.log(chromiumCommand(certs.spkiSha256Base64, 9443));
+ * console.log(certs.spkiSha256Base64); // for Chromium's --ignore-certificate-errors-spki-list
  * ```
  * @module
  */
@@ -173,23 +173,6 @@ export async function loadCertificates(
     certPath,
     keyPath,
   };
-}
-
-/**
- * The one-line Chromium command that opens the server over HTTP/3 while trusting only this leaf's
- * public key, in a throwaway profile.
- *
- * @param spkiSha256Base64 From {@link ServerCertificates.spkiSha256Base64}.
- * @param port The server's UDP/TCP port.
- */
-export function chromiumCommand(spkiSha256Base64: string, port: number): string {
-  return [
-    "chromium",
-    `--origin-to-force-quic-on=localhost:${port}`,
-    `--ignore-certificate-errors-spki-list=${spkiSha256Base64}`,
-    "--user-data-dir=$(mktemp -d)",
-    `https://localhost:${port}/`,
-  ].join(" ");
 }
 
 /** Base64 of SHA-256 over a certificate's DER SubjectPublicKeyInfo. */

@@ -1,12 +1,7 @@
 import { strict as assert } from "node:assert";
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
-import {
-  chromiumCommand,
-  type DevCertificates,
-  ensureDevCertificates,
-  loadCertificates,
-} from "./certs.ts";
+import { type DevCertificates, ensureDevCertificates, loadCertificates } from "./certs.ts";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -313,13 +308,4 @@ Deno.test("loadCertificates reads user PEMs and hashes the first certificate's S
     await assert.rejects(loadCertificates(dev.certPath, empty), /empty\.pem: no PEM PRIVATE KEY/);
     await assert.rejects(loadCertificates(`${dir}/missing.pem`, dev.keyPath), Deno.errors.NotFound);
   });
-});
-
-Deno.test("chromiumCommand is the exact one-line command", () => {
-  assert.equal(
-    chromiumCommand("AbC+/x=", 9443),
-    "chromium --origin-to-force-quic-on=localhost:9443" +
-      " --ignore-certificate-errors-spki-list=AbC+/x=" +
-      " --user-data-dir=$(mktemp -d) https://localhost:9443/",
-  );
 });

@@ -5,40 +5,21 @@
  */
 
 import { chromiumCommand } from "./lib/chromium_command.ts";
-import { configOrExit, generateAdminToken } from "./lib/cli.ts";
-import { runMigrate } from "./lib/migrate_cli.ts";
-import { startServer } from "./lib/server/start.ts";
-
-/**
- * The admin token: the one given, or one generated once and kept in `<data-dir>/admin-token`
- * (mode 0600). It is never printed or logged; the banner says where it is.
- */
-async function adminToken(given: string | undefined, dataDir: string) {
-  if (given !== undefined) return { token: given, note: "from --admin-token" };
-  const path = `${dataDir}/admin-token`;
-  let token = (await Deno.readTextFile(path).catch(() => "")).trim();
-  if (token === "") {
-    token = generateAdminToken();
-    await Deno.mkdir(dataDir, { recursive: true });
-    await Deno.writeTextFile(path, token + "\n", { mode: 0o600 });
-  }
-  await Deno.chmod(path, 0o600);
-  return { token, note: `in ${path} (generated once, kept across restarts)` };
-}
+import { configOrExit } from "./lib/cli/config.ts";
+import { runMigrate } from "./lib/migrate/cli.ts";
+import { startServer } from "./lib/start_server.ts";
 
 if (import.meta.main) {
   if (Deno.args[0] === "migrate") Deno.exit(await runMigrate(Deno.args.slice(1)));
   const config = configOrExit(Deno.args, Deno.env.toObject());
   let server;
-  let tokenNote: string;
   try {
-    const admin = await adminToken(config.adminToken, config.dataDir);
-    tokenNote = admin.note;
     server = await startServer({
       hostname: config.host,
       port: config.port,
       labPort: config.labPort,
-      adminToken: admin.token,
+      adminToken: config.adminToken,
+      keepAdminToken: true,
       dataDir: config.dataDir,
       certFile: config.certPath,
       keyFile: config.keyPath,
@@ -70,7 +51,7 @@ if (import.meta.main) {
   console.log(
     `   Migration lab: https://localhost:${server.labPort}/ (HTTP/3 through a NAT-rebinding relay)`,
   );
-  console.log(`   Admin token: ${tokenNote}`);
+  console.log(`   Admin token: ${server.adminTokenNote}`);
   let stopping = false;
   const stop = async () => {
     if (stopping) return;

@@ -7,7 +7,7 @@
 
 import { Hono } from "hono";
 import { connectionHeaders } from "./middleware/connection_headers.ts";
-import type { AppEnv } from "./server/connection_env.ts";
+import type { AppEnv } from "./connection_env.ts";
 import type { ConnectionTracker } from "./tracker/tracker.ts";
 import type { Metrics } from "./metrics/metrics.ts";
 import { connections } from "../routes/connections.ts";
@@ -20,10 +20,10 @@ import { health } from "../routes/health.ts";
 import { info, type ServerFacts } from "../routes/info.ts";
 import { pages } from "../routes/pages.ts";
 import { test } from "../routes/test.ts";
-import type { DashboardVisibility } from "./cli_limits.ts";
+import type { DashboardVisibility } from "./access/visibility.ts";
 import { rateLimitPerConnection } from "./middleware/rate_limit.ts";
 import { sameOriginOnly } from "./middleware/same_origin.ts";
-import { Visibility } from "./middleware/visibility.ts";
+import { Visibility } from "./access/visibility.ts";
 
 /** What the app needs from the rest of the server. */
 export interface AppDeps {

@@ -1,7 +1,13 @@
 /**
- * The server's resource limits in one place, with their defaults. Every limit is configurable
- * (see `lib/cli_limits.ts` for the flags); each exists so that one peer cannot take what belongs
- * to all.
+ * The server's resource limits, each defined once: its default, its range, its flag and
+ * environment variable, and its help text. The command line (`lib/cli/`), the listeners and the
+ * HTTP/3 code take their defaults from here, and the README's option table is generated from the
+ * same entries (`deno task docs`), so no number is written twice. Each limit exists so that one
+ * peer cannot take what belongs to all.
+ *
+ * ```ts
+ * const limits = { ...DEFAULT_LIMITS, maxConnections: 100 };
+ * ```
  * @module
  */
 
@@ -27,15 +33,101 @@ export interface ServerLimits {
   labMaxSessions: number;
 }
 
-/** The limits with nothing configured. */
+/** One limit's definition: everything the command line, the help and the README say of it. */
+export interface LimitDefinition {
+  /** The field of {@link ServerLimits} it sets. */
+  readonly field: keyof ServerLimits;
+  /** Long flag, e.g. `--max-connections`. */
+  readonly flag: string;
+  /** Environment variable, e.g. `QUIC_MAX_CONNECTIONS`. */
+  readonly envVar: string;
+  /** What it bounds and what happens beyond it (help text, without the range). */
+  readonly description: string;
+  readonly min: number;
+  readonly max: number;
+  readonly defaultValue: number;
+  /** How the default is shown when the bare number says too little (e.g. `64 MiB`). */
+  readonly defaultNote?: string;
+}
+
+/** Every limit, in help order. */
+export const LIMIT_DEFINITIONS: readonly LimitDefinition[] = [
+  {
+    field: "maxConnections",
+    flag: "--max-connections",
+    envVar: "QUIC_MAX_CONNECTIONS",
+    description:
+      "QUIC connections open at once (TCP counted apart); more are refused before the handshake",
+    min: 1,
+    max: 1_000_000,
+    defaultValue: 10_000,
+  },
+  {
+    field: "maxStreamsPerConnection",
+    flag: "--max-streams",
+    envVar: "QUIC_MAX_STREAMS",
+    description: "request streams one QUIC connection may have open at once",
+    min: 1,
+    max: 100_000,
+    defaultValue: 256,
+  },
+  {
+    field: "maxFieldSectionSize",
+    flag: "--max-field-section",
+    envVar: "QUIC_MAX_FIELD_SECTION",
+    description: "largest request header section in bytes (advertised in SETTINGS); more gets 431",
+    min: 1024,
+    max: 1024 * 1024,
+    defaultValue: 16 * 1024,
+  },
+  {
+    field: "maxBodyBytes",
+    flag: "--max-body",
+    envVar: "QUIC_MAX_BODY",
+    description:
+      "largest request body in bytes; more gets 413 (or the stream is cut once an answer has begun)",
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+    defaultValue: 64 * 1024 * 1024,
+    defaultNote: "64 MiB",
+  },
+  {
+    field: "mutatingRequestsPerSecond",
+    flag: "--mutating-rps",
+    envVar: "QUIC_MUTATING_RPS",
+    description:
+      "requests per second per connection to POST /api/simulate-migration; more gets 429 + Retry-After",
+    min: 1,
+    max: 10_000,
+    defaultValue: 5,
+  },
+  {
+    field: "headerTimeoutMs",
+    flag: "--header-timeout",
+    envVar: "QUIC_HEADER_TIMEOUT",
+    description:
+      "ms for a request head: an HTTP/3 stream then gets 408, an idle TCP connection is closed (slowloris)",
+    min: 100,
+    max: 600_000,
+    defaultValue: 10_000,
+  },
+  {
+    field: "labMaxSessions",
+    flag: "--lab-max-sessions",
+    envVar: "QUIC_LAB_MAX_SESSIONS",
+    description: "concurrent client sessions in the lab relay",
+    min: 1,
+    max: 65_536,
+    defaultValue: 1024,
+  },
+];
+
+/** The limits with nothing configured, built from {@link LIMIT_DEFINITIONS}. */
+export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze(
+  Object.fromEntries(LIMIT_DEFINITIONS.map((limit) => [limit.field, limit.defaultValue])),
+) as Readonly<ServerLimits>;
+
+/** A fresh, mutable copy of {@link DEFAULT_LIMITS}. */
 export function defaultLimits(): ServerLimits {
-  return {
-    maxConnections: 10_000,
-    maxStreamsPerConnection: 256,
-    maxFieldSectionSize: 16 * 1024,
-    maxBodyBytes: 64 * 1024 * 1024,
-    mutatingRequestsPerSecond: 5,
-    headerTimeoutMs: 10_000,
-    labMaxSessions: 1024,
-  };
+  return { ...DEFAULT_LIMITS };
 }

@@ -5,12 +5,13 @@
  * @module
  */
 
+import { boundedInt, excerpt } from "../lib/bounded_int.ts";
 import { Hono } from "hono";
 import type { MigrationLab } from "../lib/lab/lab.ts";
-import type { AppEnv } from "../lib/server/connection_env.ts";
+import type { AppEnv } from "../lib/connection_env.ts";
 import type { ConnectionTracker, ListFilter } from "../lib/tracker/tracker.ts";
 import type { ConnectionInfo, Protocol } from "../lib/tracker/types.ts";
-import { Visibility } from "../lib/middleware/visibility.ts";
+import { Visibility } from "../lib/access/visibility.ts";
 
 const IDENTITY_NOTE =
   "connection_id is a random id assigned by this server when it accepted the connection; it is never derived from an address. Deno exposes no QUIC wire connection IDs.";
@@ -45,9 +46,11 @@ function parseFilter(query: (name: string) => string | undefined): ListFilter {
 }
 
 function integer(raw: string, name: string, min: number, max: number): number {
-  const n = Number(raw);
-  if (!/^[0-9]+$/.test(raw) || n < min || n > max) {
-    throw new QueryError(`${name} must be an integer from ${min} to ${max}, not "${raw}"`);
+  const n = boundedInt(raw, min, max);
+  if (n === undefined) {
+    throw new QueryError(
+      `${name} must be an integer from ${min} to ${max}, not ${JSON.stringify(excerpt(raw))}`,
+    );
   }
   return n;
 }

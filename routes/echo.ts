@@ -8,7 +8,7 @@
 
 import { Hono } from "hono";
 import { downloadSha256, DownloadSource } from "../lib/download.ts";
-import type { AppEnv } from "../lib/server/connection_env.ts";
+import type { AppEnv } from "../lib/connection_env.ts";
 
 const MAX_DOWNLOAD = 1024 * 1024 * 1024;
 

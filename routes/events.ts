@@ -7,10 +7,10 @@
  */
 
 import { Hono } from "hono";
-import type { AppEnv } from "../lib/server/connection_env.ts";
+import type { AppEnv } from "../lib/connection_env.ts";
 import type { ConnectionTracker } from "../lib/tracker/tracker.ts";
 import type { TrackerEvent } from "../lib/tracker/types.ts";
-import { Visibility } from "../lib/middleware/visibility.ts";
+import { Visibility } from "../lib/access/visibility.ts";
 
 const encoder = new TextEncoder();
 /** A comment line every so often keeps proxies and idle timeouts from closing the stream. */

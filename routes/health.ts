@@ -4,7 +4,7 @@
  */
 
 import { Hono } from "hono";
-import type { AppEnv } from "../lib/server/connection_env.ts";
+import type { AppEnv } from "../lib/connection_env.ts";
 import { jsonResponse } from "../lib/json_response.ts";
 
 /** The health route. */

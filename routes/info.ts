@@ -7,7 +7,7 @@
 
 import { Hono } from "hono";
 import type { MigrationLab } from "../lib/lab/lab.ts";
-import type { AppEnv } from "../lib/server/connection_env.ts";
+import type { AppEnv } from "../lib/connection_env.ts";
 
 /** What the server knows about itself once it listens. */
 export interface ServerFacts {

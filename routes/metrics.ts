@@ -5,7 +5,7 @@
 
 import { Hono } from "hono";
 import type { Metrics } from "../lib/metrics/metrics.ts";
-import type { AppEnv } from "../lib/server/connection_env.ts";
+import type { AppEnv } from "../lib/connection_env.ts";
 
 /** The metrics route over `metrics`. */
 export function metricsRoute(metrics: Metrics): Hono<AppEnv> {

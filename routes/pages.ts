@@ -9,7 +9,7 @@
  */
 
 import { Hono } from "hono";
-import type { AppEnv } from "../lib/server/connection_env.ts";
+import type { AppEnv } from "../lib/connection_env.ts";
 
 const STATIC_DIR = new URL("../static/", import.meta.url);
 

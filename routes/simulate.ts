@@ -14,6 +14,7 @@
  * @module
  */
 
+import { boundedInt } from "../lib/bounded_int.ts";
 import { Hono } from "hono";
 import {
   LabBusyError,
@@ -21,8 +22,8 @@ import {
   type MigrationPlan,
   NotOnLabPathError,
 } from "../lib/lab/lab.ts";
-import type { AppEnv } from "../lib/server/connection_env.ts";
-import { hasAdminToken } from "../lib/middleware/admin_token.ts";
+import type { AppEnv } from "../lib/connection_env.ts";
+import { hasAdminToken } from "../lib/access/admin_token.ts";
 import type { ConnectionTracker } from "../lib/tracker/tracker.ts";
 
 /** What the route needs. */
@@ -40,6 +41,11 @@ export interface SimulateDeps {
 
 class BadRequest extends Error {}
 
+/** A JSON number that is an integer in range (a string of digits is not a JSON integer). */
+function jsonInt(value: unknown, min: number, max: number): number | undefined {
+  return typeof value === "number" ? boundedInt(value, min, max) : undefined;
+}
+
 function parsePlan(body: unknown): { target: string; plan: MigrationPlan } {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw new BadRequest("the body must be a JSON object");
@@ -53,18 +59,13 @@ function parsePlan(body: unknown): { target: string; plan: MigrationPlan } {
   if (kind !== "port" && kind !== "address" && kind !== "mixed") {
     throw new BadRequest('kind must be "port", "address" or "mixed"');
   }
-  const count = b.count ?? 1;
-  if (!Number.isInteger(count) || (count as number) < 1 || (count as number) > 1000) {
-    throw new BadRequest("count must be an integer from 1 to 1000");
-  }
-  const interval = b.interval_ms ?? 100;
-  if (!Number.isInteger(interval) || (interval as number) < 0 || (interval as number) > 10_000) {
+  const count = b.count === undefined ? 1 : jsonInt(b.count, 1, 1000);
+  if (count === undefined) throw new BadRequest("count must be an integer from 1 to 1000");
+  const intervalMs = b.interval_ms === undefined ? 100 : jsonInt(b.interval_ms, 0, 10_000);
+  if (intervalMs === undefined) {
     throw new BadRequest("interval_ms must be an integer from 0 to 10000");
   }
-  return {
-    target,
-    plan: { kind, count: count as number, intervalMs: interval as number },
-  };
+  return { target, plan: { kind, count, intervalMs } };
 }
 
 /** The simulate-migration route. */

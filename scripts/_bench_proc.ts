@@ -233,7 +233,7 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export { freePort } from "../lib/free_port.ts";
+export { freePort } from "../tests/support/free_port.ts";
 
 /** Whether `command` is on PATH. */
 export async function hasCommand(command: string): Promise<boolean> {

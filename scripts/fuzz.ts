@@ -17,7 +17,7 @@
  * @module
  */
 
-import { budget, PROPERTIES } from "../lib/h3/fuzz/properties.ts";
+import { budget, PROPERTIES } from "../tests/fuzz/properties.ts";
 
 /** Cases per chunk: a progress line at least this often, and a bounded replay on failure. */
 export const CHUNK = 50_000;

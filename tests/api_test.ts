@@ -4,8 +4,8 @@
  */
 
 import { strict as assert } from "node:assert";
-import { startTestServer } from "./_server.ts";
-import { sseReader } from "./_sse.ts";
+import { startTestServer } from "./support/server.ts";
+import { sseReader } from "./support/sse.ts";
 
 Deno.test("API: every response carries the X-Connection-* headers, errors too", async () => {
   const server = await startTestServer();

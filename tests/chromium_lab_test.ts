@@ -15,8 +15,8 @@ import {
   launchChromium,
   STEP_TIMEOUT_MS,
   within,
-} from "./_chromium.ts";
-import { startTestServer } from "./_server.ts";
+} from "./support/chromium.ts";
+import { startTestServer } from "./support/server.ts";
 
 // Runs in the page; this file is type-checked without the DOM library.
 declare const document: { getElementById(id: string): { textContent: string | null } | null };

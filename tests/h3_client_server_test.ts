@@ -5,7 +5,7 @@
 
 import { strict as assert } from "node:assert";
 import { createHash } from "node:crypto";
-import { sha256Stream, startTestServer } from "./_server.ts";
+import { sha256Stream, startTestServer } from "./support/server.ts";
 import { downloadByte } from "../lib/download.ts";
 
 Deno.test("HTTP/3: 1,000 sequential requests on one connection", async () => {

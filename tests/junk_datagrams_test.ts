@@ -5,7 +5,7 @@
  */
 
 import { strict as assert } from "node:assert";
-import { startTestServer } from "./_server.ts";
+import { startTestServer } from "./support/server.ts";
 
 /** A small deterministic PRNG (xorshift32), so a failure can be replayed. */
 function prng(seed: number) {

@@ -5,7 +5,7 @@
 
 import { strict as assert } from "node:assert";
 import { downloadSha256 } from "../lib/download.ts";
-import { startTestServer } from "./_server.ts";
+import { startTestServer } from "./support/server.ts";
 
 Deno.test("lab: an ngtcp2 client rebound through the API completes and is recorded as surviving", async () => {
   const server = await startTestServer();

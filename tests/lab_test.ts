@@ -6,7 +6,7 @@
 import { strict as assert } from "node:assert";
 import { createHash } from "node:crypto";
 import type { H3Client } from "../lib/h3/client.ts";
-import { startTestServer, type TestServer } from "./_server.ts";
+import { startTestServer, type TestServer } from "./support/server.ts";
 
 function simulate(client: H3Client, body: unknown, token?: string) {
   return client.fetch("/api/simulate-migration", {

@@ -6,8 +6,8 @@
  */
 
 import { strict as assert } from "node:assert";
-import { startTestServer, type TestServer } from "./_server.ts";
-import { headersFrame, RawH3 } from "./_raw_h3.ts";
+import { startTestServer, type TestServer } from "./support/server.ts";
+import { headersFrame, RawH3 } from "./support/raw_h3.ts";
 import { encodeFrame, FRAME_DATA } from "../lib/h3/frame.ts";
 import type { H3Client } from "../lib/h3/client.ts";
 import { withTimeout } from "../lib/timeout.ts";

@@ -4,7 +4,7 @@
  */
 
 import { strict as assert } from "node:assert";
-import { freePort } from "./_server.ts";
+import { freePort } from "./support/server.ts";
 
 Deno.test("main.ts: starts, serves HTTPS with Alt-Svc, and exits 0 on SIGTERM", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "quic-main-" });

@@ -32,8 +32,14 @@ import {
   STREAM_TYPE_QPACK_ENCODER,
 } from "../lib/h3/stream_type.ts";
 import { encodeVarint, varintSize } from "../lib/h3/varint.ts";
-import { concat, headersFrame, RawH3, type RequestOutcome, settingsFrame } from "./_raw_h3.ts";
-import { startTestServer, type TestServer } from "./_server.ts";
+import {
+  concat,
+  headersFrame,
+  RawH3,
+  type RequestOutcome,
+  settingsFrame,
+} from "./support/raw_h3.ts";
+import { startTestServer, type TestServer } from "./support/server.ts";
 
 /** Safety bound on waiting for an event that should come at once; never a synchronization. */
 const BOUND_MS = 5000;

@@ -5,8 +5,8 @@
  */
 
 import { strict as assert } from "node:assert";
-import { runMigrate } from "../lib/migrate_cli.ts";
-import { startTestServer, type TestServer } from "./_server.ts";
+import { runMigrate } from "../lib/migrate/cli.ts";
+import { startTestServer, type TestServer } from "./support/server.ts";
 
 /** One run's exit code and everything it wrote. */
 interface MigrateRun {

@@ -5,8 +5,8 @@
  */
 
 import { strict as assert } from "node:assert";
-import { startTestServer } from "./_server.ts";
-import { sseReader } from "./_sse.ts";
+import { startTestServer } from "./support/server.ts";
+import { sseReader } from "./support/sse.ts";
 
 Deno.test("events: an SSE client sees a real migration in order, with its addresses", async () => {
   const server = await startTestServer();

@@ -6,7 +6,7 @@
  */
 
 import { strict as assert } from "node:assert";
-import { startTestServer, type TestServer } from "./_server.ts";
+import { startTestServer, type TestServer } from "./support/server.ts";
 import { H3Client } from "../lib/h3/client.ts";
 import { type RebindKind, type RelaySession, UdpRelay } from "../lib/lab/udp_relay.ts";
 import { downloadByte } from "../lib/download.ts";

@@ -4,7 +4,7 @@
  */
 
 import { strict as assert } from "node:assert";
-import { startTestServer, type TestServer } from "./_server.ts";
+import { startTestServer, type TestServer } from "./support/server.ts";
 
 async function exec(cmd: string, args: string[], timeoutMs: number) {
   const out = await new Deno.Command(cmd, {

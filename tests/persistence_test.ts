@@ -10,7 +10,7 @@ import { strict as assert } from "node:assert";
 import { H3Client } from "../lib/h3/client.ts";
 import { CONNECTION_PREFIX } from "../lib/store/history_store.ts";
 import type { ConnectionInfo } from "../lib/tracker/types.ts";
-import { freePort, startTestServer } from "./_server.ts";
+import { freePort, startTestServer } from "./support/server.ts";
 
 const HISTORY = { intervalMs: 50 };
 

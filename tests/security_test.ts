@@ -4,8 +4,8 @@
  */
 
 import { strict as assert } from "node:assert";
-import { startTestServer } from "./_server.ts";
-import { sseReader } from "./_sse.ts";
+import { startTestServer } from "./support/server.ts";
+import { sseReader } from "./support/sse.ts";
 import type { H3Client } from "../lib/h3/client.ts";
 
 async function json(client: H3Client, path: string, headers: Record<string, string> = {}) {

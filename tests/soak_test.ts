@@ -10,7 +10,13 @@
 
 import { strict as assert } from "node:assert";
 import type { H3Client } from "../lib/h3/client.ts";
-import { procMemory, type ServerProcess, spawnServer, sumOf, within } from "./_soak_server.ts";
+import {
+  procMemory,
+  type ServerProcess,
+  spawnServer,
+  sumOf,
+  within,
+} from "./support/soak_server.ts";
 
 /** Connections before the first reading ("cold": the server has barely run). */
 const COLD = 200;

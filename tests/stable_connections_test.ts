@@ -4,7 +4,7 @@
  */
 
 import { strict as assert } from "node:assert";
-import { startTestServer } from "./_server.ts";
+import { startTestServer } from "./support/server.ts";
 
 Deno.test("100 QUIC connections that never migrate record 0 migrations", async () => {
   const server = await startTestServer();

@@ -6,7 +6,7 @@
 import { strict as assert } from "node:assert";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startTestServer } from "./_server.ts";
+import { startTestServer } from "./support/server.ts";
 
 const SCRIPT = fileURLToPath(new URL("../scripts/test_migration.sh", import.meta.url));
 /** Bound on the whole script: it starts `deno task migrate` in its own process. */

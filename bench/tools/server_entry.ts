@@ -18,7 +18,7 @@
  * @module
  */
 
-import { startServer } from "../../lib/server/start.ts";
+import { startServer } from "../../lib/start_server.ts";
 import { flag, intFlag } from "./args.ts";
 
 const args = Deno.args;

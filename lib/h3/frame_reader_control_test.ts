@@ -15,7 +15,7 @@ import {
   seq,
   settingsEv,
   settingsFrame,
-} from "./_frame_reader_test_helpers.ts";
+} from "../../tests/support/frame_reader_fixtures.ts";
 import {
   H3_CLOSED_CRITICAL_STREAM,
   H3_EXCESSIVE_LOAD,

@@ -19,7 +19,7 @@ import {
   settingsFrame,
   splits,
   strm,
-} from "./_frame_reader_test_helpers.ts";
+} from "../../tests/support/frame_reader_fixtures.ts";
 import {
   H3_EXCESSIVE_LOAD,
   H3_FRAME_ERROR,

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { assertH3Error, bytes } from "./_test_helpers.ts";
+import { assertH3Error, bytes } from "../../tests/support/h3_assert.ts";
 import { H3_FRAME_ERROR } from "./errors.ts";
 import {
   dataFrameHeader,

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { sendResponse } from "./response_writer.ts";
 import { FrameReader } from "./frame_reader.ts";
 import { decodeFieldSection } from "./qpack/mod.ts";
-import { concat } from "./_test_helpers.ts";
+import { concat } from "../../tests/support/h3_assert.ts";
 
 /** A writable that keeps what is written and whether it was closed or aborted. */
 function recorder() {

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { DEFAULT_LIMITS } from "../limits.ts";
 import { BodyTooLargeError, DataFrameSource } from "./body.ts";
 import { errorResponse, jsonError, sendResponse } from "./response_writer.ts";
 import {
@@ -30,12 +31,12 @@ import type { QuicBidiStream, QuicCloseInfo, QuicConnection } from "./transport.
 
 /** Limits and hooks for one HTTP/3 server connection. */
 export interface H3ServerOptions {
-  /** SETTINGS_MAX_FIELD_SECTION_SIZE we advertise and enforce (default 16 KiB). */
+  /** SETTINGS_MAX_FIELD_SECTION_SIZE we advertise and enforce (default: `lib/limits.ts`). */
   maxFieldSectionSize?: number;
-  /** Largest request body accepted (default 64 MiB); larger gets 413. */
+  /** Largest request body accepted; larger gets 413 (default: `lib/limits.ts`). */
   maxRequestBodySize?: number;
   /**
-   * Milliseconds a request stream may take to deliver its header section (default 10 s); a
+   * Milliseconds a request stream may take to deliver its header section (default: `lib/limits.ts`); a
    * stream that sends too little too slowly (slowloris) is answered 408 and its reading stopped.
    */
   headerTimeoutMs?: number;
@@ -46,9 +47,6 @@ export interface H3ServerOptions {
 /** A `fetch`-style handler. `connection` is the object passed as `context` to the server. */
 export type H3Handler<C> = (request: Request, context: C) => Response | Promise<Response>;
 
-const DEFAULT_MAX_FIELD_SECTION_SIZE = 16 * 1024;
-const DEFAULT_MAX_BODY = 64 * 1024 * 1024;
-const DEFAULT_HEADER_TIMEOUT_MS = 10_000;
 const NO_BODY_METHODS = new Set(["GET", "HEAD"]);
 /** Bytes read for a request's first chunk; a larger header section simply takes more reads. */
 const HEAD_READ_SIZE = 4096;
@@ -107,9 +105,9 @@ export class H3ServerConnection<C> {
     this.#conn = conn;
     this.#handler = handler;
     this.#context = context;
-    this.#maxFieldSectionSize = options.maxFieldSectionSize ?? DEFAULT_MAX_FIELD_SECTION_SIZE;
-    this.#maxBody = options.maxRequestBodySize ?? DEFAULT_MAX_BODY;
-    this.#headerTimeoutMs = options.headerTimeoutMs ?? DEFAULT_HEADER_TIMEOUT_MS;
+    this.#maxFieldSectionSize = options.maxFieldSectionSize ?? DEFAULT_LIMITS.maxFieldSectionSize;
+    this.#maxBody = options.maxRequestBodySize ?? DEFAULT_LIMITS.maxBodyBytes;
+    this.#headerTimeoutMs = options.headerTimeoutMs ?? DEFAULT_LIMITS.headerTimeoutMs;
     this.#onProtocolError = options.onProtocolError;
     // `closed` rejects on idle timeout and transport errors: an unhandled rejection would kill
     // the process, so it is turned into a close info here, once.

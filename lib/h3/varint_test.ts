@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { bytes } from "./_test_helpers.ts";
+import { bytes } from "../../tests/support/h3_assert.ts";
 import {
   decodeVarint,
   encodeVarint,

@@ -18,6 +18,7 @@
  * @module
  */
 
+import { DEFAULT_LIMITS } from "../limits.ts";
 import { formatAddr } from "../addr.ts";
 import {
   type RebindKind,
@@ -47,7 +48,10 @@ export interface UdpRelayOptions {
   listenPort?: number;
   /** Source address of new upstream mappings; default `127.0.0.1`. */
   upstreamHostname?: string;
-  /** Most concurrent sessions; datagrams from further client addresses are dropped. Default 1024. */
+  /**
+   * Most concurrent sessions; datagrams from further client addresses are dropped (default:
+   * `--lab-max-sessions` in `lib/limits.ts`).
+   */
   maxSessions?: number;
   /** A session with no traffic either way for this long is closed. Default 60,000 ms. */
   idleTimeoutMs?: number;
@@ -110,7 +114,7 @@ export class UdpRelay implements AsyncDisposable {
     this.#target = { transport: "udp", hostname: options.targetHostname, port: options.targetPort };
     this.#targetKey = formatAddr(this.#target);
     this.#upstreamHostname = options.upstreamHostname ?? "127.0.0.1";
-    this.#maxSessions = options.maxSessions ?? 1024;
+    this.#maxSessions = options.maxSessions ?? DEFAULT_LIMITS.labMaxSessions;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
     this.#maxDcids = options.maxDcidsSeen ?? 32;
     this.#listener = Deno.listenDatagram({

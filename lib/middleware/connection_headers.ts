@@ -16,7 +16,7 @@
  */
 
 import type { Context, MiddlewareHandler } from "hono";
-import type { AppEnv } from "../server/connection_env.ts";
+import type { AppEnv } from "../connection_env.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { ConnectionTracker } from "../tracker/tracker.ts";
 

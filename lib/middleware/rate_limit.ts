@@ -6,7 +6,7 @@
  */
 
 import type { MiddlewareHandler } from "hono";
-import type { AppEnv } from "../server/connection_env.ts";
+import type { AppEnv } from "../connection_env.ts";
 import type { TrackedConnection } from "../tracker/tracker.ts";
 
 interface Bucket {

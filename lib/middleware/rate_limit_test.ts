@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { Hono } from "hono";
 import { rateLimitPerConnection } from "./rate_limit.ts";
-import type { AppEnv } from "../server/connection_env.ts";
+import type { AppEnv } from "../connection_env.ts";
 
 Deno.test("rate limit: a burst of N per second, then 429, refilled as time passes", async () => {
   let now = 0;

@@ -8,7 +8,7 @@
  */
 
 import type { MiddlewareHandler } from "hono";
-import type { AppEnv } from "../server/connection_env.ts";
+import type { AppEnv } from "../connection_env.ts";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 

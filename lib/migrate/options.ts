@@ -1,7 +1,7 @@
 /**
- * Command-line options of `migrate`, the migration checker (see `lib/migrate_cli.ts`).
+ * Command-line options of `migrate`, the migration checker (see `cli.ts` beside this file).
  *
- * Flags take `--opt value` or `--opt=value`, as the server's do (`lib/cli.ts`); a bad value
+ * Flags take `--opt value` or `--opt=value`, as the server's do (`lib/cli/`); a bad value
  * throws a {@link ConfigError} whose message is one line naming the option and the value.
  *
  * ```ts
@@ -11,7 +11,7 @@
  * @module
  */
 
-import { ConfigError } from "../cli.ts";
+import { ConfigError, parseBoundedInt, quote } from "../cli/option_spec.ts";
 
 /** How the lab rebinds the path: a new source port, a new loopback address, or alternating. */
 export type MigrationKind = "port" | "address" | "mixed";
@@ -87,7 +87,7 @@ const APPLY: Readonly<
     options,
     value,
     source,
-  ) => (options.migrations = boundedInt(value, source, 1, 1000, "a count")),
+  ) => (options.migrations = parseBoundedInt(value, source, 1, 1000, "a count")),
   "--kind": (options, value, source) => {
     if (value !== "port" && value !== "address" && value !== "mixed") {
       throw new ConfigError(`${source}: ${quote(value)} is not a kind (port, address or mixed)`);
@@ -98,12 +98,12 @@ const APPLY: Readonly<
     options,
     value,
     source,
-  ) => (options.intervalMs = boundedInt(value, source, 0, 10_000, "an interval in ms")),
+  ) => (options.intervalMs = parseBoundedInt(value, source, 0, 10_000, "an interval in ms")),
   "--concurrency": (
     options,
     value,
     source,
-  ) => (options.concurrency = boundedInt(value, source, 1, 100, "a number of connections")),
+  ) => (options.concurrency = parseBoundedInt(value, source, 1, 100, "a number of connections")),
   "--ca": (options, value) => (options.caPath = value),
   "--data-dir": (options, value) => (options.dataDir = value),
   "--admin-token": (options, value, source) => {
@@ -197,16 +197,4 @@ export function parseLabUrl(value: string, source: string): LabTarget {
     port: url.port === "" ? 443 : Number(url.port),
     pathBase: url.pathname.replace(/\/+$/, ""),
   };
-}
-
-function boundedInt(value: string, source: string, min: number, max: number, what: string) {
-  const n = Number(value);
-  if (!/^[0-9]+$/.test(value) || n < min || n > max) {
-    throw new ConfigError(`${source}: ${quote(value)} is not ${what} from ${min} to ${max}`);
-  }
-  return n;
-}
-
-function quote(value: string): string {
-  return JSON.stringify(value);
 }

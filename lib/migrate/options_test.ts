@@ -1,7 +1,7 @@
 /** `migrate`'s options: defaults, the lab URL taken apart, flags over environment. */
 
 import { strict as assert } from "node:assert";
-import { ConfigError } from "../cli.ts";
+import { ConfigError } from "../cli/config.ts";
 import { parseLabUrl, parseMigrateOptions } from "./options.ts";
 
 Deno.test("migrate options: defaults", () => {

@@ -4,13 +4,14 @@
  * @module
  */
 
+import { DEFAULT_LIMITS } from "../limits.ts";
 import { H3ServerConnection } from "../h3/server.ts";
 import type { H3Handler, H3ServerOptions } from "../h3/server.ts";
 import { errorName } from "../h3/errors.ts";
 import { formatAddr } from "../addr.ts";
 import type { ConnectionTracker, TrackedConnection } from "../tracker/tracker.ts";
 import type { MigrationWatcher } from "./migration_watcher.ts";
-import type { ConnectionEnv } from "./connection_env.ts";
+import type { ConnectionEnv } from "../connection_env.ts";
 
 /** Options for the QUIC listener. */
 export interface QuicListenerOptions extends H3ServerOptions {
@@ -23,9 +24,9 @@ export interface QuicListenerOptions extends H3ServerOptions {
   watcher: MigrationWatcher;
   /** Milliseconds of silence before a connection is closed (quinn's default is 30 s). */
   maxIdleTimeout?: number;
-  /** Request streams a client may have open at once (default 256). */
+  /** Request streams a client may have open at once (default: `lib/limits.ts`). */
   maxConcurrentStreams?: number;
-  /** Connections open or in their handshake at once; further ones are refused (default 10,000). */
+  /** Connections open or in their handshake at once; further ones are refused. */
   maxConnections?: number;
   /** Called when a connection is refused because of `maxConnections`. */
   onRefused?: () => void;
@@ -65,11 +66,12 @@ export function startQuicListener(options: QuicListenerOptions): QuicListenerHan
     key: options.key,
     alpnProtocols: ["h3"],
     maxIdleTimeout: options.maxIdleTimeout,
-    maxConcurrentBidirectionalStreams: options.maxConcurrentStreams ?? 256,
+    maxConcurrentBidirectionalStreams: options.maxConcurrentStreams ??
+      DEFAULT_LIMITS.maxStreamsPerConnection,
   });
   const connections = new Set<H3ServerConnection<ConnectionEnv>>();
   const localAddr = formatAddr(endpoint.addr);
-  const maxConnections = options.maxConnections ?? 10_000;
+  const maxConnections = options.maxConnections ?? DEFAULT_LIMITS.maxConnections;
   let handshaking = 0;
   let stopping = false;
 

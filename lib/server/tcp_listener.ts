@@ -14,6 +14,7 @@
  * @module
  */
 
+import { DEFAULT_LIMITS } from "../limits.ts";
 import https from "node:https";
 import http2 from "node:http2";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -22,7 +23,7 @@ import { formatAddr } from "../addr.ts";
 import { BodyTooLargeError } from "../h3/body.ts";
 import { jsonError } from "../h3/response_writer.ts";
 import type { ConnectionTracker } from "../tracker/tracker.ts";
-import type { ConnectionEnv } from "./connection_env.ts";
+import type { ConnectionEnv } from "../connection_env.ts";
 
 /** Options for the TCP listener. */
 export interface TcpListenerOptions {
@@ -34,16 +35,16 @@ export interface TcpListenerOptions {
   tracker: ConnectionTracker;
   /** The `Alt-Svc` value to advertise, e.g. `h3=":9443"; ma=86400`. */
   altSvc: string;
-  /** TCP connections open at once; further ones are closed at once (default 10,000). */
+  /** TCP connections open at once; further ones are closed at once (default: `lib/limits.ts`). */
   maxConnections?: number;
   /** Called when a connection is refused because of `maxConnections`. */
   onRefused?: () => void;
-  /** Largest request body, in bytes (default 64 MiB); more gets 413. */
+  /** Largest request body, in bytes; more gets 413 (default: `lib/limits.ts`). */
   maxBodyBytes?: number;
   /** Offer HTTP/2 (ALPN h2) besides HTTP/1.1; off by default (see the module note). */
   http2?: boolean;
   /**
-   * Milliseconds a connection may go without a request in progress (default 10 s): from the
+   * Milliseconds a connection may go without a request in progress (default: `lib/limits.ts`): from the
    * handshake, or the end of its last response, to its next complete request head. A slowloris
    * (a head trickled in, or never) or a forgotten keep-alive connection is closed then.
    * (Deno's `node:https` does not apply `headersTimeout`, so this is done on the socket.)
@@ -80,8 +81,8 @@ export async function startTcpListener(options: TcpListenerOptions): Promise<Tcp
     ? http2.createSecureServer({ ...tls, allowHTTP1: true }, onRequest)
     : https.createServer(tls, onRequest);
   const sockets = new Set<Socket>();
-  const maxConnections = options.maxConnections ?? 10_000;
-  const headerTimeoutMs = options.headerTimeoutMs ?? 10_000;
+  const maxConnections = options.maxConnections ?? DEFAULT_LIMITS.maxConnections;
+  const headerTimeoutMs = options.headerTimeoutMs ?? DEFAULT_LIMITS.headerTimeoutMs;
   let rawOpen = 0;
   // Counted before TLS, so a flood of handshakes is refused as cheaply as possible.
   server.on("connection", (socket: { destroy(): void; once(e: string, f: () => void): void }) => {
@@ -143,7 +144,7 @@ async function handle(req: AnyRequest, res: AnyResponse, options: TcpListenerOpt
   try {
     await serveRequest(req, res, options, env);
   } finally {
-    if (--env.active === 0) env.socket.setTimeout(options.headerTimeoutMs ?? 10_000);
+    if (--env.active === 0) env.socket.setTimeout(headerTimeoutMs);
   }
 }
 
@@ -163,7 +164,7 @@ async function serveRequest(
     else headers.set(name, value);
   }
   const hasBody = method !== "GET" && method !== "HEAD";
-  const maxBody = options.maxBodyBytes ?? 64 * 1024 * 1024;
+  const maxBody = options.maxBodyBytes ?? DEFAULT_LIMITS.maxBodyBytes;
   const declared = Number(req.headers["content-length"] ?? 0);
   if (declared > maxBody) {
     const error = new BodyTooLargeError(maxBody);

@@ -3,7 +3,7 @@ import { H3_MESSAGE_ERROR, H3Error, QPACK_DECOMPRESSION_FAILED } from "../errors
 import { decodeFieldSection } from "./decoder.ts";
 import { encodeFieldSection } from "./encoder.ts";
 import { encodePrefixInt, prefixIntLength } from "./prefix_int.ts";
-import { assertH3Error, hex, prng } from "./_test_helpers.ts";
+import { assertH3Error, hex, prng } from "../../../tests/support/qpack_hex.ts";
 
 const BIG = 1 << 20;
 

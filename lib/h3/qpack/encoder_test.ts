@@ -5,7 +5,7 @@ import {
   encodeFieldSection,
   encodeFieldSectionInto,
 } from "./encoder.ts";
-import { hex, toHex } from "./_test_helpers.ts";
+import { hex, toHex } from "../../../tests/support/qpack_hex.ts";
 
 const enc = (fields: string[]) => toHex(encodeFieldSection(fields));
 const h = (s: string) => toHex(hex(s));

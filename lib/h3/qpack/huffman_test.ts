@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { QPACK_DECOMPRESSION_FAILED } from "../errors.ts";
 import { HUFFMAN_CODES, HUFFMAN_LENGTHS } from "./_huffman_data.ts";
 import { huffmanDecode, huffmanEncode, huffmanEncodedLength } from "./huffman.ts";
-import { assertH3Error, hex, prng, toHex } from "./_test_helpers.ts";
+import { assertH3Error, hex, prng, toHex } from "../../../tests/support/qpack_hex.ts";
 
 function encode(s: string): Uint8Array {
   const out = new Uint8Array(huffmanEncodedLength(s));

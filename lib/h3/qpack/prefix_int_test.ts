@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { QPACK_DECODER_STREAM_ERROR, QPACK_DECOMPRESSION_FAILED } from "../errors.ts";
 import { decodePrefixInt, encodePrefixInt, prefixIntLength } from "./prefix_int.ts";
-import { assertH3Error, hex, toHex } from "./_test_helpers.ts";
+import { assertH3Error, hex, toHex } from "../../../tests/support/qpack_hex.ts";
 
 function encode(value: number, prefixBits: number, flags = 0): Uint8Array {
   const out = new Uint8Array(prefixIntLength(value, prefixBits));

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { QPACK_DECODER_STREAM_ERROR, QPACK_ENCODER_STREAM_ERROR } from "../errors.ts";
 import { encodePrefixInt, prefixIntLength } from "./prefix_int.ts";
 import { DecoderStreamReader, EncoderStreamReader } from "./streams.ts";
-import { assertH3Error, hex } from "./_test_helpers.ts";
+import { assertH3Error, hex } from "../../../tests/support/qpack_hex.ts";
 
 function encoderFails(...chunks: string[]) {
   const r = new EncoderStreamReader();

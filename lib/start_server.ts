@@ -11,22 +11,23 @@
  * @module
  */
 
-import { createApp } from "../app.ts";
-import { ensureDevCertificates, loadCertificates } from "../certs.ts";
-import type { ServerCertificates } from "../certs.ts";
-import { type LogFormat, Logger } from "../log.ts";
-import { ConnectionTracker, type TrackerOptions } from "../tracker/tracker.ts";
-import { generateAdminToken } from "../cli.ts";
-import { MigrationLab } from "../lab/lab.ts";
-import { UdpRelay } from "../lab/udp_relay.ts";
-import { Metrics } from "../metrics/metrics.ts";
-import { HistoryStore } from "../store/history_store.ts";
-import { logTrackerEvents } from "./log_events.ts";
-import { MigrationWatcher } from "./migration_watcher.ts";
-import { startQuicListener } from "./quic_listener.ts";
-import { startTcpListener } from "./tcp_listener.ts";
-import { defaultLimits, type ServerLimits } from "../limits.ts";
-import type { DashboardVisibility } from "../cli_limits.ts";
+import { createApp } from "./app.ts";
+import { ensureDevCertificates, loadCertificates } from "./certs.ts";
+import type { ServerCertificates } from "./certs.ts";
+import { type LogFormat, Logger } from "./log.ts";
+import { ConnectionTracker, type TrackerOptions } from "./tracker/tracker.ts";
+import { resolveAdminToken } from "./access/admin_token.ts";
+import { defaultConfig } from "./cli/option_spec.ts";
+import { MigrationLab } from "./lab/lab.ts";
+import { UdpRelay } from "./lab/udp_relay.ts";
+import { Metrics } from "./metrics/metrics.ts";
+import { HistoryStore } from "./store/history_store.ts";
+import { logTrackerEvents } from "./server/log_events.ts";
+import { MigrationWatcher } from "./server/migration_watcher.ts";
+import { startQuicListener } from "./server/quic_listener.ts";
+import { startTcpListener } from "./server/tcp_listener.ts";
+import { defaultLimits, type ServerLimits } from "./limits.ts";
+import type { DashboardVisibility } from "./access/visibility.ts";
 
 /** What `startServer` needs. */
 export interface StartOptions {
@@ -52,6 +53,11 @@ export interface StartOptions {
   /** Token for administrative API calls; generated when absent. */
   adminToken?: string;
   /**
+   * Keep a generated admin token in `<dataDir>/admin-token` and reuse it across restarts
+   * (default false: tests get a fresh one per server).
+   */
+  keepAdminToken?: boolean;
+  /**
    * Offer HTTP/2 over TCP besides HTTP/1.1 (default false: in Deno 2.9.6 a peer's GOAWAY can
    * abort the process in `node:http2`; see `tcp_listener.ts`).
    */
@@ -76,6 +82,8 @@ export interface RunningServer {
   readonly labPort: number | undefined;
   readonly lab: MigrationLab | undefined;
   readonly adminToken: string;
+  /** Where the admin token came from, for the banner (the token itself is never printed). */
+  readonly adminTokenNote: string;
   readonly certificates: ServerCertificates & { caPem?: string };
   /** The connection history store, or undefined when persistence is off. */
   readonly history: HistoryStore | undefined;
@@ -125,10 +133,18 @@ async function startListeners(
   tracker: ConnectionTracker,
   history: HistoryStore | undefined,
 ): Promise<RunningServer> {
-  const watcher = new MigrationWatcher(tracker, options.watchIntervalMs ?? 50);
+  const defaults = defaultConfig();
+  const watcher = new MigrationWatcher(
+    tracker,
+    options.watchIntervalMs ?? defaults.watchIntervalMs,
+  );
   const unsubscribeLog = logTrackerEvents(tracker, logger);
   const metrics = new Metrics(tracker);
-  const adminToken = options.adminToken ?? generateAdminToken();
+  const { token: adminToken, note: adminTokenNote } = await resolveAdminToken({
+    given: options.adminToken,
+    dataDir: options.dataDir,
+    persist: options.keepAdminToken ?? false,
+  });
   const limits: ServerLimits = { ...defaultLimits(), ...options.limits };
   let lab: MigrationLab | undefined;
   let labPort: number | undefined;
@@ -139,7 +155,7 @@ async function startListeners(
     metrics,
     lab: () => lab,
     adminToken,
-    labUrl: () => `https://localhost:${labPort ?? options.labPort ?? 9444}/`,
+    labUrl: () => labPort === undefined ? "" : `https://localhost:${labPort}/`,
     publicDashboard: options.publicDashboard,
     mutatingRequestsPerSecond: limits.mutatingRequestsPerSecond,
     facts: () =>
@@ -218,6 +234,7 @@ async function startListeners(
     labPort,
     lab,
     adminToken,
+    adminTokenNote,
     certificates,
     history,
     async shutdown(timeoutMs = 5000) {

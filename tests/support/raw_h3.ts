@@ -13,12 +13,12 @@
  * @module
  */
 
-import { concat } from "../lib/h3/_test_helpers.ts";
-import { encodeFrame, FRAME_HEADERS } from "../lib/h3/frame.ts";
-import { FrameReader } from "../lib/h3/frame_reader.ts";
-import { decodeFieldSection, encodeFieldSection } from "../lib/h3/qpack/mod.ts";
-import { defaultLocalSettings, encodeSettings } from "../lib/h3/settings.ts";
-import { STREAM_TYPE_CONTROL } from "../lib/h3/stream_type.ts";
+import { concat } from "./h3_assert.ts";
+import { encodeFrame, FRAME_HEADERS } from "../../lib/h3/frame.ts";
+import { FrameReader } from "../../lib/h3/frame_reader.ts";
+import { decodeFieldSection, encodeFieldSection } from "../../lib/h3/qpack/mod.ts";
+import { defaultLocalSettings, encodeSettings } from "../../lib/h3/settings.ts";
+import { STREAM_TYPE_CONTROL } from "../../lib/h3/stream_type.ts";
 
 /** How a connection ended: an application close (with its code) or a transport failure. */
 export type CloseOutcome =

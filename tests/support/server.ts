@@ -12,8 +12,8 @@
  * @module
  */
 
-import { H3Client } from "../lib/h3/client.ts";
-import { type RunningServer, type StartOptions, startServer } from "../lib/server/start.ts";
+import { H3Client } from "../../lib/h3/client.ts";
+import { type RunningServer, type StartOptions, startServer } from "../../lib/start_server.ts";
 
 /** A running test server plus conveniences. */
 export interface TestServer extends RunningServer {
@@ -97,4 +97,4 @@ export async function sha256Stream(
   return { hex: hash.digest("hex"), bytes };
 }
 
-export { freePort } from "../lib/free_port.ts";
+export { freePort } from "./free_port.ts";

@@ -4,15 +4,19 @@
  * @module
  */
 
-import { concat } from "../_test_helpers.ts";
+import { concat } from "../support/h3_assert.ts";
 import fc from "fast-check";
-import { H3Error } from "../errors.ts";
-import { encodeFrame, encodeGoaway, FRAME_DATA, FRAME_HEADERS } from "../frame.ts";
-import { encodeCancelPush, encodeMaxPushId } from "../frame.ts";
-import { type FrameEvent, FrameReader, type FrameReaderOptions } from "../frame_reader.ts";
-import { encodeSettings, isReservedHttp2Setting } from "../settings.ts";
-import { STATIC_TABLE_SIZE, staticEntry } from "../qpack/mod.ts";
-import { VARINT_MAX_1, VARINT_MAX_2, VARINT_MAX_4, VARINT_MAX_SAFE } from "../varint.ts";
+import { H3Error } from "../../lib/h3/errors.ts";
+import { encodeFrame, encodeGoaway, FRAME_DATA, FRAME_HEADERS } from "../../lib/h3/frame.ts";
+import { encodeCancelPush, encodeMaxPushId } from "../../lib/h3/frame.ts";
+import {
+  type FrameEvent,
+  FrameReader,
+  type FrameReaderOptions,
+} from "../../lib/h3/frame_reader.ts";
+import { encodeSettings, isReservedHttp2Setting } from "../../lib/h3/settings.ts";
+import { STATIC_TABLE_SIZE, staticEntry } from "../../lib/h3/qpack/mod.ts";
+import { VARINT_MAX_1, VARINT_MAX_2, VARINT_MAX_4, VARINT_MAX_SAFE } from "../../lib/h3/varint.ts";
 
 /** Any varint value a `number` holds exactly, each encoded length equally likely, bounds often. */
 export const varintValue: fc.Arbitrary<number> = fc.oneof(

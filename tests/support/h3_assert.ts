@@ -4,7 +4,7 @@
  */
 
 import { strict as assert } from "node:assert";
-import { H3Error } from "./errors.ts";
+import { H3Error } from "../../lib/h3/errors.ts";
 
 /** Bytes from numbers: `bytes(0x40, 0x25)`. */
 export function bytes(...b: number[]): Uint8Array {

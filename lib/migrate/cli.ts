@@ -13,18 +13,18 @@
  * @module
  */
 
-import { ConfigError } from "./cli.ts";
-import type { H3Client } from "./h3/client.ts";
+import { ConfigError } from "../cli/config.ts";
+import type { H3Client } from "../h3/client.ts";
 import {
   connectFailure,
   connectToLab,
   messageOf,
   newConnectionReport,
   runLabConnection,
-} from "./migrate/lab_connection_run.ts";
-import { withTimeout } from "./timeout.ts";
-import { MIGRATE_HELP, type MigrateOptions, parseMigrateOptions } from "./migrate/options.ts";
-import { formatReportTable, ProgressLine, reportsPassed } from "./migrate/report.ts";
+} from "./lab_connection_run.ts";
+import { withTimeout } from "../timeout.ts";
+import { MIGRATE_HELP, type MigrateOptions, parseMigrateOptions } from "./options.ts";
+import { formatReportTable, ProgressLine, reportsPassed } from "./report.ts";
 
 /** Where `migrate` reads and writes; every field defaults to the process's own. */
 export interface MigrateIO {

@@ -10,13 +10,18 @@
 
 import fc from "fast-check";
 import { strict as assert } from "node:assert";
-import { H3_EXCESSIVE_LOAD, H3_MESSAGE_ERROR, H3Error } from "../errors.ts";
-import { decodeFrameHeader, FRAME_HEADERS, FRAME_SETTINGS, frameHeader } from "../frame.ts";
-import type { FrameReaderKind, FrameReaderOptions } from "../frame_reader.ts";
-import { buildRequest, parseRequestHead } from "../message.ts";
-import { decodeFieldSection, encodeFieldSection, FIELD_OVERHEAD } from "../qpack/mod.ts";
-import { huffmanDecode, huffmanEncode, huffmanEncodedLength } from "../qpack/mod.ts";
-import { decodeSettings, encodeSettings } from "../settings.ts";
+import { H3_EXCESSIVE_LOAD, H3_MESSAGE_ERROR, H3Error } from "../../lib/h3/errors.ts";
+import {
+  decodeFrameHeader,
+  FRAME_HEADERS,
+  FRAME_SETTINGS,
+  frameHeader,
+} from "../../lib/h3/frame.ts";
+import type { FrameReaderKind, FrameReaderOptions } from "../../lib/h3/frame_reader.ts";
+import { buildRequest, parseRequestHead } from "../../lib/h3/message.ts";
+import { decodeFieldSection, encodeFieldSection, FIELD_OVERHEAD } from "../../lib/h3/qpack/mod.ts";
+import { huffmanDecode, huffmanEncode, huffmanEncodedLength } from "../../lib/h3/qpack/mod.ts";
+import { decodeSettings, encodeSettings } from "../../lib/h3/settings.ts";
 import {
   decodeVarint,
   encodeVarint,
@@ -26,8 +31,8 @@ import {
   VARINT_MAX_BIG,
   varintLength,
   varintSize,
-} from "../varint.ts";
-import { concat } from "../_test_helpers.ts";
+} from "../../lib/h3/varint.ts";
+import { concat } from "../support/h3_assert.ts";
 import {
   controlStream,
   cuts,

@@ -11,10 +11,10 @@
  * @module
  */
 
-import { withTimeout as within } from "../lib/timeout.ts";
+import { withTimeout as within } from "../../lib/timeout.ts";
 export { within };
 import { type BrowserContext, chromium, type Page } from "playwright-core";
-import type { TestServer } from "./_server.ts";
+import type { TestServer } from "./server.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 /** Upper bound for every single step (launch, navigation, one in-page script or wait). */

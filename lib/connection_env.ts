@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { TrackedConnection } from "../tracker/tracker.ts";
+import type { TrackedConnection } from "./tracker/tracker.ts";
 
 /** Per-connection context, created once per connection, not per request. */
 export interface ConnectionEnv {

@@ -3,7 +3,7 @@
  * @module
  */
 
-export { assertH3Error } from "../_test_helpers.ts";
+export { assertH3Error } from "./h3_assert.ts";
 
 /** Parses hex as printed in the RFCs ("f1e3 c2e5 …", whitespace ignored) into bytes. */
 export function hex(s: string): Uint8Array {

@@ -1,11 +1,15 @@
 /** Shared fixtures for the frame reader tests. */
 import { strict as assert } from "node:assert";
-import { bytes, concat } from "./_test_helpers.ts";
+import { bytes, concat } from "./h3_assert.ts";
 export { bytes, concat };
-import { H3Error } from "./errors.ts";
-import { encodeFrame, FRAME_DATA, FRAME_HEADERS } from "./frame.ts";
-import { type FrameEvent, FrameReader, type FrameReaderOptions } from "./frame_reader.ts";
-import { encodeSettings } from "./settings.ts";
+import { H3Error } from "../../lib/h3/errors.ts";
+import { encodeFrame, FRAME_DATA, FRAME_HEADERS } from "../../lib/h3/frame.ts";
+import {
+  type FrameEvent,
+  FrameReader,
+  type FrameReaderOptions,
+} from "../../lib/h3/frame_reader.ts";
+import { encodeSettings } from "../../lib/h3/settings.ts";
 
 export const REQ: FrameReaderOptions = { kind: "request", maxHeadersPayload: 1024 };
 export const RESP: FrameReaderOptions = { kind: "response", maxHeadersPayload: 1024 };

@@ -11,11 +11,11 @@
  * @module
  */
 
-import { withTimeout as within } from "../lib/timeout.ts";
+import { withTimeout as within } from "../../lib/timeout.ts";
 export { within };
 import { strict as assert } from "node:assert";
-import { H3Client } from "../lib/h3/client.ts";
-import { freePort } from "./_server.ts";
+import { H3Client } from "../../lib/h3/client.ts";
+import { freePort } from "./server.ts";
 
 /** Parses Prometheus text into `name{labels}` → value (names without labels stay bare). */
 export function parseMetrics(text: string): Map<string, number> {

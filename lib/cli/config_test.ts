@@ -3,11 +3,10 @@ import {
   ConfigError,
   DEFAULT_HOST,
   defaultConfig,
-  generateAdminToken,
   HELP,
   parseConfig,
   type ServerConfig,
-} from "./cli.ts";
+} from "./config.ts";
 
 /** Asserts that parsing throws a one-line ConfigError matching every pattern. */
 function assertConfigError(
@@ -231,12 +230,6 @@ Deno.test("the first of several errors is reported", () => {
   assertConfigError(["--bogus", "--port", "x"], {}, /unknown option "--bogus"/);
 });
 
-Deno.test("generateAdminToken: 32 random bytes as unpadded base64url", () => {
-  const token = generateAdminToken();
-  assert.match(token, /^[A-Za-z0-9_-]{43}$/);
-  assert.notEqual(generateAdminToken(), token);
-});
-
 /** The named variables of this process's environment that are set. */
 function inherited(...names: string[]): Record<string, string> {
   const picked: Record<string, string> = {};
@@ -249,7 +242,7 @@ function inherited(...names: string[]): Record<string, string> {
 
 /** Runs configOrExit in a child Deno and returns its exit code and output. */
 async function runConfigOrExit(args: string[], env: Record<string, string> = {}) {
-  const moduleUrl = new URL("./cli.ts", import.meta.url).href;
+  const moduleUrl = new URL("./config.ts", import.meta.url).href;
   const script = `import { configOrExit } from ${JSON.stringify(moduleUrl)};\n` +
     `console.log(JSON.stringify(configOrExit(Deno.args, Deno.env.toObject())));`;
   const output = await new Deno.Command(Deno.execPath(), {

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import type { Context } from "hono";
 import { isLoopbackAddr, Visibility } from "./visibility.ts";
-import type { AppEnv } from "../server/connection_env.ts";
+import type { AppEnv } from "../connection_env.ts";
 import type { MigrationLab } from "../lab/lab.ts";
 
 /** The parts of a Hono context `Visibility` reads. */

@@ -5,27 +5,28 @@
  * (`QUIC_PORT`); the flag wins. An empty environment variable counts as unset. Bad input throws a
  * {@link ConfigError} whose message is one line naming the option and the value.
  *
- * To add an option: add a field to `ServerConfig`, its default to `defaultConfig`, and one entry
- * to `OPTION_SPECS`, all in `cli_options.ts` (the help text is built from that table).
+ * To add an option: add a field to `ServerConfig` and its default to `defaultConfig`
+ * (`option_spec.ts`), and one entry to `OPTION_SPECS` (`options.ts`); the help text is built from
+ * that table. A resource limit is one entry in `lib/limits.ts`.
  *
  * ```ts
  * const config = configOrExit(Deno.args, Deno.env.toObject());
- * const adminToken = config.adminToken ?? generateAdminToken();
+ * console.log(config.port);
  * ```
  * @module
  */
 
+import { OPTION_SPECS } from "./options.ts";
 import {
   ConfigError,
   defaultConfig,
-  OPTION_SPECS,
   type OptionSpec,
   quote,
   type ServerConfig,
-} from "./cli_options.ts";
+} from "./option_spec.ts";
 
-export { ConfigError, DEFAULT_HOST, defaultConfig } from "./cli_options.ts";
-export type { LogFormat, ServerConfig } from "./cli_options.ts";
+export { ConfigError, DEFAULT_HOST, defaultConfig } from "./option_spec.ts";
+export type { LogFormat, ServerConfig } from "./option_spec.ts";
 
 const HELP_FLAGS: ReadonlySet<string> = new Set(["--help", "-h"]);
 
@@ -168,12 +169,4 @@ export function configOrExit(
     Deno.exit(0);
   }
   return config;
-}
-
-/** A fresh admin token: 32 random bytes, base64url without padding (43 characters). */
-export function generateAdminToken(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 }

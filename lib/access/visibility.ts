@@ -10,10 +10,12 @@
  */
 
 import type { Context } from "hono";
-import type { DashboardVisibility } from "../cli_limits.ts";
 import type { MigrationLab } from "../lab/lab.ts";
-import type { AppEnv } from "../server/connection_env.ts";
+import type { AppEnv } from "../connection_env.ts";
 import { hasAdminToken } from "./admin_token.ts";
+
+/** Who may see other clients' connections: everyone, admin-token holders, or loopback clients. */
+export type DashboardVisibility = "on" | "off" | "localhost";
 
 /** True for `127.x.x.x`, `::1` and IPv4-mapped loopback, with or without a port. */
 export function isLoopbackAddr(addr: string): boolean {

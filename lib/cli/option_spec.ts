@@ -1,12 +1,13 @@
 /**
- * The option table behind `lib/cli.ts`: each option's flag, environment variable, help text and
- * how its value is checked and stored. Adding an option is one entry here plus its field and
- * default in `ServerConfig`.
+ * The vocabulary of the server's command line: the configuration it builds, the shape of one
+ * option, the error a bad value raises, and the value parsers every option shares. The option
+ * table itself is `options.ts`; parsing the arguments is `config.ts`.
  * @module
  */
 
-import { type DashboardVisibility, LIMIT_OPTION_SPECS } from "./cli_limits.ts";
-import { defaultLimits, type ServerLimits } from "./limits.ts";
+import { boundedInt, excerpt } from "../bounded_int.ts";
+import type { DashboardVisibility } from "../access/visibility.ts";
+import { defaultLimits, type ServerLimits } from "../limits.ts";
 
 /** How log lines are written. */
 export type LogFormat = "text" | "json";
@@ -45,7 +46,7 @@ export interface ServerConfig {
   tcpHttp2: boolean;
   /** Resource limits (see `lib/limits.ts`). */
   limits: ServerLimits;
-  /** Who may see other clients' connections (see `lib/cli_limits.ts`). Default `localhost`. */
+  /** Who may see other clients' connections (see `lib/access/visibility.ts`). Default `localhost`. */
   publicDashboard: DashboardVisibility;
   /** Whether connection history is kept in `<dataDir>/history.kv` across restarts. */
   persist: boolean;
@@ -85,12 +86,18 @@ export class ConfigError extends Error {
  */
 export const DEFAULT_HOST = "::";
 
+/** The port for HTTPS over TCP and HTTP/3 over UDP when none is given. */
+export const DEFAULT_PORT = 9443;
+
+/** The migration lab's port when none is given. */
+export const DEFAULT_LAB_PORT = 9444;
+
 /** The configuration with nothing given. */
 export function defaultConfig(): ServerConfig {
   return {
     host: DEFAULT_HOST,
-    port: 9443,
-    labPort: 9444,
+    port: DEFAULT_PORT,
+    labPort: DEFAULT_LAB_PORT,
     certPath: undefined,
     keyPath: undefined,
     dataDir: ".data",
@@ -125,7 +132,7 @@ export interface OptionSpec {
 }
 
 /** An option taking `true` or `false` that sets a boolean field of the config. */
-function booleanSpec(
+export function booleanSpec(
   flag: string,
   envVar: string,
   field: "persist" | "tcpHttp2",
@@ -147,155 +154,38 @@ function booleanSpec(
   };
 }
 
-/** Every option, in help order. */
-export const OPTION_SPECS: readonly OptionSpec[] = [
-  {
-    flag: "--host",
-    envVar: "QUIC_HOST",
-    valueName: "ADDRESS",
-    description: "listen address, TCP and UDP (`::` = IPv4+IPv6, all interfaces)",
-    defaultText: DEFAULT_HOST,
-    apply(config, value, source) {
-      const host = value.startsWith("[") && value.endsWith("]") ? value.slice(1, -1) : value;
-      if (host === "" || /\s/.test(host)) {
-        throw new ConfigError(`${source}: ${quote(value)} is not a host name or IP address`);
-      }
-      config.host = host;
-    },
-  },
-  {
-    flag: "--port",
-    envVar: "QUIC_PORT",
-    valueName: "PORT",
-    description: "port for HTTPS (TCP) and HTTP/3 (UDP)",
-    defaultText: "9443",
-    apply(config, value, source) {
-      config.port = parsePort(value, source);
-    },
-  },
-  {
-    flag: "--lab-port",
-    envVar: "QUIC_LAB_PORT",
-    valueName: "PORT",
-    description: "port for the migration lab; must differ from --port",
-    defaultText: "9444",
-    apply(config, value, source) {
-      config.labPort = parsePort(value, source);
-    },
-  },
-  {
-    flag: "--cert",
-    envVar: "QUIC_CERT",
-    valueName: "FILE",
-    description: "PEM certificate chain, leaf first (with --key; else dev certificates are made)",
-    apply(config, value) {
-      config.certPath = value;
-    },
-  },
-  {
-    flag: "--key",
-    envVar: "QUIC_KEY",
-    valueName: "FILE",
-    description: "PEM private key for --cert",
-    apply(config, value) {
-      config.keyPath = value;
-    },
-  },
-  {
-    flag: "--data-dir",
-    envVar: "QUIC_DATA_DIR",
-    valueName: "DIR",
-    description: "directory for runtime data and generated certificates",
-    defaultText: ".data",
-    apply(config, value) {
-      config.dataDir = value;
-    },
-  },
-  {
-    flag: "--admin-token",
-    envVar: "QUIC_ADMIN_TOKEN",
-    valueName: "TOKEN",
-    description: "bearer token for admin endpoints",
-    defaultText: "random, kept in <data-dir>/admin-token (mode 0600)",
-    apply(config, value) {
-      config.adminToken = value;
-    },
-  },
-  {
-    flag: "--log-format",
-    envVar: "QUIC_LOG_FORMAT",
-    valueName: "text|json",
-    description: "log line format",
-    defaultText: "text",
-    apply(config, value, source) {
-      if (value !== "text" && value !== "json") {
-        throw new ConfigError(`${source}: ${quote(value)} is not a log format (text or json)`);
-      }
-      config.logFormat = value;
-    },
-  },
-  {
-    flag: "--watch-interval",
-    envVar: "QUIC_WATCH_INTERVAL",
-    valueName: "MS",
-    description: "how often idle QUIC connections are checked for migration (1-10000 ms)",
-    defaultText: "50",
-    apply(config, value, source) {
-      const ms = Number(value);
-      if (!/^[0-9]+$/.test(value) || ms < 1 || ms > 10_000) {
-        throw new ConfigError(`${source}: ${quote(value)} is not an interval from 1 to 10000 ms`);
-      }
-      config.watchIntervalMs = ms;
-    },
-  },
-  {
-    flag: "--closed-ttl",
-    envVar: "QUIC_CLOSED_TTL",
-    valueName: "SECONDS",
-    description: "how long closed connections stay listed (0-604800 s)",
-    defaultText: "3600",
-    apply(config, value, source) {
-      config.closedTtlSeconds = parseBoundedInt(value, source, 0, 604_800, "a number of seconds");
-    },
-  },
-  {
-    flag: "--max-closed",
-    envVar: "QUIC_MAX_CLOSED",
-    valueName: "N",
-    description: "how many closed connections stay listed at most (0-1000000)",
-    defaultText: "10000",
-    apply(config, value, source) {
-      config.maxClosed = parseBoundedInt(value, source, 0, 1_000_000, "a count");
-    },
-  },
-  booleanSpec(
-    "--tcp-h2",
-    "QUIC_TCP_H2",
-    "tcpHttp2",
-    "offer HTTP/2 over TCP besides HTTP/1.1 (off: in Deno 2.9.6 a peer's GOAWAY can abort the process, denoland/deno#36788)",
-    false,
-  ),
-  ...LIMIT_OPTION_SPECS,
-  booleanSpec(
-    "--persist",
-    "QUIC_PERSIST",
-    "persist",
-    "keep connection history in <data-dir>/history.kv across restarts",
-    true,
-  ),
-  {
-    flag: "--persist-interval",
-    envVar: "QUIC_PERSIST_INTERVAL",
-    valueName: "MS",
-    description: "ms from a change to its write into the history (10-60000)",
-    defaultText: "200",
-    apply(config, value, source) {
-      config.persistIntervalMs = parseBoundedInt(value, source, 10, 60_000, "an interval in ms");
-    },
-  },
-];
+/** The integer fields of the config that an {@link integerSpec} can set. */
+type IntegerField = "watchIntervalMs" | "closedTtlSeconds" | "maxClosed" | "persistIntervalMs";
 
-/** `value` as an integer from `min` to `max`, or a ConfigError naming `source` and `what`. */
+/**
+ * An option taking a whole number from `min` to `max` that sets an integer field of the config.
+ * The help shows the range and the default from {@link defaultConfig}; `what` names the value
+ * in the error (e.g. "an interval in ms").
+ */
+export function integerSpec(
+  flag: string,
+  envVar: string,
+  valueName: string,
+  field: IntegerField,
+  description: string,
+  range: { min: number; max: number; what: string },
+): OptionSpec {
+  return {
+    flag,
+    envVar,
+    valueName,
+    description: `${description} (${range.min}-${range.max})`,
+    defaultText: String(defaultConfig()[field]),
+    apply(config, value, source) {
+      config[field] = parseBoundedInt(value, source, range.min, range.max, range.what);
+    },
+  };
+}
+
+/**
+ * `value` as an integer from `min` to `max`, or a ConfigError naming `source` and `what`
+ * (e.g. "an interval in ms").
+ */
 export function parseBoundedInt(
   value: string,
   source: string,
@@ -303,22 +193,29 @@ export function parseBoundedInt(
   max: number,
   what: string,
 ): number {
-  const n = Number(value);
-  if (!/^[0-9]+$/.test(value) || n < min || n > max) {
+  const n = boundedInt(value, min, max);
+  if (n === undefined) {
     throw new ConfigError(`${source}: ${quote(value)} is not ${what} from ${min} to ${max}`);
   }
   return n;
 }
 
-function parsePort(value: string, source: string): number {
-  const port = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
-  if (!(port >= 1 && port <= 65535)) {
+/** `value` as a port from 1 to 65535, or a ConfigError naming `source`. */
+export function parsePort(value: string, source: string): number {
+  const port = boundedInt(value, 1, 65535);
+  if (port === undefined) {
     throw new ConfigError(`${source}: ${quote(value)} is not a port (an integer from 1 to 65535)`);
   }
   return port;
 }
 
-/** JSON-quotes a value so empty, spaced or control-character values stay visible on one line. */
+/**
+ * JSON-quotes a value so empty, spaced or control-character values stay visible on one line;
+ * a long value is cut short.
+ */
 export function quote(value: string): string {
-  return JSON.stringify(value);
+  const shown = excerpt(value);
+  return shown === value
+    ? JSON.stringify(value)
+    : `${JSON.stringify(value.slice(0, 64))}… (${value.length} characters)`;
 }

@@ -1,0 +1,157 @@
+/**
+ * The server's option table: each option's flag, environment variable, help text and how its
+ * value is checked and stored. Adding an option is one entry here plus its field and default in
+ * `ServerConfig` (`option_spec.ts`); a resource limit is one entry in `lib/limits.ts` instead.
+ * The help (`config.ts`) and the README's option table (`options_table.ts`) are built from it.
+ * @module
+ */
+
+import { LIMIT_OPTION_SPECS } from "./limit_options.ts";
+import {
+  booleanSpec,
+  ConfigError,
+  DEFAULT_HOST,
+  DEFAULT_LAB_PORT,
+  DEFAULT_PORT,
+  defaultConfig,
+  integerSpec,
+  type OptionSpec,
+  parsePort,
+  quote,
+} from "./option_spec.ts";
+
+/** Every option, in help order. */
+export const OPTION_SPECS: readonly OptionSpec[] = [
+  {
+    flag: "--host",
+    envVar: "QUIC_HOST",
+    valueName: "ADDRESS",
+    description: "listen address, TCP and UDP (`::` = IPv4+IPv6, all interfaces)",
+    defaultText: DEFAULT_HOST,
+    apply(config, value, source) {
+      const host = value.startsWith("[") && value.endsWith("]") ? value.slice(1, -1) : value;
+      if (host === "" || /\s/.test(host)) {
+        throw new ConfigError(`${source}: ${quote(value)} is not a host name or IP address`);
+      }
+      config.host = host;
+    },
+  },
+  {
+    flag: "--port",
+    envVar: "QUIC_PORT",
+    valueName: "PORT",
+    description: "port for HTTPS (TCP) and HTTP/3 (UDP)",
+    defaultText: String(DEFAULT_PORT),
+    apply(config, value, source) {
+      config.port = parsePort(value, source);
+    },
+  },
+  {
+    flag: "--lab-port",
+    envVar: "QUIC_LAB_PORT",
+    valueName: "PORT",
+    description: "port for the migration lab; must differ from --port",
+    defaultText: String(DEFAULT_LAB_PORT),
+    apply(config, value, source) {
+      config.labPort = parsePort(value, source);
+    },
+  },
+  {
+    flag: "--cert",
+    envVar: "QUIC_CERT",
+    valueName: "FILE",
+    description: "PEM certificate chain, leaf first (with --key; else dev certificates are made)",
+    apply(config, value) {
+      config.certPath = value;
+    },
+  },
+  {
+    flag: "--key",
+    envVar: "QUIC_KEY",
+    valueName: "FILE",
+    description: "PEM private key for --cert",
+    apply(config, value) {
+      config.keyPath = value;
+    },
+  },
+  {
+    flag: "--data-dir",
+    envVar: "QUIC_DATA_DIR",
+    valueName: "DIR",
+    description: "directory for runtime data and generated certificates",
+    defaultText: defaultConfig().dataDir,
+    apply(config, value) {
+      config.dataDir = value;
+    },
+  },
+  {
+    flag: "--admin-token",
+    envVar: "QUIC_ADMIN_TOKEN",
+    valueName: "TOKEN",
+    description: "bearer token for admin endpoints",
+    defaultText: "random, kept in <data-dir>/admin-token (mode 0600)",
+    apply(config, value) {
+      config.adminToken = value;
+    },
+  },
+  {
+    flag: "--log-format",
+    envVar: "QUIC_LOG_FORMAT",
+    valueName: "text|json",
+    description: "log line format",
+    defaultText: defaultConfig().logFormat,
+    apply(config, value, source) {
+      if (value !== "text" && value !== "json") {
+        throw new ConfigError(`${source}: ${quote(value)} is not a log format (text or json)`);
+      }
+      config.logFormat = value;
+    },
+  },
+  integerSpec(
+    "--watch-interval",
+    "QUIC_WATCH_INTERVAL",
+    "MS",
+    "watchIntervalMs",
+    "ms between migration checks of idle QUIC connections",
+    { min: 1, max: 10_000, what: "an interval in ms" },
+  ),
+  integerSpec(
+    "--closed-ttl",
+    "QUIC_CLOSED_TTL",
+    "SECONDS",
+    "closedTtlSeconds",
+    "seconds a closed connection stays listed",
+    { min: 0, max: 604_800, what: "a number of seconds" },
+  ),
+  integerSpec(
+    "--max-closed",
+    "QUIC_MAX_CLOSED",
+    "N",
+    "maxClosed",
+    "closed connections listed at most",
+    { min: 0, max: 1_000_000, what: "a count" },
+  ),
+  booleanSpec(
+    "--tcp-h2",
+    "QUIC_TCP_H2",
+    "tcpHttp2",
+    "offer HTTP/2 over TCP besides HTTP/1.1 (off: in Deno 2.9.6 a peer's GOAWAY can abort the process, denoland/deno#36788)",
+    false,
+  ),
+  ...LIMIT_OPTION_SPECS,
+  booleanSpec(
+    "--persist",
+    "QUIC_PERSIST",
+    "persist",
+    "keep connection history in <data-dir>/history.kv across restarts",
+    true,
+  ),
+  integerSpec(
+    "--persist-interval",
+    "QUIC_PERSIST_INTERVAL",
+    "MS",
+    "persistIntervalMs",
+    "ms from a change to its write into the history: what a kill -9 can lose",
+    { min: 10, max: 60_000, what: "an interval in ms" },
+  ),
+];

@@ -144,7 +144,9 @@ async function handle(req: AnyRequest, res: AnyResponse, options: TcpListenerOpt
   try {
     await serveRequest(req, res, options, env);
   } finally {
-    if (--env.active === 0) env.socket.setTimeout(headerTimeoutMs);
+    if (--env.active === 0) {
+      env.socket.setTimeout(options.headerTimeoutMs ?? DEFAULT_LIMITS.headerTimeoutMs);
+    }
   }
 }
 

@@ -6,6 +6,7 @@
  */
 
 import { Hono } from "hono";
+import { DEFAULT_LIMITS } from "./limits.ts";
 import { connectionHeaders } from "./middleware/connection_headers.ts";
 import type { AppEnv } from "./connection_env.ts";
 import type { ConnectionTracker } from "./tracker/tracker.ts";
@@ -37,7 +38,7 @@ export interface AppDeps {
   labUrl?: () => string;
   /** Who sees other clients' connections (default `localhost`). */
   publicDashboard?: DashboardVisibility;
-  /** Requests per second per connection to mutating endpoints (default 5). */
+  /** Requests per second per connection to mutating endpoints (default: `lib/limits.ts`). */
   mutatingRequestsPerSecond?: number;
   /** Ports, certificate hash and bound host, for the page's instructions (`GET /api/info`). */
   facts?: () => ServerFacts | undefined;
@@ -47,15 +48,15 @@ export interface AppDeps {
 export async function createApp(deps: AppDeps): Promise<Hono<AppEnv>> {
   const app = new Hono<AppEnv>();
   const visibility = new Visibility(deps.publicDashboard ?? "localhost", deps.adminToken, deps.lab);
-  app.use(connectionHeaders(deps.tracker, deps.metrics));
+  app.use(connectionHeaders({ tracker: deps.tracker, metrics: deps.metrics }));
   // Only on state-changing methods, so GETs (the hot path) pass no extra middleware.
   app.on(["POST", "PUT", "PATCH", "DELETE"], "*", sameOriginOnly());
   app.use(
     "/api/simulate-migration",
-    rateLimitPerConnection(
-      deps.mutatingRequestsPerSecond ?? 5,
-      (route) => deps.metrics.countRateLimited(route),
-    ),
+    rateLimitPerConnection({
+      perSecond: deps.mutatingRequestsPerSecond ?? DEFAULT_LIMITS.mutatingRequestsPerSecond,
+      onLimited: (route) => deps.metrics.countRateLimited(route),
+    }),
   );
   app.route("/", health);
   app.route("/", test);

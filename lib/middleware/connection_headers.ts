@@ -10,7 +10,7 @@
  * (for example one returned by `fetch`) falls back to `c.header()`.
  *
  * ```ts
- * app.use(connectionHeaders(tracker));
+ * app.use(connectionHeaders({ tracker, metrics }));
  * ```
  * @module
  */
@@ -20,11 +20,17 @@ import type { AppEnv } from "../connection_env.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { ConnectionTracker } from "../tracker/tracker.ts";
 
-/** Creates the middleware for `tracker`, counting answered requests in `metrics`. */
-export function connectionHeaders(
-  tracker: ConnectionTracker,
-  metrics?: Metrics,
-): MiddlewareHandler<AppEnv> {
+/** What {@link connectionHeaders} is configured with. */
+export interface ConnectionHeadersOptions {
+  /** Told of every request, with the address it came from. */
+  tracker: ConnectionTracker;
+  /** Counts answered requests by protocol and status, when given. */
+  metrics?: Metrics;
+}
+
+/** Creates the middleware. */
+export function connectionHeaders(options: ConnectionHeadersOptions): MiddlewareHandler<AppEnv> {
+  const { tracker, metrics } = options;
   return async function connectionHeadersMiddleware(c, next) {
     const conn = c.env.connection;
     tracker.request(conn, c.env.remoteAddr());

@@ -14,16 +14,20 @@ interface Bucket {
   at: number;
 }
 
-/**
- * The middleware: `perSecond` requests per second per connection, bursts up to `perSecond`.
- * @param onLimited called for each refused request (metrics)
- * @param now the clock, in ms (injectable for tests)
- */
-export function rateLimitPerConnection(
-  perSecond: number,
-  onLimited?: (path: string) => void,
-  now: () => number = performance.now.bind(performance),
-): MiddlewareHandler<AppEnv> {
+/** What {@link rateLimitPerConnection} is configured with. */
+export interface RateLimitOptions {
+  /** Requests per second per connection; bursts up to the same number. */
+  perSecond: number;
+  /** Called for each refused request with its route (metrics). */
+  onLimited?: (route: string) => void;
+  /** The clock, in ms (injectable for tests); `performance.now` by default. */
+  now?: () => number;
+}
+
+/** The middleware: `perSecond` requests per second per connection, then 429. */
+export function rateLimitPerConnection(options: RateLimitOptions): MiddlewareHandler<AppEnv> {
+  const { perSecond, onLimited } = options;
+  const now = options.now ?? performance.now.bind(performance);
   const buckets = new WeakMap<TrackedConnection, Bucket>();
   return async (c, next) => {
     const t = now();

@@ -7,7 +7,14 @@ Deno.test("rate limit: a burst of N per second, then 429, refilled as time passe
   let now = 0;
   const limited: string[] = [];
   const app = new Hono<AppEnv>()
-    .use("/m", rateLimitPerConnection(3, (route) => limited.push(route), () => now))
+    .use(
+      "/m",
+      rateLimitPerConnection({
+        perSecond: 3,
+        onLimited: (route) => limited.push(route),
+        now: () => now,
+      }),
+    )
     .post("/m", (c) => c.text("ok"));
   const env = { connection: {}, remoteAddr: () => "127.0.0.1:1" };
   const other = { connection: {}, remoteAddr: () => "127.0.0.1:2" };

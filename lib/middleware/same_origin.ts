@@ -23,8 +23,11 @@ export function isSameOrigin(origin: string, requestUrl: string): boolean {
   }
 }
 
+/** What {@link sameOriginOnly} is configured with (nothing yet: the rule has no settings). */
+export type SameOriginOptions = Record<never, never>;
+
 /** The middleware; GET, HEAD and OPTIONS pass untouched. */
-export function sameOriginOnly(): MiddlewareHandler<AppEnv> {
+export function sameOriginOnly(_options: SameOriginOptions = {}): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     if (SAFE_METHODS.has(c.req.method)) return await next();
     const origin = c.req.header("origin");

@@ -7,6 +7,7 @@
 
 import { Hono } from "hono";
 import { DEFAULT_LIMITS } from "./limits.ts";
+import { errorAnswer } from "./http_error.ts";
 import { connectionHeaders } from "./middleware/connection_headers.ts";
 import type { AppEnv } from "./connection_env.ts";
 import type { ConnectionTracker } from "./tracker/tracker.ts";
@@ -68,10 +69,6 @@ export async function createApp(deps: AppDeps): Promise<Hono<AppEnv>> {
   app.route("/", info(deps.facts ?? (() => undefined), deps.lab));
   app.route("/", await pages());
   app.notFound((c) => c.json({ error: "not_found", detail: `no route for ${c.req.path}` }, 404));
-  app.onError((error, c) => {
-    const status = error.name === "BodyTooLargeError" ? 413 : 500;
-    const name = status === 413 ? "body_too_large" : "internal_error";
-    return c.json({ error: name, detail: error.message }, status);
-  });
+  app.onError((error) => errorAnswer(error));
   return app;
 }

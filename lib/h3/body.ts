@@ -4,23 +4,12 @@
  * @module
  */
 
+import { BodyTooLargeError } from "../http_error.ts";
 import { H3_MESSAGE_ERROR, H3Error } from "./errors.ts";
 import { encodeFrameHeader, FRAME_DATA, FRAME_HEADERS, frameHeaderSize } from "./frame.ts";
 import { encodedFieldSectionLength, encodeFieldSectionInto } from "./qpack/mod.ts";
 import type { FrameReader } from "./frame_reader.ts";
 import { parseTrailers } from "./message.ts";
-
-/** Raised into a request body stream when the peer sends more than the configured limit. */
-export class BodyTooLargeError extends Error {
-  /** The limit that was exceeded, in bytes. */
-  readonly limit: number;
-  /** Creates the error for `limit`. */
-  constructor(limit: number) {
-    super(`request body exceeds ${limit} bytes`);
-    this.name = "BodyTooLargeError";
-    this.limit = limit;
-  }
-}
 
 /**
  * Pulls DATA frames from one QUIC stream and hands their payloads to a `ReadableStream`.

@@ -70,11 +70,19 @@ export class H3Error extends Error {
   /** Whether the stream or the connection must be closed with `code`. */
   readonly scope: ErrorScope;
 
-  /** Creates an error with an RFC error code, its scope and a human detail. */
-  constructor(code: number, scope: ErrorScope, detail: string) {
+  /**
+   * The HTTP status a stream error is answered with (RFC 9114 §4.1.2 lets a server answer a
+   * malformed request instead of resetting it): 400 unless the error says otherwise, e.g. 431
+   * for a header section too large to process (§4.2.2).
+   */
+  readonly httpStatus: number;
+
+  /** Creates an error with an RFC error code, its scope, a human detail and its HTTP status. */
+  constructor(code: number, scope: ErrorScope, detail: string, httpStatus = 400) {
     super(`${errorName(code)}: ${detail}`);
     this.name = "H3Error";
     this.code = code;
     this.scope = scope;
+    this.httpStatus = httpStatus;
   }
 }

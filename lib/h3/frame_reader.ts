@@ -332,7 +332,7 @@ export class FrameReader {
         // §10.5.1 and §8.1: a field section too large to process is refused before it is
         // buffered. A stream error, so a server can still answer 431 (§4.2.2) on this stream.
         if (length > this.#maxHeadersPayload) {
-          throw new H3Error(H3_EXCESSIVE_LOAD, "stream", `${length}-byte HEADERS payload`);
+          throw new H3Error(H3_EXCESSIVE_LOAD, "stream", `${length}-byte HEADERS payload`, 431);
         }
         this.#state = S_PAYLOAD;
         return;

@@ -13,18 +13,6 @@ export interface ExpiringReader {
   cancel(): Promise<void>;
 }
 
-/** What the request loop throws for a stream whose deadline passed. */
-export class HeaderTimeoutError extends Error {
-  /** The deadline that passed, in milliseconds. */
-  readonly timeoutMs: number;
-  /** @param timeoutMs the deadline that passed */
-  constructor(timeoutMs: number) {
-    super(`no complete header section within ${timeoutMs} ms`);
-    this.name = "HeaderTimeoutError";
-    this.timeoutMs = timeoutMs;
-  }
-}
-
 /** How often the sweep looks, at most; a deadline is enforced within this much of its time. */
 const SWEEP_INTERVAL_MS = 250;
 

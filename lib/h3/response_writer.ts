@@ -4,9 +4,9 @@
  * @module
  */
 
-import { BodyTooLargeError, encodeHeadersFrame, writeBody } from "./body.ts";
-import { errorName, H3_EXCESSIVE_LOAD, H3Error } from "./errors.ts";
-import { HeaderTimeoutError } from "./header_deadlines.ts";
+import { encodeHeadersFrame, writeBody } from "./body.ts";
+import { errorName, H3Error } from "./errors.ts";
+import { HttpError, jsonError } from "../http_error.ts";
 import { responseFields } from "./message.ts";
 
 const NOT_YET = Symbol("not yet");
@@ -58,14 +58,6 @@ async function sendWhole(
   }
 }
 
-/** A JSON `{error, detail}` response. */
-export function jsonError(status: number, error: string, detail: string): Response {
-  return new Response(JSON.stringify({ error, detail }), {
-    status,
-    headers: { "content-type": "application/json", "x-h3-error": error },
-  });
-}
-
 /**
  * The response to a request refused for `error`. A stream error should reset the stream with
  * its code, but Deno's QUIC API cannot reset a stream with a code (streams are only finished,
@@ -75,12 +67,13 @@ export function jsonError(status: number, error: string, detail: string): Respon
  * that did not arrive in time, 400 otherwise.
  */
 export function errorResponse(error: unknown): Response {
-  if (error instanceof BodyTooLargeError) return jsonError(413, "body_too_large", error.message);
-  if (error instanceof HeaderTimeoutError) return jsonError(408, "request_timeout", error.message);
-  if (!(error instanceof H3Error)) return jsonError(500, "H3_INTERNAL_ERROR", String(error));
-  const tooLarge = error.code === H3_EXCESSIVE_LOAD ||
-    error.message.includes("field section too large");
-  return jsonError(tooLarge ? 431 : 400, errorName(error.code), error.message);
+  const [status, name] = error instanceof HttpError
+    ? [error.status, error.code]
+    : error instanceof H3Error
+    ? [error.httpStatus, errorName(error.code)]
+    : [500, "H3_INTERNAL_ERROR"];
+  const detail = error instanceof Error ? error.message : String(error);
+  return jsonError(status, name, detail, { "x-h3-error": name });
 }
 
 /**

@@ -11,8 +11,9 @@
  */
 
 import { DEFAULT_LIMITS } from "../limits.ts";
-import { BodyTooLargeError, DataFrameSource } from "./body.ts";
-import { errorResponse, jsonError, sendResponse } from "./response_writer.ts";
+import { DataFrameSource } from "./body.ts";
+import { BodyTooLargeError, errorAnswer, HeaderTimeoutError, HttpError } from "../http_error.ts";
+import { errorResponse, sendResponse } from "./response_writer.ts";
 import {
   H3_INTERNAL_ERROR,
   H3_MESSAGE_ERROR,
@@ -21,7 +22,7 @@ import {
   H3Error,
 } from "./errors.ts";
 import { encodeGoaway } from "./frame.ts";
-import { headerDeadlines, HeaderTimeoutError } from "./header_deadlines.ts";
+import { headerDeadlines } from "./header_deadlines.ts";
 import { FrameReader } from "./frame_reader.ts";
 import { buildRequest, parseRequestHead } from "./message.ts";
 import { decodeFieldSection } from "./qpack/mod.ts";
@@ -298,8 +299,7 @@ export class H3ServerConnection<C> {
     try {
       response = await this.#handler(request, this.#context);
     } catch (error) {
-      const name = error instanceof BodyTooLargeError ? "body_too_large" : "internal_error";
-      response = jsonError(error instanceof BodyTooLargeError ? 413 : 500, name, String(error));
+      response = errorAnswer(error);
     }
     this.bytesOut += await sendResponse(writer, response, method === "HEAD");
   }
@@ -358,7 +358,7 @@ export class H3ServerConnection<C> {
         writer.close().catch(() => {});
         return;
       }
-    } else if (!(error instanceof BodyTooLargeError) && !(error instanceof HeaderTimeoutError)) {
+    } else if (!(error instanceof HttpError)) {
       this.#onProtocolError?.(new H3Error(H3_INTERNAL_ERROR, "stream", String(error)), "stream");
     }
     this.bytesOut += await sendResponse(writer, errorResponse(error), false);

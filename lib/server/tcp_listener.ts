@@ -20,8 +20,7 @@ import http2 from "node:http2";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { formatAddr } from "../addr.ts";
-import { BodyTooLargeError } from "../h3/body.ts";
-import { jsonError } from "../h3/response_writer.ts";
+import { BodyTooLargeError, jsonError } from "../http_error.ts";
 import type { ConnectionTracker } from "../tracker/tracker.ts";
 import type { ConnectionEnv } from "../connection_env.ts";
 

@@ -29,7 +29,7 @@ function truncated(): never {
 }
 
 function tooLarge(): never {
-  throw new H3Error(H3_MESSAGE_ERROR, "stream", "field section too large");
+  throw new H3Error(H3_MESSAGE_ERROR, "stream", "field section too large", 431);
 }
 
 /** Offset after the last string or index read by `readString`/`staticIndex` (no result objects). */

@@ -20,6 +20,26 @@ import {
   quote,
 } from "./option_spec.ts";
 
+/** An option taking a port number for `field`. */
+function portSpec(
+  flag: string,
+  envVar: string,
+  field: "port" | "labPort",
+  description: string,
+  defaultPort: number,
+): OptionSpec {
+  return {
+    flag,
+    envVar,
+    valueName: "PORT",
+    description,
+    defaultText: String(defaultPort),
+    apply(config, value, source) {
+      config[field] = parsePort(value, source);
+    },
+  };
+}
+
 /** Every option, in help order. */
 export const OPTION_SPECS: readonly OptionSpec[] = [
   {
@@ -36,26 +56,14 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
       config.host = host;
     },
   },
-  {
-    flag: "--port",
-    envVar: "QUIC_PORT",
-    valueName: "PORT",
-    description: "port for HTTPS (TCP) and HTTP/3 (UDP)",
-    defaultText: String(DEFAULT_PORT),
-    apply(config, value, source) {
-      config.port = parsePort(value, source);
-    },
-  },
-  {
-    flag: "--lab-port",
-    envVar: "QUIC_LAB_PORT",
-    valueName: "PORT",
-    description: "port for the migration lab; must differ from --port",
-    defaultText: String(DEFAULT_LAB_PORT),
-    apply(config, value, source) {
-      config.labPort = parsePort(value, source);
-    },
-  },
+  portSpec("--port", "QUIC_PORT", "port", "port for HTTPS (TCP) and HTTP/3 (UDP)", DEFAULT_PORT),
+  portSpec(
+    "--lab-port",
+    "QUIC_LAB_PORT",
+    "labPort",
+    "port for the migration lab; must differ from --port",
+    DEFAULT_LAB_PORT,
+  ),
   {
     flag: "--cert",
     envVar: "QUIC_CERT",

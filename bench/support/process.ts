@@ -1,5 +1,5 @@
 /**
- * Process helpers for `scripts/bench.ts`: long-running servers whose readiness is a line they
+ * Process helpers for `bench/run.ts`: long-running servers whose readiness is a line they
  * print (an event, never a sleep), one-shot commands, timed client runs and free loopback ports.
  * Every wait here is bounded in time.
  * @module
@@ -233,7 +233,7 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export { freePort } from "../lib/free_port.ts";
+export { freePort } from "../../lib/free_port.ts";
 
 /** Whether `command` is on PATH. */
 export async function hasCommand(command: string): Promise<boolean> {

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { cpuSeconds } from "./_bench_proc.ts";
+import { cpuSeconds } from "../support/process.ts";
 import {
   type BenchOptions,
   fmt,
@@ -20,9 +20,9 @@ import {
   round,
   type ScenarioResult,
   table,
-} from "./_bench_common.ts";
-import type { BenchEnv } from "./_bench_env.ts";
-import { checkResponses, gtlsCommand } from "./_bench_one.ts";
+} from "../support/common.ts";
+import type { BenchEnv } from "../support/env.ts";
+import { checkResponses, gtlsCommand } from "./one.ts";
 
 const RUN_LIMIT_MS = 180_000;
 

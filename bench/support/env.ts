@@ -1,17 +1,17 @@
 /**
- * The environment every scenario of `scripts/bench.ts` runs in: a temporary directory with one
+ * The environment every scenario of `bench/run.ts` runs in: a temporary directory with one
  * certificate (made by our own dev-certificate code) that every server uses, free loopback
  * ports, and a registry of spawned processes so that each one is stopped at the end of its
  * scenario, when the task fails, and on Ctrl-C.
  * @module
  */
 
-import { ensureDevCertificates } from "../lib/certs.ts";
-import { freePort, ServerProcess } from "./_bench_proc.ts";
-import { progress } from "./_bench_common.ts";
+import { ensureDevCertificates } from "../../lib/certs.ts";
+import { freePort, ServerProcess } from "./process.ts";
+import { progress } from "./common.ts";
 
 /** Where this repository is (with a trailing slash). */
-export const ROOT = new URL("..", import.meta.url).pathname;
+export const ROOT = new URL("../..", import.meta.url).pathname;
 
 /** The JSON body `/healthz` answers, on every server we compare. */
 export const BODY = '{"status":"ok"}';

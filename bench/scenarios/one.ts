@@ -5,7 +5,7 @@
  * @module
  */
 
-import { capture, timedRun } from "./_bench_proc.ts";
+import { capture, timedRun } from "../support/process.ts";
 import {
   type BenchOptions,
   fmt,
@@ -16,8 +16,8 @@ import {
   progress,
   type ScenarioResult,
   table,
-} from "./_bench_common.ts";
-import { type BenchEnv, BODY } from "./_bench_env.ts";
+} from "../support/common.ts";
+import { type BenchEnv, BODY } from "../support/env.ts";
 
 const RUN_LIMIT_MS = 120_000;
 

@@ -11,10 +11,10 @@ import {
   percentile,
   type Sample,
   SCENARIOS,
-} from "../scripts/_bench_common.ts";
-import { childCpuSeconds } from "../scripts/_bench_many.ts";
-import { parseH2load } from "../scripts/_bench_tcp.ts";
-import { summaryTable } from "../scripts/_bench_report.ts";
+} from "./common.ts";
+import { childCpuSeconds } from "../scenarios/many.ts";
+import { parseH2load } from "../scenarios/tcp.ts";
+import { summaryTable } from "./report.ts";
 
 function assertEquals<T>(actual: T, expected: T): void {
   const a = JSON.stringify(actual);

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { capture, cpuSeconds, sleep, timedRun } from "./_bench_proc.ts";
+import { capture, cpuSeconds, sleep, timedRun } from "../support/process.ts";
 import {
   type BenchOptions,
   fmt,
@@ -19,9 +19,9 @@ import {
   round,
   type ScenarioResult,
   table,
-} from "./_bench_common.ts";
-import { type BenchEnv, Restartable } from "./_bench_env.ts";
-import { DOWNLOAD_CHUNK, fillDownloadChunk } from "../lib/download.ts";
+} from "../support/common.ts";
+import { type BenchEnv, Restartable } from "../support/env.ts";
+import { DOWNLOAD_CHUNK, fillDownloadChunk } from "../../lib/download.ts";
 
 const RUN_LIMIT_MS = 120_000;
 const MiB = 1024 * 1024;

@@ -1,13 +1,13 @@
 /**
- * Results of `scripts/bench.ts`: the machine and tool versions they were measured with, the
+ * Results of `bench/run.ts`: the machine and tool versions they were measured with, the
  * summary table of every scenario against its target, and the Markdown written next to the
  * JSON in `bench/results/`.
  * @module
  */
 
-import { capture } from "./_bench_proc.ts";
-import type { BenchOptions, ScenarioResult, SummaryRow } from "./_bench_common.ts";
-import { fmt } from "./_bench_common.ts";
+import { capture } from "./process.ts";
+import type { BenchOptions, ScenarioResult, SummaryRow } from "./common.ts";
+import { fmt } from "./common.ts";
 
 /** The machine a run was measured on. */
 export interface Machine {

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { cpuSeconds, fdCount, rssKiB, type ServerProcess, sleep } from "./_bench_proc.ts";
+import { cpuSeconds, fdCount, rssKiB, type ServerProcess, sleep } from "../support/process.ts";
 import {
   type BenchOptions,
   errorText,
@@ -18,8 +18,8 @@ import {
   round,
   type ScenarioResult,
   table,
-} from "./_bench_common.ts";
-import { type BenchEnv, ROOT, withFileLimit } from "./_bench_env.ts";
+} from "../support/common.ts";
+import { type BenchEnv, ROOT, withFileLimit } from "../support/env.ts";
 
 const PER_ENDPOINT = 100;
 const SETTLE_MS = 3000;

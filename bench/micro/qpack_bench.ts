@@ -1,6 +1,6 @@
 /**
  * QPACK hot-path benchmarks: encoding a typical response field section and decoding a typical
- * request one. Run with `deno bench bench/qpack_bench.ts`.
+ * request one. Run with `deno bench bench/micro/qpack_bench.ts`.
  * @module
  */
 
@@ -9,7 +9,7 @@ import {
   encodedFieldSectionLength,
   encodeFieldSection,
   encodeFieldSectionInto,
-} from "../lib/h3/qpack/mod.ts";
+} from "../../lib/h3/qpack/mod.ts";
 
 // deno-fmt-ignore
 const RESPONSE = [

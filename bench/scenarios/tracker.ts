@@ -6,9 +6,9 @@
  * @module
  */
 
-import { capture } from "./_bench_proc.ts";
-import { type BenchOptions, fmt, progress, type ScenarioResult, table } from "./_bench_common.ts";
-import { type BenchEnv, ROOT } from "./_bench_env.ts";
+import { capture } from "../support/process.ts";
+import { type BenchOptions, fmt, progress, type ScenarioResult, table } from "../support/common.ts";
+import { type BenchEnv, ROOT } from "../support/env.ts";
 
 interface TrackerFigure {
   connections: number;

@@ -5,13 +5,13 @@
  * (see README); `deno task bench` reports these next to each other.
  */
 
-import { createApp } from "../lib/app.ts";
-import { encodeHeadersFrame } from "../lib/h3/body.ts";
-import { parseRequestHead, responseFields } from "../lib/h3/message.ts";
-import { decodeFieldSection, encodeFieldSection } from "../lib/h3/qpack/mod.ts";
-import type { ConnectionEnv } from "../lib/server/connection_env.ts";
-import { ConnectionTracker } from "../lib/tracker/tracker.ts";
-import { Metrics } from "../lib/metrics/metrics.ts";
+import { createApp } from "../../lib/app.ts";
+import { encodeHeadersFrame } from "../../lib/h3/body.ts";
+import { parseRequestHead, responseFields } from "../../lib/h3/message.ts";
+import { decodeFieldSection, encodeFieldSection } from "../../lib/h3/qpack/mod.ts";
+import type { ConnectionEnv } from "../../lib/server/connection_env.ts";
+import { ConnectionTracker } from "../../lib/tracker/tracker.ts";
+import { Metrics } from "../../lib/metrics/metrics.ts";
 import { Hono } from "hono";
 
 const block = encodeFieldSection([

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { capture, sleep } from "./_bench_proc.ts";
+import { capture, sleep } from "../support/process.ts";
 import {
   type BenchOptions,
   fmt,
@@ -18,8 +18,8 @@ import {
   progress,
   type ScenarioResult,
   table,
-} from "./_bench_common.ts";
-import { type BenchEnv, Restartable } from "./_bench_env.ts";
+} from "../support/common.ts";
+import { type BenchEnv, Restartable } from "../support/env.ts";
 
 const RUN_LIMIT_MS = 120_000;
 const CLIENTS = 10;

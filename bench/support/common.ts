@@ -1,5 +1,5 @@
 /**
- * What every scenario of `scripts/bench.ts` shares: the options, progress lines on stderr,
+ * What every scenario of `bench/run.ts` shares: the options, progress lines on stderr,
  * statistics (median, percentiles, interleaved pairs) and the shape of a scenario's result.
  * @module
  */

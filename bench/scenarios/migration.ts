@@ -16,8 +16,8 @@ import {
   round,
   type ScenarioResult,
   table,
-} from "./_bench_common.ts";
-import { type BenchEnv, ROOT, withFileLimit } from "./_bench_env.ts";
+} from "../support/common.ts";
+import { type BenchEnv, ROOT, withFileLimit } from "../support/env.ts";
 
 interface ClientResult {
   conns: number;

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { gtlsCommand } from "./scenarios/one.ts";
+import { gtlsCommand } from "./support/gtls.ts";
 import { freePort } from "./support/process.ts";
 
 const ROOT = new URL("../", import.meta.url);

@@ -2,8 +2,9 @@
  * The benchmark task (`deno task bench`). First runs the in-process `Deno.bench` files in
  * `bench/micro/`, then the scenarios, each in its own file:
  *
- * - `one` (`scenarios/one.ts`): 20,000 GETs on one HTTP/3 connection, ours vs Caddy;
- * - `many` (`scenarios/many.ts`): 100 connections × 100 GETs at once, ours vs Caddy;
+ * - `one` (`scenarios/one.ts`): 20,000 GETs of `/api/test`, then of `/healthz`, on one HTTP/3
+ *   connection: ours vs Caddy vs the runtime ceiling (`support/h3_comparison.ts`);
+ * - `many` (`scenarios/many.ts`): 100 connections × 50 GETs at once, the same three servers;
  * - `bulk` (`scenarios/bulk.ts`): a 100 MiB download, ours vs Caddy over HTTP/3 and vs a bare
  *   `Deno.serve` over TCP (the runtime's ceiling);
  * - `tcp` (`scenarios/tcp.ts`): h2load against our TCP listener and a bare `Deno.serve`;
@@ -13,8 +14,9 @@
  *   watcher's CPU share at 1,000;
  * - `tracker` (`scenarios/tracker.ts`): tracker bytes per connection, in-process.
  *
- * Comparisons are interleaved (A B A B …, one uncounted warm-up, then `--pairs` pairs) and
- * reported as median per-pair ratios. Everything listens on 127.0.0.1 only; every process is
+ * Comparisons are interleaved (A B C A B C …, one uncounted warm-up round, then `--rounds`
+ * rounds) and reported as medians of per-round ratios. Everything listens on 127.0.0.1 only
+ * (except the ceiling probe, which takes only a port and binds every address); every process is
  * stopped at the end of its scenario, on failure and on Ctrl-C. Writes
  * `bench/results/<YYYY-MM-DD>.md` and `.json` with machine paths redacted, and exits non-zero
  * if any run failed. `--help` lists the options.
@@ -24,15 +26,14 @@
 import { ensureCommand } from "./support/process.ts";
 import {
   type BenchOptions,
-  errorText,
   parseOptions,
-  progress,
   type ScenarioName,
-  type ScenarioResult,
   SCENARIOS,
   USAGE,
-} from "./support/common.ts";
-import { BenchEnv, ROOT } from "./support/env.ts";
+} from "./support/options.ts";
+import { errorText, progress } from "./support/format.ts";
+import type { ScenarioResult } from "./support/scenario_result.ts";
+import { BenchEnv, ceilingProbeMissing, ROOT } from "./support/env.ts";
 import {
   type BenchReport,
   earlierDenoBench,
@@ -108,6 +109,13 @@ async function main(): Promise<number> {
   } catch (error) {
     console.error(`error: ${errorText(error)}\n${USAGE}`);
     return 2;
+  }
+  if (options.only.includes("one") || options.only.includes("many")) {
+    const missing = await ceilingProbeMissing();
+    if (missing) {
+      console.error(`error: ${missing}`);
+      return 2;
+    }
   }
   const startedAt = new Date().toISOString();
   const errors: string[] = [];
@@ -189,6 +197,7 @@ async function main(): Promise<number> {
   const redact = (text: string) =>
     text.replaceAll(Deno.execPath(), "deno")
       .replaceAll(env.tmp, "<tmp>")
+      .replaceAll(`${ROOT}../`, "../")
       .replaceAll(`file://${ROOT}`, "./")
       .replaceAll(ROOT, "./");
   // A --quick run is a check, not a result: it goes next to the results, never over them.

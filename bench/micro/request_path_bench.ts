@@ -1,8 +1,8 @@
 /**
  * In-process cost of what the server adds to each HTTP/3 request, piece by piece: QPACK decode
  * and pseudo-header validation, the Web `Request`, the Hono app with and without our
- * middleware, and encoding the response's HEADERS + DATA. The budget is about 10 µs in total
- * (see README); `deno task bench` reports these next to each other.
+ * middleware, and encoding the response's HEADERS + DATA. `deno task bench` runs these first
+ * and its results file keeps their output.
  */
 
 import { createApp } from "../../lib/app.ts";

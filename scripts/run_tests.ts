@@ -92,7 +92,16 @@ async function main(): Promise<void> {
     const [name, cmd] of [
       ["deno fmt --check", ["deno", "fmt", "--check"]],
       ["deno lint", ["deno", "lint"]],
-      ["deno check", ["deno", "check", "main.ts", "lib/", "routes/", "tests/", "scripts/"]],
+      ["deno check", [
+        "deno",
+        "check",
+        "main.ts",
+        "lib/",
+        "routes/",
+        "tests/",
+        "scripts/",
+        "bench/",
+      ]],
     ] as const
   ) {
     console.log(`▶ ${name}`);

@@ -1,9 +1,9 @@
 /**
  * A `Request` for a request without a body (GET, HEAD, …) that builds only what a handler uses.
  *
- * Measured in Deno 2.9 (bench/request_path_bench.ts), `new Request(url, {method, headers})`
- * costs 2.5–4 µs, most of it URL parsing, WebIDL conversion and the `Headers` object, against a
- * per-request budget of about 10 µs. A router needs only `method` and `url`, and most routes here
+ * `new Request(url, {method, headers})` is a large share of what a request costs the server
+ * (URL parsing, WebIDL conversion and the `Headers` object; `bench/micro/request_path_bench.ts`
+ * measures it). A router needs only `method` and `url`, and most routes here
  * never read a request header; so `headers` is made on first use, and a full `Request` only when
  * something beyond that is asked for (`signal`, `clone()`, a body reader, …), as
  * `@hono/node-server` does for Node.

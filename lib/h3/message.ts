@@ -270,8 +270,8 @@ export function isConnectionSpecific(name: string): boolean {
  */
 export function responseFields(status: number, headers: Headers): string[] {
   const fields: string[] = [":status", String(status)];
-  // forEach with a module-level callback: about 7x cheaper than for-of over Headers in Deno 2.9,
-  // and no closure per response.
+  // forEach with a module-level callback: cheaper than for-of over Headers (an iterator and an
+  // entry array per field), and no closure per response.
   headers.forEach(pushField, fields);
   return fields;
 }

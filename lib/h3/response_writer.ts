@@ -24,7 +24,7 @@ async function afterMicrotasks(hops: number): Promise<typeof NOT_YET> {
 /**
  * Largest body read whole when its length is declared: a small body with a `content-length` is
  * a finished buffer, so `bytes()` takes it without the stream, reader and microtask race a
- * streamed body needs (measured ~2 µs a request in Deno 2.9).
+ * streamed body needs.
  */
 const WHOLE_BODY_MAX = 64 * 1024;
 

@@ -3,10 +3,10 @@
  * sees it right now, so a request is also a migration check), counts it by status, and sets the
  * `X-Connection-*` headers on the response.
  *
- * The headers are set on the finished response's own `Headers`, in place. Measured in Deno
- * 2.9 (bench/request_path_bench.ts), that costs about a third of `c.header()` before
- * `next()`, which makes Hono copy a prepared `Headers` into the new `Response`, and far less than
- * `c.header()` after `next()`, which rebuilds the response. A response with immutable headers
+ * The headers are set on the finished response's own `Headers`, in place: cheaper than
+ * `c.header()` before `next()`, which makes Hono copy a prepared `Headers` into the new
+ * `Response`, and than `c.header()` after `next()`, which rebuilds the response
+ * (`bench/micro/request_path_bench.ts` compares them). A response with immutable headers
  * (for example one returned by `fetch`) falls back to `c.header()`.
  *
  * ```ts

@@ -4,11 +4,11 @@
  * ends validation windows that have run out.
  *
  * `Deno.QuicConn.remoteAddr` is live: quinn updates it when it switches the connection to a
- * new path. Reading it is one call into the runtime per connection per tick. At the default
- * 50 ms interval with 1,000 idle connections, `deno task bench` measured the server process
- * 6.5–8 % of a core busier with the watcher on than off (its profile puts about 3 % on the main
- * thread, most of it that runtime call); the interval bounds an idle connection's detection
- * delay at 50 ms. A connection carrying requests is caught by its next request, well before.
+ * new path. Reading it is one call into the runtime per connection per tick, so the watcher's
+ * cost grows with the connections open and shrinks with a longer interval; the `idle`
+ * benchmark measures its share of a core (`bench/results/`). The interval bounds an idle
+ * connection's detection delay. A connection carrying requests is caught by its next request,
+ * well before.
  * @module
  */
 

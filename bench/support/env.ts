@@ -1,20 +1,27 @@
 /**
- * The environment every scenario of `scripts/bench.ts` runs in: a temporary directory with one
+ * The environment every scenario of `bench/run.ts` runs in: a temporary directory with one
  * certificate (made by our own dev-certificate code) that every server uses, free loopback
  * ports, and a registry of spawned processes so that each one is stopped at the end of its
  * scenario, when the task fails, and on Ctrl-C.
  * @module
  */
 
-import { ensureDevCertificates } from "../lib/certs.ts";
-import { freePort, ServerProcess } from "./_bench_proc.ts";
-import { progress } from "./_bench_common.ts";
+import { ensureDevCertificates } from "../../lib/certs.ts";
+import { freePort, ServerProcess, sleep, udpPortBound } from "./process.ts";
+import { errorText, progress } from "./format.ts";
 
 /** Where this repository is (with a trailing slash). */
-export const ROOT = new URL("..", import.meta.url).pathname;
+export const ROOT = new URL("../..", import.meta.url).pathname;
 
 /** The JSON body `/healthz` answers, on every server we compare. */
 export const BODY = '{"status":"ok"}';
+
+/**
+ * The runtime ceiling: an HTTP/3 responder on `Deno.QuicEndpoint` that parses nothing and
+ * answers every request stream with one fixed HEADERS + DATA. It is kept outside this
+ * repository, in `shared/` beside it; this is its path from the repository's root.
+ */
+export const CEILING_PROBE = "../shared/probes/h3-ceiling.ts";
 
 /** What our `main.ts` prints once it listens. */
 const OUR_BANNER = "QUIC connection-migration server on";
@@ -46,13 +53,15 @@ export class BenchEnv {
   }
 
   /**
-   * Spawns a long-running process, registers it for cleanup, and waits for `ready` in its
-   * output (up to `timeoutMs`). On failure it is stopped and the error says what it printed.
+   * Spawns a long-running process, registers it for cleanup, and waits until it is ready: a
+   * line containing `ready.line` in its output, or a socket bound to UDP `ready.udpPort` (for
+   * a program that prints nothing), up to `timeoutMs`. On failure it is stopped and the error
+   * says what it printed.
    */
   async spawn(
     name: string,
     cmd: string[],
-    ready: string,
+    ready: { line: string } | { udpPort: number },
     timeoutMs: number,
     env: Record<string, string> = {},
     onLine?: (line: string) => void,
@@ -60,10 +69,11 @@ export class BenchEnv {
     const proc = ServerProcess.spawn(name, cmd, env, onLine);
     this.#processes.add(proc);
     try {
-      await proc.waitForLine(ready, timeoutMs);
+      if ("line" in ready) await proc.waitForLine(ready.line, timeoutMs);
+      else await waitForUdpPort(proc, ready.udpPort, timeoutMs);
     } catch (error) {
       await this.stop(proc);
-      throw new Error(`${error instanceof Error ? error.message : error}\n${tail(proc)}`);
+      throw new Error(`${errorText(error)}\n${tail(proc)}`);
     }
     return proc;
   }
@@ -87,65 +97,56 @@ export class BenchEnv {
 
   /** Our server as shipped (`main.ts`), on `port` (TCP and UDP) with the lab on `labPort`. */
   ourServerCommand(port: number, labPort: number): string[] {
-    return [
-      Deno.execPath(),
-      "run",
-      "-A",
-      `${ROOT}main.ts`,
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--lab-port",
-      String(labPort),
-      "--data-dir",
-      this.tmp,
-    ];
+    return denoRun("main.ts", ["--host", "127.0.0.1", ...this.#serverArgs(port, labPort)]);
+  }
+
+  /** Ports and data directory, as both our entries take them. */
+  #serverArgs(port: number, labPort: number): string[] {
+    return ["--port", String(port), "--lab-port", String(labPort), "--data-dir", this.tmp];
   }
 
   /** Starts our server as shipped. */
   startOurs(port: number, labPort: number): Promise<ServerProcess> {
-    return this.spawn("our server", this.ourServerCommand(port, labPort), OUR_BANNER, 60_000);
+    const cmd = this.ourServerCommand(port, labPort);
+    return this.spawn("our server", cmd, { line: OUR_BANNER }, 60_000);
+  }
+
+  /** The runtime ceiling probe on UDP `port` (it binds every address: it takes only a port). */
+  ceilingCommand(port: number): string[] {
+    return denoRun(CEILING_PROBE, [
+      String(port),
+      `${this.certDir}/cert.pem`,
+      `${this.certDir}/key.pem`,
+    ], ["--unstable-net"]);
+  }
+
+  /** Starts the runtime ceiling probe; it prints nothing, so it is ready once its port is bound. */
+  startCeiling(port: number): Promise<ServerProcess> {
+    return this.spawn("runtime ceiling", this.ceilingCommand(port), { udpPort: port }, 60_000);
   }
 
   /** The bare `Deno.serve` over TLS (`bench/tools/bare_server.ts`). */
   bareServerCommand(port: number): string[] {
-    return [
-      Deno.execPath(),
-      "run",
-      "-A",
-      `${ROOT}bench/tools/bare_server.ts`,
+    return denoRun("bench/tools/bare_server.ts", [
       "--port",
       String(port),
       "--cert",
       `${this.certDir}/cert.pem`,
       "--key",
       `${this.certDir}/key.pem`,
-    ];
+    ]);
   }
 
   /** Starts the bare `Deno.serve`. */
   startBare(port: number): Promise<ServerProcess> {
-    return this.spawn("bare Deno.serve", this.bareServerCommand(port), "bare server ready", 60_000);
+    const cmd = this.bareServerCommand(port);
+    return this.spawn("bare Deno.serve", cmd, { line: "bare server ready" }, 60_000);
   }
 
   /** Our server through `bench/tools/server_entry.ts` (signals toggle the watcher, run a GC). */
   benchServerCommand(port: number, labPort: number, token: string): string[] {
-    return [
-      Deno.execPath(),
-      "run",
-      "-A",
-      "--v8-flags=--expose-gc",
-      `${ROOT}bench/tools/server_entry.ts`,
-      "--port",
-      String(port),
-      "--lab-port",
-      String(labPort),
-      "--data-dir",
-      this.tmp,
-      "--admin-token",
-      token,
-    ];
+    const args = [...this.#serverArgs(port, labPort), "--admin-token", token];
+    return denoRun("bench/tools/server_entry.ts", args, ["--v8-flags=--expose-gc"]);
   }
 
   /**
@@ -159,10 +160,10 @@ export class BenchEnv {
     files = 1024,
   ): Promise<ServerProcess> {
     const cmd = await withFileLimit(this.benchServerCommand(port, labPort, token), files);
-    return this.spawn("our server (bench entry)", cmd, "bench server ready", 60_000);
+    return this.spawn("our server (bench entry)", cmd, { line: "bench server ready" }, 60_000);
   }
 
-  /** The Caddyfile: `/healthz` (any path) answers BODY; `/files/*` serves `<tmp>/www`. */
+  /** The Caddyfile: every path answers BODY (15 bytes of JSON); `/files/*` serves `<tmp>/www`. */
   caddyfile(port: number): string {
     return [
       "{",
@@ -203,7 +204,42 @@ export class BenchEnv {
       XDG_DATA_HOME: `${this.tmp}/xdg`,
       XDG_CONFIG_HOME: `${this.tmp}/xdg`,
     };
-    return this.spawn("caddy", this.caddyCommand(), "serving initial configuration", 30_000, env);
+    const ready = { line: "serving initial configuration" };
+    return this.spawn("caddy", this.caddyCommand(), ready, 30_000, env);
+  }
+}
+
+/**
+ * `deno run -A` of `script` (a path from the repository's root) with `args`; `flags` go
+ * before the script.
+ */
+export function denoRun(script: string, args: string[], flags: string[] = []): string[] {
+  return [Deno.execPath(), "run", "-A", ...flags, `${ROOT}${script}`, ...args];
+}
+
+/**
+ * One clear line when the runtime ceiling probe is not beside the repository at `root` (with a
+ * trailing slash; this repository by default), else undefined.
+ */
+export async function ceilingProbeMissing(root = ROOT): Promise<string | undefined> {
+  try {
+    await Deno.stat(`${root}${CEILING_PROBE}`);
+    return undefined;
+  } catch {
+    return `the runtime ceiling probe ${CEILING_PROBE} is missing ` +
+      "(the repository is checked out with shared/ beside it)";
+  }
+}
+
+/** Resolves once some socket is bound to UDP `port`; rejects if `proc` exits or on timeout. */
+async function waitForUdpPort(proc: ServerProcess, port: number, timeoutMs: number) {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await udpPortBound(port))) {
+    if (proc.exited) throw new Error(`${proc.name} exited before binding UDP port ${port}`);
+    if (performance.now() > deadline) {
+      throw new Error(`${proc.name}: UDP port ${port} not bound within ${timeoutMs} ms`);
+    }
+    await sleep(20);
   }
 }
 

@@ -3,23 +3,17 @@
  * TLS, what our TCP listener speaks by default: HTTP/2 there is opt-in, see
  * `lib/server/tcp_listener.ts`) sends N GETs of `/healthz` over C keep-alive connections, one
  * request at a time each, to our TCP listener (the same port as HTTP/3) and to a bare
- * `Deno.serve` answering the same 15-byte JSON, in interleaved pairs. req/s is h2load's own.
+ * `Deno.serve` answering the same 15-byte JSON, in interleaved rounds. req/s is h2load's own.
  * @module
  */
 
-import { capture, sleep } from "./_bench_proc.ts";
-import {
-  type BenchOptions,
-  fmt,
-  interleave,
-  median,
-  medianOf,
-  pairRatios,
-  progress,
-  type ScenarioResult,
-  table,
-} from "./_bench_common.ts";
-import { type BenchEnv, Restartable } from "./_bench_env.ts";
+import { parseH2load } from "../support/client_output.ts";
+import { capture, sleep } from "../support/process.ts";
+import { fmt, progress, table } from "../support/format.ts";
+import type { BenchOptions } from "../support/options.ts";
+import type { ScenarioResult } from "../support/scenario_result.ts";
+import { interleave, median, medianOf, roundRatios } from "../support/stats.ts";
+import { type BenchEnv, Restartable } from "../support/env.ts";
 
 const RUN_LIMIT_MS = 120_000;
 const CLIENTS = 10;
@@ -39,24 +33,10 @@ function h2loadCommand(port: number, requests: number): string[] {
   ];
 }
 
-/** h2load's req/s, succeeded count and 2xx count from its output. */
-export function parseH2load(
-  output: string,
-): { reqPerSec: number; succeeded: number; ok2xx: number } {
-  const rate = output.match(/finished in [\d.]+m?s, ([\d.]+) req\/s/);
-  const done = output.match(/requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded/);
-  const codes = output.match(/status codes: (\d+) 2xx/);
-  return {
-    reqPerSec: Number(rate?.[1] ?? NaN),
-    succeeded: Number(done?.[1] ?? NaN),
-    ok2xx: Number(codes?.[1] ?? NaN),
-  };
-}
-
 /** Runs the TCP comparison. */
 export async function runTcp(env: BenchEnv, options: BenchOptions): Promise<ScenarioResult> {
   const requests = options.quick ? 5000 : 20_000;
-  const pairs = options.pairs;
+  const rounds = options.rounds;
   const errors: string[] = [];
   const port = env.port();
   const labPort = env.port();
@@ -69,9 +49,9 @@ export async function runTcp(env: BenchEnv, options: BenchOptions): Promise<Scen
   const ports: Record<string, number> = { ours: port, bare: barePort };
   try {
     progress(
-      `tcp: h2load ${requests} GETs, ${CLIENTS} connections × ${STREAMS} streams, ${pairs} pairs`,
+      `tcp: h2load ${requests} GETs, ${CLIENTS} connections × ${STREAMS} streams, ${rounds} rounds`,
     );
-    const samples = await interleave(["ours", "bare"], pairs, async (target) => {
+    const samples = await interleave(["ours", "bare"], rounds, async (target) => {
       await servers[target].ensure();
       const out = await capture(h2loadCommand(ports[target], requests), {}, RUN_LIMIT_MS);
       await sleep(300); // a crash at connection close shows by then
@@ -100,7 +80,7 @@ export async function runTcp(env: BenchEnv, options: BenchOptions): Promise<Scen
       for (const crash of server.crashes) errors.push(`tcp: ${name} server crashed: ${crash}`);
     }
     const crashes = { ours: servers.ours.crashes, bare: servers.bare.crashes };
-    const ratios = pairRatios(samples, "ours", "bare");
+    const ratios = roundRatios(samples, "ours", "bare");
     const med = { ours: medianOf(samples, "ours"), bare: medianOf(samples, "bare") };
     const ratio = median(ratios);
     return {
@@ -117,7 +97,7 @@ export async function runTcp(env: BenchEnv, options: BenchOptions): Promise<Scen
       }],
       markdown: [
         `\`h2load --h1 -n ${requests} -c ${CLIENTS} -m ${STREAMS}\` against \`/healthz\` over ` +
-        `HTTPS (HTTP/1.1, TLS 1.3, same certificate), ${pairs} interleaved pairs after one ` +
+        `HTTPS (HTTP/1.1, TLS 1.3, same certificate), ${rounds} interleaved rounds after one ` +
         "uncounted warm-up each. Ours is the whole app (Hono, the connection-headers " +
         "middleware, the tracker) on our TCP listener; the bare `Deno.serve` " +
         "(`bench/tools/bare_server.ts`) returns the same body and content type with nothing " +
@@ -129,12 +109,12 @@ export async function runTcp(env: BenchEnv, options: BenchOptions): Promise<Scen
         "crash.",
         "",
         `**Median: ours ${fmt(med.ours)} req/s, bare Deno.serve ${fmt(med.bare)} req/s; ` +
-        `median per-pair ratio ours/bare ${fmt(ratio, 3)}.**`,
+        `median per-round ratio ours/bare ${fmt(ratio, 3)}.**`,
         "",
         ...table(
-          ["pair", "server", "req/s", "succeeded", "result", "server"],
+          ["round", "server", "req/s", "succeeded", "result", "server"],
           samples.map((s) => [
-            s.pair,
+            s.round,
             s.target,
             fmt(s.value),
             fmt(s.detail?.succeeded as number),
@@ -143,7 +123,7 @@ export async function runTcp(env: BenchEnv, options: BenchOptions): Promise<Scen
           ]),
         ),
         "",
-        `Per-pair ratios ours/bare: ${ratios.join(", ")}`,
+        `Per-round ratios ours/bare: ${ratios.join(", ")}`,
         "",
         ...(crashes.ours.length + crashes.bare.length > 0
           ? [
@@ -162,7 +142,7 @@ export async function runTcp(env: BenchEnv, options: BenchOptions): Promise<Scen
         requests,
         clients: CLIENTS,
         streams: STREAMS,
-        pairs,
+        rounds,
         samples,
         ratios,
         median: med,

@@ -8,16 +8,11 @@
  * @module
  */
 
-import {
-  type BenchOptions,
-  fmt,
-  percentile,
-  progress,
-  round,
-  type ScenarioResult,
-  table,
-} from "./_bench_common.ts";
-import { type BenchEnv, ROOT, withFileLimit } from "./_bench_env.ts";
+import { fmt, progress, table } from "../support/format.ts";
+import type { BenchOptions } from "../support/options.ts";
+import type { ScenarioResult } from "../support/scenario_result.ts";
+import { percentile, round } from "../support/stats.ts";
+import { type BenchEnv, denoRun, withFileLimit } from "../support/env.ts";
 
 interface ClientResult {
   conns: number;
@@ -52,11 +47,7 @@ export async function runMigration(env: BenchEnv, options: BenchOptions): Promis
   const labPort = env.port();
   progress(`migration: starting our server (lab on) and ${conns} connections through the lab`);
   const server = await env.startBenchServer(port, labPort, token, conns + 256);
-  const clientCmd = [
-    Deno.execPath(),
-    "run",
-    "-A",
-    `${ROOT}bench/tools/migration_clients.ts`,
+  const clientCmd = denoRun("bench/tools/migration_clients.ts", [
     "--port",
     String(port),
     "--lab-port",
@@ -73,13 +64,20 @@ export async function runMigration(env: BenchEnv, options: BenchOptions): Promis
     "4",
     "--quiet-migrations",
     String(quietMigrations),
-  ];
+  ]);
   const onLine = (line: string) => {
     if (line.startsWith("progress ")) progress(`migration: ${line.slice(9)}`);
   };
   // One UDP socket per client connection.
   const spawnCmd = await withFileLimit(clientCmd, conns + 256);
-  const client = await env.spawn("migration clients", spawnCmd, "result ", 600_000, {}, onLine);
+  const client = await env.spawn(
+    "migration clients",
+    spawnCmd,
+    { line: "result " },
+    600_000,
+    {},
+    onLine,
+  );
   const line = await client.waitForLine("result ", 1000);
   await Promise.all([env.stop(client), env.stop(server)]);
   const r = JSON.parse(line.slice(line.indexOf("result ") + 7)) as ClientResult;

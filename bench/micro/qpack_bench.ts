@@ -1,6 +1,6 @@
 /**
  * QPACK hot-path benchmarks: encoding a typical response field section and decoding a typical
- * request one. Run with `deno bench bench/qpack_bench.ts`.
+ * request one. Run with `deno bench bench/micro/qpack_bench.ts`.
  * @module
  */
 
@@ -9,7 +9,7 @@ import {
   encodedFieldSectionLength,
   encodeFieldSection,
   encodeFieldSectionInto,
-} from "../lib/h3/qpack/mod.ts";
+} from "../../lib/h3/qpack/mod.ts";
 
 // deno-fmt-ignore
 const RESPONSE = [
@@ -38,7 +38,7 @@ Deno.bench("qpack encode typical response (5 fields)", { group: "qpack" }, () =>
   sink ^= encodeFieldSection(RESPONSE).length;
 });
 
-// Without the per-call Uint8Array allocation (which alone costs ~0.3–0.6 µs in Deno), as when
+// Without the per-call Uint8Array allocation (a visible share of the call), as when
 // the caller writes the section straight into a HEADERS frame buffer it sized itself.
 Deno.bench("qpack encodeFieldSectionInto typical response", { group: "qpack" }, () => {
   sink ^= encodeFieldSectionInto(RESPONSE, OUT, 0);

@@ -1,17 +1,17 @@
 /**
  * In-process cost of what the server adds to each HTTP/3 request, piece by piece: QPACK decode
  * and pseudo-header validation, the Web `Request`, the Hono app with and without our
- * middleware, and encoding the response's HEADERS + DATA. The budget is about 10 µs in total
- * (see README); `deno task bench` reports these next to each other.
+ * middleware, and encoding the response's HEADERS + DATA. `deno task bench` runs these first
+ * and its results file keeps their output.
  */
 
-import { createApp } from "../lib/app.ts";
-import { encodeHeadersFrame } from "../lib/h3/body.ts";
-import { parseRequestHead, responseFields } from "../lib/h3/message.ts";
-import { decodeFieldSection, encodeFieldSection } from "../lib/h3/qpack/mod.ts";
-import type { ConnectionEnv } from "../lib/connection_env.ts";
-import { ConnectionTracker } from "../lib/tracker/tracker.ts";
-import { Metrics } from "../lib/metrics/metrics.ts";
+import { createApp } from "../../lib/app.ts";
+import { encodeHeadersFrame } from "../../lib/h3/body.ts";
+import { parseRequestHead, responseFields } from "../../lib/h3/message.ts";
+import { decodeFieldSection, encodeFieldSection } from "../../lib/h3/qpack/mod.ts";
+import type { ConnectionEnv } from "../../lib/connection_env.ts";
+import { ConnectionTracker } from "../../lib/tracker/tracker.ts";
+import { Metrics } from "../../lib/metrics/metrics.ts";
 import { Hono } from "hono";
 
 const block = encodeFieldSection([

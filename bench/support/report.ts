@@ -1,13 +1,14 @@
 /**
- * Results of `scripts/bench.ts`: the machine and tool versions they were measured with, the
+ * Results of `bench/run.ts`: the machine and tool versions they were measured with, the
  * summary table of every scenario against its target, and the Markdown written next to the
  * JSON in `bench/results/`.
  * @module
  */
 
-import { capture } from "./_bench_proc.ts";
-import type { BenchOptions, ScenarioResult, SummaryRow } from "./_bench_common.ts";
-import { fmt } from "./_bench_common.ts";
+import { capture } from "./process.ts";
+import type { BenchOptions } from "./options.ts";
+import type { ScenarioResult, SummaryRow } from "./scenario_result.ts";
+import { fmt } from "./format.ts";
 
 /** The machine a run was measured on. */
 export interface Machine {
@@ -115,6 +116,12 @@ export async function versionInfo(): Promise<Versions> {
   };
 }
 
+/** The one-connection figures of a results file, before and since the ceiling joined. */
+interface OneFigures {
+  median: { ours: number; caddy: number };
+  medianRatio: number | { caddy: number };
+}
+
 /**
  * The one-connection runs recorded in the results file at `path` (either format): the earlier
  * runs it lists, and its own one-connection figures if it has them.
@@ -144,14 +151,17 @@ export async function previousOneConnection(
     }
     const one = (old.scenarios ?? []).find((s: ScenarioResult) => s.name === "one");
     if (one === undefined) return { earlier };
-    const data = one.data as { median: { ours: number; caddy: number }; medianRatio: number };
+    // Since the ceiling joined, figures are per path; `/healthz` is the path measured before.
+    const data = one.data as OneFigures & { paths?: Record<string, OneFigures> };
+    const figures = data.paths?.["/healthz"] ?? data;
+    const ratio = figures.medianRatio;
     return {
       earlier,
       current: {
         startedAt: one.measuredAt ?? old.startedAt,
-        ours: data.median.ours,
-        caddy: data.median.caddy,
-        ratio: data.medianRatio,
+        ours: figures.median.ours,
+        caddy: figures.median.caddy,
+        ratio: typeof ratio === "number" ? ratio : ratio.caddy,
       },
     };
   } catch {
@@ -219,6 +229,11 @@ export function renderMarkdown(r: BenchReport): string {
   return [
     `# Benchmark results ${r.date}`,
     "",
+    `Measured on ${r.machine.cpu}, ${r.machine.nproc} cores, with Deno ${r.versions.deno}, ` +
+    `Caddy ${r.versions.caddy} and ${r.versions.ngtcp2Client}. Comparisons are medians of ` +
+    "per-round ratios (every server once per round, interleaved, after an uncounted warm-up " +
+    "round).",
+    "",
     `Started ${r.startedAt}, finished ${r.finishedAt}` +
     `${r.options.quick ? " (**--quick**: small sizes, not comparable)" : ""}. ` +
     `${r.ok ? "All runs succeeded." : "**Some runs failed.**"}`,
@@ -234,7 +249,7 @@ export function renderMarkdown(r: BenchReport): string {
     "interleaved ratios are the comparison.",
     `- Deno ${r.versions.deno}; Caddy ${r.versions.caddy}; ${r.versions.ngtcp2Client}; ` +
     `${r.versions.nghttp2Client}; ${r.versions.curl}`,
-    `- This run: ${r.options.only.join(", ")}, ${r.options.pairs} pairs per comparison` +
+    `- This run: ${r.options.only.join(", ")}, ${r.options.rounds} rounds per comparison` +
     (r.scenarios.some((s) => !r.options.only.includes(s.name))
       ? `; kept from an earlier run today: ${
         r.scenarios.filter((s) => !r.options.only.includes(s.name)).map((s) => s.name).join(", ")
@@ -247,7 +262,7 @@ export function renderMarkdown(r: BenchReport): string {
     "",
     ...(p && p.length > 0
       ? [
-        "Earlier runs today, one connection: " + p.map((x) =>
+        "Earlier runs today, one connection, `/healthz`: " + p.map((x) =>
           `${x.startedAt}: ours ${fmt(x.ours)} req/s, Caddy ${fmt(x.caddy)} req/s, ratio ${
             fmt(x.ratio, 3)
           }`

@@ -12,8 +12,8 @@
  * @module
  */
 
-import { gtlsCommand } from "./_bench_one.ts";
-import { freePort } from "./_bench_proc.ts";
+import { gtlsCommand } from "./support/gtls.ts";
+import { freePort } from "./support/process.ts";
 
 const ROOT = new URL("../", import.meta.url);
 

@@ -1,38 +1,39 @@
 /**
  * The benchmark task (`deno task bench`). First runs the in-process `Deno.bench` files in
- * `bench/`, then the scenarios, each in its own file:
+ * `bench/micro/`, then the scenarios, each in its own file:
  *
- * - `one` (`_bench_one.ts`): 20,000 GETs on one HTTP/3 connection, ours vs Caddy;
- * - `many` (`_bench_many.ts`): 100 connections × 100 GETs at once, ours vs Caddy;
- * - `bulk` (`_bench_bulk.ts`): a 100 MiB download, ours vs Caddy over HTTP/3 and vs a bare
+ * - `one` (`scenarios/one.ts`): 20,000 GETs of `/api/test`, then of `/healthz`, on one HTTP/3
+ *   connection: ours vs Caddy vs the runtime ceiling (`support/h3_comparison.ts`);
+ * - `many` (`scenarios/many.ts`): 100 connections × 50 GETs at once, the same three servers;
+ * - `bulk` (`scenarios/bulk.ts`): a 100 MiB download, ours vs Caddy over HTTP/3 and vs a bare
  *   `Deno.serve` over TCP (the runtime's ceiling);
- * - `tcp` (`_bench_tcp.ts`): h2load against our TCP listener and a bare `Deno.serve`;
- * - `migration` (`_bench_migration.ts`): detection delay and failed requests over 1,000 lab
+ * - `tcp` (`scenarios/tcp.ts`): h2load against our TCP listener and a bare `Deno.serve`;
+ * - `migration` (`scenarios/migration.ts`): detection delay and failed requests over 1,000 lab
  *   rebindings with 1,000 connections open;
- * - `idle` (`_bench_idle.ts`): RSS per idle connection at 1,000 and 10,000, and the migration
+ * - `idle` (`scenarios/idle.ts`): RSS per idle connection at 1,000 and 10,000, and the migration
  *   watcher's CPU share at 1,000;
- * - `tracker` (`_bench_tracker.ts`): tracker bytes per connection, in-process.
+ * - `tracker` (`scenarios/tracker.ts`): tracker bytes per connection, in-process.
  *
- * Comparisons are interleaved (A B A B …, one uncounted warm-up, then `--pairs` pairs) and
- * reported as median per-pair ratios. Everything listens on 127.0.0.1 only; every process is
+ * Comparisons are interleaved (A B C A B C …, one uncounted warm-up round, then `--rounds`
+ * rounds) and reported as medians of per-round ratios. Everything listens on 127.0.0.1 only
+ * (except the ceiling probe, which takes only a port and binds every address); every process is
  * stopped at the end of its scenario, on failure and on Ctrl-C. Writes
  * `bench/results/<YYYY-MM-DD>.md` and `.json` with machine paths redacted, and exits non-zero
  * if any run failed. `--help` lists the options.
  * @module
  */
 
-import { ensureCommand } from "./_bench_proc.ts";
+import { ensureCommand } from "./support/process.ts";
 import {
   type BenchOptions,
-  errorText,
   parseOptions,
-  progress,
   type ScenarioName,
-  type ScenarioResult,
   SCENARIOS,
   USAGE,
-} from "./_bench_common.ts";
-import { BenchEnv, ROOT } from "./_bench_env.ts";
+} from "./support/options.ts";
+import { errorText, progress } from "./support/format.ts";
+import type { ScenarioResult } from "./support/scenario_result.ts";
+import { BenchEnv, ceilingProbeMissing, ROOT } from "./support/env.ts";
 import {
   type BenchReport,
   earlierDenoBench,
@@ -42,14 +43,14 @@ import {
   renderMarkdown,
   summaryTable,
   versionInfo,
-} from "./_bench_report.ts";
-import { runOne } from "./_bench_one.ts";
-import { runMany } from "./_bench_many.ts";
-import { runBulk } from "./_bench_bulk.ts";
-import { runTcp } from "./_bench_tcp.ts";
-import { runMigration } from "./_bench_migration.ts";
-import { runIdle } from "./_bench_idle.ts";
-import { runTracker } from "./_bench_tracker.ts";
+} from "./support/report.ts";
+import { runOne } from "./scenarios/one.ts";
+import { runMany } from "./scenarios/many.ts";
+import { runBulk } from "./scenarios/bulk.ts";
+import { runTcp } from "./scenarios/tcp.ts";
+import { runMigration } from "./scenarios/migration.ts";
+import { runIdle } from "./scenarios/idle.ts";
+import { runTracker } from "./scenarios/tracker.ts";
 
 type Runner = (env: BenchEnv, options: BenchOptions) => Promise<ScenarioResult>;
 
@@ -76,9 +77,9 @@ const TOOLS: Record<ScenarioName, [string, string][]> = {
 
 /** Runs `deno bench` in a subprocess, echoing and capturing what it prints. */
 async function runDenoBench(): Promise<{ code: number; output: string }> {
-  progress("deno bench --allow-all bench/");
+  progress("deno bench --allow-all bench/micro/");
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["bench", "--allow-all", "bench/"],
+    args: ["bench", "--allow-all", "bench/micro/"],
     cwd: ROOT,
     stdin: "null",
     stdout: "piped",
@@ -108,6 +109,13 @@ async function main(): Promise<number> {
   } catch (error) {
     console.error(`error: ${errorText(error)}\n${USAGE}`);
     return 2;
+  }
+  if (options.only.includes("one") || options.only.includes("many")) {
+    const missing = await ceilingProbeMissing();
+    if (missing) {
+      console.error(`error: ${missing}`);
+      return 2;
+    }
   }
   const startedAt = new Date().toISOString();
   const errors: string[] = [];
@@ -189,6 +197,7 @@ async function main(): Promise<number> {
   const redact = (text: string) =>
     text.replaceAll(Deno.execPath(), "deno")
       .replaceAll(env.tmp, "<tmp>")
+      .replaceAll(`${ROOT}../`, "../")
       .replaceAll(`file://${ROOT}`, "./")
       .replaceAll(ROOT, "./");
   // A --quick run is a check, not a result: it goes next to the results, never over them.

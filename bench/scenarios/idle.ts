@@ -8,18 +8,12 @@
  * @module
  */
 
-import { cpuSeconds, fdCount, rssKiB, type ServerProcess, sleep } from "./_bench_proc.ts";
-import {
-  type BenchOptions,
-  errorText,
-  fmt,
-  median,
-  progress,
-  round,
-  type ScenarioResult,
-  table,
-} from "./_bench_common.ts";
-import { type BenchEnv, ROOT, withFileLimit } from "./_bench_env.ts";
+import { cpuSeconds, fdCount, rssKiB, type ServerProcess, sleep } from "../support/process.ts";
+import { errorText, fmt, progress, table } from "../support/format.ts";
+import type { BenchOptions } from "../support/options.ts";
+import type { ScenarioResult } from "../support/scenario_result.ts";
+import { median, round } from "../support/stats.ts";
+import { type BenchEnv, denoRun, withFileLimit } from "../support/env.ts";
 
 const PER_ENDPOINT = 100;
 const SETTLE_MS = 3000;
@@ -37,7 +31,7 @@ async function settledRss(server: ServerProcess, gcs: { n: number }): Promise<nu
 export async function runIdle(env: BenchEnv, options: BenchOptions): Promise<ScenarioResult> {
   const stages = options.quick ? [200, 1000] : [1000, 10_000];
   const windowMs = options.quick ? 1000 : 4000;
-  const pairs = options.pairs;
+  const pairs = options.rounds;
   const errors: string[] = [];
   const port = env.port();
   const labPort = env.port();
@@ -45,29 +39,35 @@ export async function runIdle(env: BenchEnv, options: BenchOptions): Promise<Sce
   const gcs = { n: 0 };
   const baseline = await settledRss(server, gcs);
   progress(`idle: server RSS ${fmt(baseline / 1024, 1)} MiB with no connections`);
-  const holdCmd = await withFileLimit([
-    Deno.execPath(),
-    "run",
-    "-A",
-    `${ROOT}bench/tools/hold_clients.ts`,
-    "--port",
-    String(port),
-    "--ca",
-    `${env.certDir}/ca.pem`,
-    "--counts",
-    stages.join(","),
-    "--per-endpoint",
-    String(PER_ENDPOINT),
-    "--keepalive",
-    "5000",
-  ], Math.ceil(stages.at(-1)! / PER_ENDPOINT) + 256);
+  const holdCmd = await withFileLimit(
+    denoRun("bench/tools/hold_clients.ts", [
+      "--port",
+      String(port),
+      "--ca",
+      `${env.certDir}/ca.pem`,
+      "--counts",
+      stages.join(","),
+      "--per-endpoint",
+      String(PER_ENDPOINT),
+      "--keepalive",
+      "5000",
+    ]),
+    Math.ceil(stages.at(-1)! / PER_ENDPOINT) + 256,
+  );
   let lastProgress = 0;
   const onLine = (line: string) => {
     if (!line.startsWith("progress ")) return;
     lastProgress = Number(line.split(" ")[1]);
     progress(`idle: ${line.slice(9)} connections open`);
   };
-  const holder = await env.spawn("idle clients", holdCmd, `held ${stages[0]}`, 300_000, {}, onLine);
+  const holder = await env.spawn(
+    "idle clients",
+    holdCmd,
+    { line: `held ${stages[0]}` },
+    300_000,
+    {},
+    onLine,
+  );
   const measured: {
     connections: number;
     rssKiB: number;

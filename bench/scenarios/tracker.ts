@@ -6,9 +6,11 @@
  * @module
  */
 
-import { capture } from "./_bench_proc.ts";
-import { type BenchOptions, fmt, progress, type ScenarioResult, table } from "./_bench_common.ts";
-import { type BenchEnv, ROOT } from "./_bench_env.ts";
+import { capture } from "../support/process.ts";
+import { fmt, progress, table } from "../support/format.ts";
+import type { BenchOptions } from "../support/options.ts";
+import type { ScenarioResult } from "../support/scenario_result.ts";
+import { type BenchEnv, denoRun } from "../support/env.ts";
 
 interface TrackerFigure {
   connections: number;
@@ -19,14 +21,9 @@ interface TrackerFigure {
 /** Runs the tracker-memory measurement. */
 export async function runTracker(_env: BenchEnv, options: BenchOptions): Promise<ScenarioResult> {
   const counts = options.quick ? [1000, 10_000] : [1000, 10_000, 100_000];
-  const cmd = [
-    Deno.execPath(),
-    "run",
+  const cmd = denoRun("bench/tools/tracker_memory.ts", ["--counts", counts.join(",")], [
     "--v8-flags=--expose-gc",
-    `${ROOT}bench/tools/tracker_memory.ts`,
-    "--counts",
-    counts.join(","),
-  ];
+  ]);
   progress(`tracker: heap per tracked connection at ${counts.join(", ")}`);
   const out = await capture(cmd, {}, 120_000);
   const line = out.stdout.split("\n").find((l) => l.startsWith("result "));

@@ -1,6 +1,7 @@
 /**
- * Process helpers for `scripts/bench.ts`: long-running servers whose readiness is a line they
- * print (an event, never a sleep), one-shot commands, timed client runs and free loopback ports.
+ * Process helpers for `bench/run.ts`: long-running servers whose readiness is a line they
+ * print or a socket they bind (an event, never a fixed sleep), one-shot commands, timed client
+ * runs, /proc readings and free loopback ports.
  * Every wait here is bounded in time.
  * @module
  */
@@ -228,12 +229,25 @@ export async function fdCount(pid: number): Promise<number> {
   }
 }
 
+/** Whether some socket is bound to UDP `port` (any address), from /proc/net/udp and udp6. */
+export async function udpPortBound(port: number): Promise<boolean> {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  for (const table of ["/proc/net/udp", "/proc/net/udp6"]) {
+    const text = await Deno.readTextFile(table).catch(() => "");
+    // Each line: slot, local address:port, remote address:port, …
+    for (const line of text.split("\n").slice(1)) {
+      if (line.trim().split(/\s+/)[1]?.endsWith(hex)) return true;
+    }
+  }
+  return false;
+}
+
 /** Resolves after `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export { freePort } from "../tests/support/free_port.ts";
+export { freePort } from "../../tests/support/free_port.ts";
 
 /** Whether `command` is on PATH. */
 export async function hasCommand(command: string): Promise<boolean> {

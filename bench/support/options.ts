@@ -1,0 +1,84 @@
+/**
+ * The command line of `deno task bench` (`bench/run.ts`): which scenarios run, how many
+ * interleaved rounds each comparison makes, and the sizes of a quick check.
+ * @module
+ */
+
+/** The scenarios, in the order they run. */
+export const SCENARIOS = ["one", "many", "bulk", "tcp", "migration", "idle", "tracker"] as const;
+
+/** A scenario's name, as given to `--only`. */
+export type ScenarioName = typeof SCENARIOS[number];
+
+/** The parsed command line. */
+export interface BenchOptions {
+  /** The scenarios to run. */
+  only: ScenarioName[];
+  /** Small sizes and fewer rounds, for a quick check (results are not comparable). */
+  quick: boolean;
+  /** Interleaved rounds per comparison (each round runs every server once). */
+  rounds: number;
+  /** GETs per run of the one-connection comparison. */
+  requests: number;
+  /** Whether to run the in-process `deno bench` files first. */
+  denoBench: boolean;
+}
+
+/** The default number of rounds, and the least a run that is not `--quick` may ask for. */
+const DEFAULT_ROUNDS = 5;
+
+/** What `--help` prints. */
+export const USAGE = `deno task bench [-- options]
+  --only a,b,…     scenarios to run: ${SCENARIOS.join(", ")} (default: all)
+  --quick          small sizes and 2 rounds: a quick check into .data/, not a result
+  --rounds N       interleaved rounds per comparison, each running every server once
+                   (default ${DEFAULT_ROUNDS}; 1–50, at least ${DEFAULT_ROUNDS} unless --quick; --pairs is the old name)
+  --requests N     GETs per one-connection run (default 20000; 2000 with --quick)
+  --no-deno-bench  skip the in-process micro-benchmarks`;
+
+const VALUE_OPTIONS = ["--only", "--rounds", "--pairs", "--requests"];
+const FLAGS = ["--quick", "--no-deno-bench"];
+
+/** Parses the command line; throws an Error with a one-line message when it is wrong. */
+export function parseOptions(args: string[]): BenchOptions {
+  for (const [i, arg] of args.entries()) {
+    const isValue = i > 0 && VALUE_OPTIONS.includes(args[i - 1]);
+    if (!isValue && !VALUE_OPTIONS.includes(arg) && !FLAGS.includes(arg)) {
+      throw new Error(`unknown option ${JSON.stringify(arg)}`);
+    }
+  }
+  const value = (name: string) => {
+    const i = args.indexOf(name);
+    if (i < 0) return undefined;
+    if (i + 1 >= args.length) throw new Error(`${name} needs a value`);
+    return args[i + 1];
+  };
+  const int = (name: string, fallback: number, min: number, max: number) => {
+    const raw = value(name);
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!/^[0-9]+$/.test(raw) || n < min || n > max) {
+      throw new Error(`${name} must be an integer from ${min} to ${max}`);
+    }
+    return n;
+  };
+  if (args.includes("--rounds") && args.includes("--pairs")) {
+    throw new Error("give --rounds or --pairs, not both");
+  }
+  const quick = args.includes("--quick");
+  const onlyRaw = value("--only");
+  const only = onlyRaw === undefined ? [...SCENARIOS] : onlyRaw.split(",").map((s) => s.trim());
+  for (const name of only) {
+    if (!(SCENARIOS as readonly string[]).includes(name)) {
+      throw new Error(`--only: unknown scenario ${JSON.stringify(name)} (${SCENARIOS.join(", ")})`);
+    }
+  }
+  const roundsName = args.includes("--pairs") ? "--pairs" : "--rounds";
+  return {
+    only: SCENARIOS.filter((s) => only.includes(s)),
+    quick,
+    rounds: int(roundsName, quick ? 2 : DEFAULT_ROUNDS, quick ? 1 : DEFAULT_ROUNDS, 50),
+    requests: int("--requests", quick ? 2000 : 20_000, 1, 100_000),
+    denoBench: !args.includes("--no-deno-bench") && !quick,
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * Statistics of the benchmark task: median and percentiles, and interleaved comparisons
+ * (every target once per round, A B C A B C …, after one uncounted warm-up round) reported as
+ * per-round ratios, so that drift in the machine's load affects every target alike.
+ * @module
+ */
+
+import { fmt, progress } from "./format.ts";
+
+/** Median of a list (NaN when empty). */
+export function median(values: number[]): number {
+  return percentile(values, 50);
+}
+
+/**
+ * The `p`-th percentile (0–100) by linear interpolation between closest ranks (NaN when
+ * empty). `percentile([1, 2, 3, 4], 50)` is 2.5.
+ */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = (p / 100) * (sorted.length - 1);
+  const lo = Math.floor(rank);
+  const hi = Math.ceil(rank);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo);
+}
+
+/** Rounds to `digits` decimals. */
+export function round(value: number, digits = 0): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+/** One measurement of one target in an interleaved comparison. */
+export interface Sample {
+  /** Round number, from 1; 0 is the uncounted warm-up. */
+  round: number;
+  /** Which target. */
+  target: string;
+  /** The figure compared (higher is better: req/s, MB/s). */
+  value: number;
+  /** Whether the run succeeded. */
+  ok: boolean;
+  /** Anything else worth keeping about the run. */
+  detail?: Record<string, unknown>;
+}
+
+/**
+ * Runs `measure` for each target in turn, `rounds` times (A B C A B C …), after one uncounted
+ * warm-up round, printing each figure as progress. Failed runs are kept with `ok` false; the
+ * caller decides what they mean.
+ */
+export async function interleave(
+  targets: readonly string[],
+  rounds: number,
+  measure: (target: string, round: number) => Promise<Omit<Sample, "round" | "target">>,
+  unit: string,
+): Promise<Sample[]> {
+  const samples: Sample[] = [];
+  for (let round = 0; round <= rounds; round++) {
+    for (const target of targets) {
+      const sample = { round, target, ...(await measure(target, round)) };
+      const label = round === 0 ? "warm-up" : `round ${round}/${rounds}`;
+      progress(
+        `  ${label} ${target.padEnd(10)} ${fmt(sample.value, 1).padStart(10)} ${unit}` +
+          (sample.ok ? "" : " FAILED"),
+      );
+      if (round > 0) samples.push(sample);
+    }
+  }
+  return samples;
+}
+
+/** Per-round ratios a/b over the rounds where both succeeded. */
+export function roundRatios(samples: Sample[], a: string, b: string): number[] {
+  const ratios: number[] = [];
+  for (const x of samples) {
+    if (x.target !== a || !x.ok) continue;
+    const y = samples.find((s) => s.round === x.round && s.target === b);
+    if (y?.ok && y.value > 0) ratios.push(round(x.value / y.value, 3));
+  }
+  return ratios;
+}
+
+/** Median value of one target's successful samples. */
+export function medianOf(samples: Sample[], target: string): number {
+  return median(samples.filter((s) => s.target === target && s.ok).map((s) => s.value));
+}
+
+/** Median of one `detail` field over a target's samples (NaN when there is none). */
+export function medianDetail(samples: Sample[], target: string, key: string): number {
+  return median(
+    samples.filter((s) => s.target === target).map((s) => s.detail?.[key] as number)
+      .filter(Number.isFinite),
+  );
+}

@@ -1,6 +1,6 @@
 /**
  * The long fuzz run (`deno task fuzz`): the same HTTP/3 codec properties as
- * `lib/h3/fuzz/fuzz_test.ts`, with 1,000,000 cases in all by default instead of the test task's
+ * `tests/fuzz/fuzz_test.ts`, with 1,000,000 cases in all by default instead of the test task's
  * 50,000, split over the properties by the same weights. Deterministic: each property runs in
  * chunks of at most {@link CHUNK} cases, chunk `k` with seed `seed + k`, so a failure names the
  * property, seed and case count that reproduce it. `budget`'s rounding remainder is spread so
@@ -22,7 +22,7 @@ import { budget, PROPERTIES } from "../tests/fuzz/properties.ts";
 /** Cases per chunk: a progress line at least this often, and a bounded replay on failure. */
 export const CHUNK = 50_000;
 
-/** The seed of `lib/h3/fuzz/fuzz_test.ts`. */
+/** The seed of `tests/fuzz/fuzz_test.ts`. */
 const DEFAULT_SEED = 0x5eed;
 
 /** A fuzz run's settings. */

@@ -88,7 +88,13 @@ Deno.test("lab: 1,000 rebindings, alternating port and address, under continuous
       // by the request below.
       await (await labClient.fetch("/api/test")).body?.cancel();
       const outcomes = server.tracker.summary().migrations_by_outcome;
-      assert.deepEqual(outcomes, { validated: 1000, reverted: 0, connection_lost: 0, pending: 0 });
+      assert.deepEqual(outcomes, {
+        validated: 1000,
+        reverted: 0,
+        closed_before_validation: 0,
+        connection_lost: 0,
+        pending: 0,
+      });
       assert.ok(conn.events.every((e) => e.validated && e.outcome === "validated"));
     } finally {
       labClient.close();

@@ -268,7 +268,9 @@ async function closesReported(tracker: ConnectionTracker, timeoutMs: number): Pr
     clearTimeout(timer);
     unsubscribe();
   }
-  for (const conn of [...tracker.openConnections()]) tracker.close(conn, "server shutdown");
+  for (const conn of [...tracker.openConnections()]) {
+    tracker.close(conn, "server shutdown", "normal");
+  }
 }
 
 /** Where the lab relay sends: the bound IPv4 address, or loopback when bound to all. */

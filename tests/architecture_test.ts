@@ -26,6 +26,7 @@ export const FLOORS: readonly Floor[] = [
       "lib/limits.ts",
       "lib/bounded_int.ts",
       "lib/http_error.ts",
+      "lib/response_trailers.ts",
       "lib/addr.ts",
       "lib/timeout.ts",
     ],

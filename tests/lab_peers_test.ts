@@ -4,7 +4,6 @@
  */
 
 import { strict as assert } from "node:assert";
-import { downloadSha256 } from "../lib/download.ts";
 import { startTestServer } from "./support/server.ts";
 
 Deno.test("lab: an ngtcp2 client rebound through the API completes and is recorded as surviving", async () => {
@@ -23,9 +22,6 @@ Deno.test("lab: an ngtcp2 client rebound through the API completes and is record
       });
     });
     const size = 300 * 1024 * 1024;
-    // Hash the download first: while the server computes it the client waits silently, and a
-    // rebinding then would go unseen (a path change only shows when the client sends).
-    await downloadSha256(size);
     const peer = new Deno.Command("gtlsclient", {
       args: [
         "--exit-on-all-streams-close",

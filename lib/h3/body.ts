@@ -22,7 +22,7 @@ export class DataFrameSource implements UnderlyingDefaultSource<Uint8Array> {
   #expected: number;
   #limit: number;
   #received = 0;
-  #onDone: ((error: unknown, bytes: number) => void) | undefined;
+  #onData: ((bytes: number) => void) | undefined;
   /** Trailer fields, once the trailer section has been read. */
   trailers: [string, string][] | undefined;
 
@@ -32,7 +32,8 @@ export class DataFrameSource implements UnderlyingDefaultSource<Uint8Array> {
    * @param expected the `content-length`, or -1
    * @param limit the largest body accepted, in bytes
    * @param decodeTrailers decodes a trailer field section into flat fields
-   * @param onDone called once when the body ends, with the error if it failed and the bytes read
+   * @param onData called with each DATA payload's length as it arrives, so a byte counter is
+   *   current while a long body is still coming (the tracker reads it as evidence of traffic)
    */
   constructor(
     reader: ReadableStreamDefaultReader<Uint8Array>,
@@ -40,13 +41,13 @@ export class DataFrameSource implements UnderlyingDefaultSource<Uint8Array> {
     expected: number,
     limit: number,
     private readonly decodeTrailers: (block: Uint8Array) => string[],
-    onDone?: (error: unknown, bytes: number) => void,
+    onData?: (bytes: number) => void,
   ) {
     this.#reader = reader;
     this.#frames = frames;
     this.#expected = expected;
     this.#limit = limit;
-    this.#onDone = onDone;
+    this.#onData = onData;
   }
 
   /** Enqueues the next DATA payload, or closes the stream at FIN. */
@@ -58,6 +59,7 @@ export class DataFrameSource implements UnderlyingDefaultSource<Uint8Array> {
           if (event.type === "data") {
             if (event.payload.length === 0) continue;
             this.#received += event.payload.length;
+            this.#onData?.(event.payload.length);
             if (this.#received > this.#limit) throw new BodyTooLargeError(this.#limit);
             if (this.#expected !== -1 && this.#received > this.#expected) {
               throw new H3Error(H3_MESSAGE_ERROR, "stream", "body longer than content-length");
@@ -77,7 +79,6 @@ export class DataFrameSource implements UnderlyingDefaultSource<Uint8Array> {
             throw new H3Error(H3_MESSAGE_ERROR, "stream", "body shorter than content-length");
           }
           controller.close();
-          this.#finish();
           return;
         }
         this.#frames.push(value);
@@ -85,20 +86,12 @@ export class DataFrameSource implements UnderlyingDefaultSource<Uint8Array> {
     } catch (error) {
       controller.error(error);
       this.#reader.cancel(error).catch(() => {});
-      this.#finish(error);
     }
   }
 
   /** The consumer gave up on the body: stop reading the stream. */
   cancel(reason?: unknown): void {
     this.#reader.cancel(reason).catch(() => {});
-    this.#finish(reason);
-  }
-
-  #finish(error?: unknown): void {
-    const done = this.#onDone;
-    this.#onDone = undefined;
-    done?.(error, this.#received);
   }
 }
 

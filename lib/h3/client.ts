@@ -45,6 +45,18 @@ export interface H3RequestInit {
 
 const MAX_FIELD_SECTION_SIZE = 64 * 1024;
 
+/** Each streamed response's body source, where its trailer section lands once read. */
+const bodySources = new WeakMap<Response, DataFrameSource>();
+
+/**
+ * The trailer fields of a response from `H3Client.fetch`, once its body has been read to the
+ * end; null before that, or when the server sent none.
+ */
+export function receivedTrailers(response: Response): Headers | null {
+  const trailers = bodySources.get(response)?.trailers;
+  return trailers === undefined ? null : new Headers(trailers);
+}
+
 /** An HTTP/3 client connection. Holds its control stream open for the connection's life. */
 export class H3Client {
   readonly #conn: QuicConnection;
@@ -225,10 +237,12 @@ export class H3Client {
         Number.MAX_SAFE_INTEGER,
         (b) => decodeFieldSection(b, this.#maxFieldSectionSize),
       );
-      return new Response(nullBody ? null : new ReadableStream(source), {
+      const response = new Response(nullBody ? null : new ReadableStream(source), {
         status: head.status,
         headers: head.headers,
       });
+      if (!nullBody) bodySources.set(response, source);
+      return response;
     }
   }
 

@@ -8,6 +8,7 @@ import { encodeHeadersFrame, writeBody } from "./body.ts";
 import { errorName, H3Error } from "./errors.ts";
 import { HttpError, jsonError } from "../http_error.ts";
 import { responseFields } from "./message.ts";
+import { trailerFields } from "../response_trailers.ts";
 
 const NOT_YET = Symbol("not yet");
 /**
@@ -94,6 +95,7 @@ export async function sendResponse(
   }
   const body = response.body;
   let sent = 0;
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   try {
     if (body === null || headOnly) {
       body?.cancel().catch(() => {});
@@ -101,7 +103,7 @@ export async function sendResponse(
       await writer.close();
       return 0;
     }
-    const reader = body.getReader();
+    reader = body.getReader();
     const firstRead = reader.read();
     const first = await Promise.race([firstRead, afterMicrotasks(SETTLE_HOPS)]);
     if (first === NOT_YET) {
@@ -110,6 +112,7 @@ export async function sendResponse(
       writer.write(encodeHeadersFrame(fields)).catch(() => {});
       const later = await firstRead;
       sent = await writeBody(writer, reader, ...(later.done ? [] : [later.value]));
+      writeTrailers(writer, body);
       await writer.close();
       return sent;
     }
@@ -122,6 +125,7 @@ export async function sendResponse(
     const second = await Promise.race([secondRead, afterMicrotasks(SETTLE_HOPS)]);
     if (second !== NOT_YET && second.done) {
       writer.write(encodeHeadersFrame(fields, first.value)).catch(ignore);
+      writeTrailers(writer, body);
       await writer.close();
       return first.value.length;
     }
@@ -129,13 +133,29 @@ export async function sendResponse(
     sent = first.value.length;
     const next = second === NOT_YET ? await secondRead : second;
     sent += await writeBody(writer, reader, ...(next.done ? [] : [next.value]));
+    writeTrailers(writer, body);
     await writer.close();
     return sent;
   } catch {
-    body?.cancel().catch(() => {});
+    // Through the reader once there is one: a locked stream refuses `cancel()`, and the body's
+    // source (a generator, a proxied stream) would go on holding its resources.
+    (reader ?? body)?.cancel().catch(() => {});
     writer.abort().catch(() => {});
     return sent;
   }
+}
+
+/**
+ * Queues the trailer section attached to a streamed body (see `response_trailers.ts`) once the
+ * body has ended; a failure surfaces on the `close()` that follows. Bodies read whole
+ * (`sendWhole`) carry none: trailers are for what is only known after streaming.
+ */
+function writeTrailers(
+  writer: WritableStreamDefaultWriter<Uint8Array>,
+  body: ReadableStream<Uint8Array>,
+): void {
+  const fields = trailerFields(body);
+  if (fields.length > 0) writer.write(encodeHeadersFrame(fields)).catch(ignore);
 }
 
 function ignore(): void {}

@@ -121,12 +121,12 @@ export class H3ServerConnection<C> {
     );
   }
 
-  /** Request body bytes received on this connection. */
+  /** Request body bytes received on this connection so far (counted as each DATA frame arrives). */
   bytesIn = 0;
   /** Response body bytes sent on this connection. */
   bytesOut = 0;
   // Bound once per connection rather than created per request.
-  readonly #countBodyIn = (_error: unknown, bytes: number) => {
+  readonly #countBodyIn = (bytes: number) => {
     this.bytesIn += bytes;
   };
   readonly #decodeTrailers = (block: Uint8Array) =>

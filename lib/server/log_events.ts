@@ -43,7 +43,7 @@ export function logTrackerEvents(tracker: ConnectionTracker, logger: Logger): ()
         logger.event(
           event.type,
           `↩️  Migration ${m.old_addr} -> ${m.new_addr} ${
-            m.outcome.replace("_", " ")
+            m.outcome.replaceAll("_", " ")
           } (Connection ID: ${event.connection_id})`,
           { connection_id: event.connection_id, ...m },
         );

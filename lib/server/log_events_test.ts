@@ -9,7 +9,7 @@ function run(format: "text" | "json"): string[] {
   logTrackerEvents(tracker, new Logger(format, (line) => lines.push(line)));
   const conn = tracker.open("h3", "127.0.0.1:5000", "127.0.0.1:9443", "localhost");
   tracker.observe(conn, "127.0.0.2:5000");
-  tracker.close(conn, "H3_NO_ERROR");
+  tracker.close(conn, "idle timeout", "error");
   return lines;
 }
 
@@ -27,8 +27,18 @@ Deno.test("log lines: the seed's text form", () => {
   assert.match(lines[2], /^↩️ {2}Migration 127\.0\.0\.1:5000 -> 127\.0\.0\.2:5000 connection lost/);
   assert.match(
     lines[3],
-    /^👋 QUIC connection closed: [0-9a-f]{16} \(H3_NO_ERROR; 0 requests, 1 migrations, \d+\.\d s\)$/,
+    /^👋 QUIC connection closed: [0-9a-f]{16} \(idle timeout; 0 requests, 1 migrations, \d+\.\d s\)$/,
   );
+});
+
+Deno.test("log lines: a migration cut short by a normal close is named in words", () => {
+  const lines: string[] = [];
+  const tracker = new ConnectionTracker();
+  logTrackerEvents(tracker, new Logger("text", (line) => lines.push(line)));
+  const conn = tracker.open("h3", "127.0.0.1:5000", "127.0.0.1:9443", "localhost");
+  tracker.observe(conn, "127.0.0.1:5001");
+  tracker.close(conn, "H3_NO_ERROR", "normal");
+  assert.match(lines[2], /127\.0\.0\.1:5001 closed before validation \(Connection ID/);
 });
 
 Deno.test("log lines: --log-format json gives one object per line with the same facts", () => {

@@ -7,7 +7,7 @@
 import { DEFAULT_LIMITS } from "../limits.ts";
 import { H3ServerConnection } from "../h3/server.ts";
 import type { H3Handler, H3ServerOptions } from "../h3/server.ts";
-import { errorName } from "../h3/errors.ts";
+import { errorName, H3_NO_ERROR } from "../h3/errors.ts";
 import { formatAddr } from "../addr.ts";
 import type { ConnectionTracker, TrackedConnection } from "../tracker/tracker.ts";
 import type { MigrationWatcher } from "./migration_watcher.ts";
@@ -107,12 +107,21 @@ export function startQuicListener(options: QuicListenerOptions): QuicListenerHan
     connections.add(h3);
     options.watcher.watch(record, env);
     const info = await h3.serve();
+    // One last look at the address: a fallback to the old path just before the close would
+    // otherwise go unseen, and the close would be judged on a path the connection had left.
+    try {
+      options.tracker.observe(record, env.remoteAddr());
+    } catch {
+      // the address is gone with the connection; the watcher's last look stands
+    }
     options.watcher.unwatch(record);
     connections.delete(h3);
     const reason = info.closeCode === -1
       ? info.reason
       : `${errorName(info.closeCode)}${info.reason ? `: ${info.reason}` : ""}`;
-    options.tracker.close(record, reason);
+    // `-1`: `closed` rejected (idle timeout, transport error); an application close with
+    // H3_NO_ERROR, by either side, is the only normal ending.
+    options.tracker.close(record, reason, info.closeCode === H3_NO_ERROR ? "normal" : "error");
   };
 
   (async () => {

@@ -114,9 +114,13 @@ export async function startTcpListener(options: TcpListenerOptions): Promise<Tcp
       if (socket[ENV]!.active === 0) socket.destroy();
     });
     sockets.add(socket);
-    socket.once("close", () => {
+    socket.once("close", (hadError: boolean) => {
       sockets.delete(socket);
-      options.tracker.close(record, "TCP connection closed");
+      options.tracker.close(
+        record,
+        hadError ? "TCP connection closed on an error" : "TCP connection closed",
+        hadError ? "error" : "normal",
+      );
     });
   });
   await new Promise<void>((resolve, reject) => {

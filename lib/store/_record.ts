@@ -9,7 +9,13 @@ import type { ConnectionInfo, MigrationEvent } from "../tracker/types.ts";
 const PROTOCOLS = new Set(["h3", "h2", "http/1.1"]);
 const KINDS = new Set(["port_change", "address_change"]);
 const DETECTORS = new Set(["request", "watcher"]);
-const OUTCOMES = new Set(["pending", "validated", "reverted", "connection_lost"]);
+const OUTCOMES = new Set([
+  "pending",
+  "validated",
+  "reverted",
+  "closed_before_validation",
+  "connection_lost",
+]);
 
 /**
  * Deno KV refuses values above 64 KiB (V8-serialized). The JSON length is close to the

@@ -4,7 +4,8 @@
  *
  * A record saved while its connection was still open describes a connection that died with
  * the process: it comes back closed with {@link LOST_AT_RESTART}, and a migration still inside
- * its validation window is settled `connection_lost` (the connection closed within the window).
+ * its validation window is settled `connection_lost`: the connection ended within the window,
+ * and not normally (the server process ended under it, and its peer never saw a close).
  * @module
  */
 

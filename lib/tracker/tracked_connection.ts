@@ -27,6 +27,8 @@ export class TrackedConnection {
   /** The migration inside its validation window, if any. */
   pending: MigrationEvent | undefined;
   pendingUntil = 0;
+  /** Request body bytes received when the pending migration was detected (see `counters`). */
+  pendingBytesIn = 0;
   /** Where byte counts come from, if the listener provides them. */
   counters: ByteCounters | undefined;
   /** Requests per second lately; created by the first request. */

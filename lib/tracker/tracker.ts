@@ -10,7 +10,7 @@
  * const tracker = new ConnectionTracker();
  * const conn = tracker.open("h3", "127.0.0.1:50000", "127.0.0.1:9443", "localhost");
  * tracker.request(conn, "127.0.0.1:50001"); // a port change, detected by a request
- * tracker.close(conn, "idle timeout");
+ * tracker.close(conn, "idle timeout", "error");
  * ```
  * @module
  */
@@ -19,8 +19,10 @@ import { EventLog } from "./event_log.ts";
 import { byStartTime, connectionFromInfo } from "./restore.ts";
 import { TrackedConnection } from "./tracked_connection.ts";
 import type {
+  ConnectionEnding,
   ConnectionInfo,
   MigrationEvent,
+  MigrationOutcome,
   Protocol,
   TrackerEvent,
   TrackerListener,
@@ -79,6 +81,27 @@ export function newConnectionId(): string {
   return id;
 }
 
+/**
+ * What a migration still pending when `conn` ended became. An error or a timeout lost the
+ * connection. A normal close on the new address is not a loss: the migration is validated if
+ * request body bytes arrived after it was detected (quinn moves a connection to a new address
+ * only on a packet newer than any before it, so what follows came by the new path), and
+ * otherwise nothing about the new path was seen either way.
+ *
+ * Body bytes validate only at a close, not while the window runs: a path whose validation is
+ * failing still carries the client's packets until quinn falls back, and a fallback inside the
+ * window must be recorded as `reverted`. Once the connection has closed normally, no fallback
+ * can follow.
+ */
+function outcomeAtClose(
+  conn: TrackedConnection,
+  ending: ConnectionEnding,
+): Exclude<MigrationOutcome, "pending"> {
+  if (ending === "error") return "connection_lost";
+  const bytesIn = conn.counters?.bytesIn ?? 0;
+  return bytesIn > conn.pendingBytesIn ? "validated" : "closed_before_validation";
+}
+
 function hostOf(addr: string): string {
   return addr.slice(0, addr.lastIndexOf(":"));
 }
@@ -100,6 +123,7 @@ export class ConnectionTracker {
   readonly #byOutcome: Record<string, number> = {
     validated: 0,
     reverted: 0,
+    closed_before_validation: 0,
     connection_lost: 0,
   };
 
@@ -220,10 +244,15 @@ export class ConnectionTracker {
     }
   }
 
-  /** Marks `conn` closed with a reason and keeps it among the recently closed. */
-  close(conn: TrackedConnection, reason: string): void {
+  /**
+   * Marks `conn` closed with a reason and keeps it among the recently closed. `ending` says how
+   * it ended; it decides what a migration still inside its window became (see
+   * `MigrationOutcome`). A caller that cannot tell gets `error`, the answer that claims nothing
+   * about the new path.
+   */
+  close(conn: TrackedConnection, reason: string, ending: ConnectionEnding = "error"): void {
     if (conn.state === "closed") return;
-    if (conn.pending !== undefined) this.#settle(conn, "connection_lost");
+    if (conn.pending !== undefined) this.#settle(conn, outcomeAtClose(conn, ending));
     conn.state = "closed";
     conn.closeReason = reason;
     conn.lastSeenMs = this.#now();
@@ -272,6 +301,7 @@ export class ConnectionTracker {
     }
     conn.pending = event;
     conn.pendingUntil = now + this.#windowMs;
+    conn.pendingBytesIn = conn.counters?.bytesIn ?? 0;
     this.#pending.add(conn);
     this.#totalMigrations++;
     this.#emit({
@@ -283,7 +313,7 @@ export class ConnectionTracker {
     });
   }
 
-  #settle(conn: TrackedConnection, outcome: "validated" | "reverted" | "connection_lost"): void {
+  #settle(conn: TrackedConnection, outcome: Exclude<MigrationOutcome, "pending">): void {
     const event = conn.pending;
     if (event === undefined) return;
     conn.pending = undefined;

@@ -88,13 +88,80 @@ Deno.test("tracker: a return to the old address inside the window is one reverte
   assert.equal(events.filter((e) => e.type === "migration").length, 1);
 });
 
-Deno.test("tracker: a connection closed inside the window marks the migration connection_lost", () => {
+Deno.test("tracker: an error or timeout inside the window marks the migration connection_lost", () => {
+  for (const reason of ["idle timeout", "H3_INTERNAL_ERROR"]) {
+    const { tracker, events } = setup();
+    const c = tracker.open("h3", "127.0.0.1:5000", "127.0.0.1:9443", null);
+    const counters = { bytesIn: 0, bytesOut: 0 };
+    c.counters = counters;
+    tracker.observe(c, "127.0.0.1:6000");
+    counters.bytesIn += 4096; // traffic on the new path does not make an error ending normal
+    tracker.close(c, reason, "error");
+    assert.equal(c.events[0].outcome, "connection_lost", reason);
+    assert.equal(c.events[0].validated, false);
+    assert.equal(c.state, "closed");
+    const settled = events.find((e) => e.type === "migration_outcome");
+    assert.equal(
+      settled?.type === "migration_outcome" && settled.migration.outcome,
+      "connection_lost",
+    );
+    assert.equal(tracker.summary().migrations_by_outcome.connection_lost, 1);
+  }
+});
+
+Deno.test("tracker: a close that does not say how it ended counts as an error", () => {
   const { tracker } = setup();
   const c = tracker.open("h3", "127.0.0.1:5000", "127.0.0.1:9443", null);
   tracker.observe(c, "127.0.0.1:6000");
-  tracker.close(c, "idle timeout");
+  tracker.close(c, "gone");
   assert.equal(c.events[0].outcome, "connection_lost");
-  assert.equal(c.state, "closed");
+});
+
+Deno.test("tracker: a normal close after body bytes on the new path validates the migration", () => {
+  const { tracker, advance } = setup();
+  const c = tracker.open("h3", "127.0.0.1:5000", "127.0.0.1:9443", null);
+  const counters = { bytesIn: 10_000, bytesOut: 0 };
+  c.counters = counters;
+  tracker.observe(c, "127.0.0.1:6000");
+  counters.bytesIn += 1; // one byte after the detection is traffic the new path carried
+  advance(400);
+  tracker.tick();
+  assert.equal(c.events[0].outcome, "pending", "bytes alone do not end the window early");
+  tracker.close(c, "H3_NO_ERROR", "normal");
+  assert.equal(c.events[0].outcome, "validated");
+  assert.equal(c.events[0].validated, true);
+  const summary = tracker.summary().migrations_by_outcome;
+  assert.equal(summary.validated, 1);
+  assert.equal(summary.connection_lost, 0);
+});
+
+Deno.test("tracker: a normal close with no traffic after the move is closed_before_validation", () => {
+  const { tracker } = setup();
+  const c = tracker.open("h3", "127.0.0.1:5000", "127.0.0.1:9443", null);
+  c.counters = { bytesIn: 10_000, bytesOut: 0 }; // all of it before the move
+  tracker.observe(c, "127.0.0.1:6000");
+  tracker.close(c, "H3_NO_ERROR", "normal");
+  assert.equal(c.events[0].outcome, "closed_before_validation");
+  assert.equal(c.events[0].validated, false);
+  const summary = tracker.summary().migrations_by_outcome;
+  assert.equal(summary.closed_before_validation, 1);
+  assert.equal(summary.connection_lost, 0);
+  assert.equal(summary.pending, 0);
+});
+
+Deno.test("tracker: a normal close after a revert keeps the revert; after the window, validated stands", () => {
+  const { tracker, advance } = setup();
+  const reverted = tracker.open("h3", "127.0.0.1:5000", "127.0.0.1:9443", null);
+  tracker.observe(reverted, "127.0.0.1:6000");
+  tracker.observe(reverted, "127.0.0.1:5000");
+  tracker.close(reverted, "H3_NO_ERROR", "normal");
+  assert.equal(reverted.events[0].outcome, "reverted");
+  const settled = tracker.open("h3", "127.0.0.1:5002", "127.0.0.1:9443", null);
+  tracker.observe(settled, "127.0.0.1:6002");
+  advance(1000);
+  tracker.tick();
+  tracker.close(settled, "idle timeout", "error");
+  assert.equal(settled.events[0].outcome, "validated", "the close came after the window");
 });
 
 Deno.test("tracker: the request and the watcher seeing the same change make one event", () => {

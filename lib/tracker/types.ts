@@ -10,14 +10,34 @@ export type Protocol = "h3" | "h2" | "http/1.1";
 export type MigrationKind = "port_change" | "address_change";
 
 /**
- * What became of a migration:
- * - `pending`: just detected, within its validation window;
- * - `validated`: the new address served a request, or still stood when the window ended;
+ * What became of a migration. Every outcome but `pending` is final, and each says what the
+ * server observed, nothing more:
+ * - `pending`: detected, and its validation window is still running;
+ * - `validated`: the new path demonstrably served the connection: a request arrived from the
+ *   new address; or the new address still stood when the window ended; or the connection closed
+ *   normally (no error, no timeout) on the new address after request body bytes arrived
+ *   following the detection;
  * - `reverted`: the connection went back to the old address within the window (quinn falls
  *   back to the old path when validating the new one fails);
- * - `connection_lost`: the connection closed within the window.
+ * - `closed_before_validation`: the connection closed normally within the window, still on the
+ *   new address, before any traffic on the new path was seen: it was not lost, and the new path
+ *   was neither confirmed nor seen to fail;
+ * - `connection_lost`: the connection ended within the window in an error or a timeout (idle
+ *   timeout, transport or protocol error, or the server process ending while it was open).
  */
-export type MigrationOutcome = "pending" | "validated" | "reverted" | "connection_lost";
+export type MigrationOutcome =
+  | "pending"
+  | "validated"
+  | "reverted"
+  | "closed_before_validation"
+  | "connection_lost";
+
+/**
+ * How a connection ended, as its listener saw it: `normal` is a close by either side without
+ * an error (HTTP/3 H3_NO_ERROR, a TCP close without error); `error` is everything else (an idle
+ * timeout, a transport error, a close with an error code).
+ */
+export type ConnectionEnding = "normal" | "error";
 
 /** One observed change of a connection's remote address. */
 export interface MigrationEvent {

@@ -95,5 +95,6 @@ export const OUTCOME_LABEL = {
   pending: "pending",
   validated: "validated",
   reverted: "reverted",
+  closed_before_validation: "closed before validation",
   connection_lost: "connection lost",
 };

@@ -130,7 +130,9 @@ function render() {
     const noun = s.total_migrations === 1 ? "migration" : "migrations";
     $("overview-totals").textContent = `${count(s.total_migrations)} ${noun} since start: ` +
       `${count(o.validated ?? 0)} validated, ${count(o.pending ?? 0)} pending, ` +
-      `${count(o.reverted ?? 0)} reverted, ${count(o.connection_lost ?? 0)} lost.`;
+      `${count(o.reverted ?? 0)} reverted, ` +
+      `${count(o.closed_before_validation ?? 0)} closed before validation, ` +
+      `${count(o.connection_lost ?? 0)} lost.`;
   }
   $("timeline").dataset.selected = selectedId;
   $("timeline-own").hidden = selectedId === "" || selectedId !== ownId;

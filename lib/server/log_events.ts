@@ -28,6 +28,14 @@ export function logTrackerEvents(tracker: ConnectionTracker, logger: Logger): ()
       }
       case "migration": {
         const m = event.migration;
+        if (m.kind === "preferred_address") {
+          logger.event(
+            event.type,
+            `🔀 Hand-off to this node's preferred address: ${m.old_addr} (balancer) -> ${m.new_addr} (client) (Connection ID: ${event.connection_id}, seen by ${m.detected_by})`,
+            { connection_id: event.connection_id, ...m },
+          );
+          break;
+        }
         logger.event(
           event.type,
           `🔄 Connection Migration detected! ${m.old_addr} -> ${m.new_addr} (Connection ID: ${event.connection_id}, ${

@@ -7,7 +7,7 @@
 import type { ConnectionInfo, MigrationEvent } from "../tracker/types.ts";
 
 const PROTOCOLS = new Set(["h3", "h2", "http/1.1"]);
-const KINDS = new Set(["port_change", "address_change"]);
+const KINDS = new Set(["port_change", "address_change", "preferred_address"]);
 const DETECTORS = new Set(["request", "watcher"]);
 const OUTCOMES = new Set([
   "pending",

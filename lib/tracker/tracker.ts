@@ -22,6 +22,7 @@ import type {
   ConnectionEnding,
   ConnectionInfo,
   MigrationEvent,
+  MigrationKind,
   MigrationOutcome,
   Protocol,
   TrackerEvent,
@@ -49,6 +50,12 @@ export interface TrackerOptions {
   validationWindowMs?: number;
   /** Events kept for resuming live streams (default 1,000). */
   eventBufferSize?: number;
+  /**
+   * The IPs a load balancer forwards from, in cluster mode: a move from one of them to another
+   * address is the client's hand-off to this node's preferred address (`preferred_address`),
+   * not a NAT migration.
+   */
+  balancerSources?: ReadonlySet<string>;
   /** The clock, in milliseconds since the epoch. */
   now?: () => number;
 }
@@ -103,7 +110,8 @@ function outcomeAtClose(
 }
 
 function hostOf(addr: string): string {
-  return addr.slice(0, addr.lastIndexOf(":"));
+  const host = addr.slice(0, addr.lastIndexOf(":"));
+  return host.startsWith("[") ? host.slice(1, -1) : host;
 }
 
 /** Holds every open connection and the recently closed ones. */
@@ -118,6 +126,7 @@ export class ConnectionTracker {
   readonly #maxEvents: number;
   readonly #windowMs: number;
   readonly #now: () => number;
+  readonly #balancerSources: ReadonlySet<string>;
   #seq = 0;
   #totalMigrations = 0;
   readonly #byOutcome: Record<string, number> = {
@@ -135,6 +144,17 @@ export class ConnectionTracker {
     this.#windowMs = options.validationWindowMs ?? 1000;
     this.#log = new EventLog(options.eventBufferSize ?? 1000);
     this.#now = options.now ?? Date.now;
+    this.#balancerSources = options.balancerSources ?? new Set();
+  }
+
+  /** What kind of change a move from `old` to `addr` is (see `MigrationKind`). */
+  #kindOf(old: string, addr: string): MigrationKind {
+    const from = hostOf(old);
+    const to = hostOf(addr);
+    if (this.#balancerSources.has(from) && !this.#balancerSources.has(to)) {
+      return "preferred_address";
+    }
+    return from === to ? "port_change" : "address_change";
   }
 
   /** The validation window in milliseconds. */
@@ -285,7 +305,7 @@ export class ConnectionTracker {
       timestamp: new Date(now).toISOString(),
       old_addr: old,
       new_addr: addr,
-      kind: hostOf(old) === hostOf(addr) ? "port_change" : "address_change",
+      kind: this.#kindOf(old, addr),
       detected_by: by,
       detection_window_ms: now - conn.lastObservedMs,
       validated: false,
@@ -293,7 +313,8 @@ export class ConnectionTracker {
     };
     conn.remoteAddr = addr;
     conn.lastObservedMs = now;
-    conn.migrationCount++;
+    // The hand-off to the preferred address is recorded, but it is no NAT migration.
+    if (event.kind !== "preferred_address") conn.migrationCount++;
     conn.events.push(event);
     if (conn.events.length > this.#maxEvents) {
       conn.events.shift();
@@ -303,7 +324,7 @@ export class ConnectionTracker {
     conn.pendingUntil = now + this.#windowMs;
     conn.pendingBytesIn = conn.counters?.bytesIn ?? 0;
     this.#pending.add(conn);
-    this.#totalMigrations++;
+    if (event.kind !== "preferred_address") this.#totalMigrations++;
     this.#emit({
       id: 0,
       type: "migration",

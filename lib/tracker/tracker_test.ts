@@ -269,3 +269,36 @@ Deno.test("tracker: listing forgets closed connections past retention even witho
   advance(1001);
   assert.equal(tracker.list({ limit: 10 }).connections.length, 0);
 });
+
+Deno.test("tracker: leaving the balancer's address is the preferred-address hand-off, not a migration", () => {
+  const { tracker, advance } = setup({ balancerSources: new Set(["198.18.0.1", "::1"]) });
+  const c = tracker.open("h3", "198.18.0.1:40000", "198.18.0.11:9443", "localhost");
+  advance(10);
+  tracker.observe(c, "198.18.7.2:5000");
+  tracker.request(c, "198.18.7.2:5000");
+  advance(10);
+  tracker.request(c, "198.18.7.2:5001"); // a NAT rebinding after the hand-off
+  advance(10);
+  tracker.request(c, "198.18.8.2:6000"); // a network switch
+  assert.deepEqual(c.events.map((e) => [e.kind, e.old_addr, e.new_addr, e.outcome]), [
+    ["preferred_address", "198.18.0.1:40000", "198.18.7.2:5000", "validated"],
+    ["port_change", "198.18.7.2:5000", "198.18.7.2:5001", "validated"],
+    ["address_change", "198.18.7.2:5001", "198.18.8.2:6000", "validated"],
+  ]);
+  assert.equal(c.migrationCount, 2, "the hand-off is not counted as a migration");
+  assert.equal(tracker.summary().total_migrations, 2);
+
+  const v6 = tracker.open("h3", "[::1]:40000", "[::1]:9443", null);
+  tracker.request(v6, "[::1]:40001");
+  assert.equal(v6.events[0].kind, "port_change", "between two balancer addresses: a rebinding");
+  tracker.request(v6, "[2001:db8::2]:7");
+  assert.equal(v6.events[1].kind, "preferred_address", "IPv6 hosts compare without brackets");
+});
+
+Deno.test("tracker: without balancer sources no change is ever a hand-off", () => {
+  const { tracker } = setup();
+  const c = tracker.open("h3", "198.18.0.1:40000", "198.18.0.11:9443", null);
+  tracker.request(c, "198.18.7.2:5000");
+  assert.equal(c.events[0].kind, "address_change");
+  assert.equal(c.migrationCount, 1);
+});

@@ -6,8 +6,16 @@
 /** The protocol a connection speaks. */
 export type Protocol = "h3" | "h2" | "http/1.1";
 
-/** How a migration changed the peer's address. */
-export type MigrationKind = "port_change" | "address_change";
+/**
+ * How the peer's address changed:
+ * - `port_change`: same IP, new port (a NAT rebinding);
+ * - `address_change`: a new IP (a network switch, or a NAT with another public address);
+ * - `preferred_address`: the hand-off from the load balancer's path to the client's own, when a
+ *   client follows the preferred address this node advertised (RFC 9000 §9.6). The old address
+ *   is the balancer's, the new one the client's. It is not a NAT migration: it is not counted in
+ *   `migration_count`.
+ */
+export type MigrationKind = "port_change" | "address_change" | "preferred_address";
 
 /**
  * What became of a migration. Every outcome but `pending` is final, and each says what the

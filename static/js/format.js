@@ -88,7 +88,11 @@ export function count(n) {
 }
 
 /** Human words for the tracker's migration kinds. */
-export const KIND_LABEL = { port_change: "port change", address_change: "address change" };
+export const KIND_LABEL = {
+  port_change: "port change",
+  address_change: "address change",
+  preferred_address: "hand-off to preferred address",
+};
 
 /** Human words for the tracker's outcomes. */
 export const OUTCOME_LABEL = {

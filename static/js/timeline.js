@@ -97,7 +97,11 @@ export function drawTimeline(root, detail, nowMs) {
     const cx = x(t);
     const cy = y(e.new_addr);
     const delay = lab[i]?.detection_delay_ms ?? e.detection_window_ms;
-    const kindShort = e.kind === "port_change" ? "port" : "address";
+    const kindShort = e.kind === "port_change"
+      ? "port"
+      : e.kind === "preferred_address"
+      ? "hand-off"
+      : "address";
     const title = `${KIND_LABEL[e.kind]} at ${clock(t)}: ${e.old_addr} → ${e.new_addr}; ` +
       `detected by ${e.detected_by} ${
         lab[i] ? `${millis(delay)} after the lab moved it` : `within ${millis(delay)}`

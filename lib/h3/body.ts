@@ -23,9 +23,24 @@ export class BodyTooLargeError extends Error {
 }
 
 /**
+ * Watches the reads of a body that wait on the peer (the server's body timeout). One object
+ * serves every body of a connection, so a body costs no extra object.
+ */
+export interface BodyReadWatch {
+  /** A read of `reader` is about to wait for the peer. */
+  waiting(reader: ReadableStreamDefaultReader<Uint8Array>): void;
+  /** The read returned: the error to fail the body with when the watch cut it short, else undefined. */
+  returned(reader: ReadableStreamDefaultReader<Uint8Array>): Error | undefined;
+}
+
+/**
  * Pulls DATA frames from one QUIC stream and hands their payloads to a `ReadableStream`.
  * A class rather than closures, so a body costs one object. Checks the total against
  * `content-length` (RFC 9114 §4.1.2: a mismatch makes the message malformed) and `limit`.
+ *
+ * A body that fails (malformed, too large, cut short by the watch) errors the stream its
+ * consumer reads, and keeps the error in {@linkcode DataFrameSource.failure}, so the code that
+ * gave the body to an application can still answer for it once the application is done.
  */
 export class DataFrameSource implements UnderlyingDefaultSource<Uint8Array> {
   #reader: ReadableStreamDefaultReader<Uint8Array>;
@@ -33,7 +48,10 @@ export class DataFrameSource implements UnderlyingDefaultSource<Uint8Array> {
   #expected: number;
   #limit: number;
   #received = 0;
-  #onDone: ((error: unknown, bytes: number) => void) | undefined;
+  #onDone: ((failure: unknown, bytes: number) => void) | undefined;
+  #watch: BodyReadWatch | undefined;
+  #ended = false;
+  #failure: unknown;
   /** Trailer fields, once the trailer section has been read. */
   trailers: [string, string][] | undefined;
 
@@ -43,7 +61,9 @@ export class DataFrameSource implements UnderlyingDefaultSource<Uint8Array> {
    * @param expected the `content-length`, or -1
    * @param limit the largest body accepted, in bytes
    * @param decodeTrailers decodes a trailer field section into flat fields
-   * @param onDone called once when the body ends, with the error if it failed and the bytes read
+   * @param onDone called once when the body ends, with the error if the peer's body failed
+   *   (undefined when it ended well or its consumer cancelled it) and the bytes read
+   * @param watch watches reads that wait on the peer
    */
   constructor(
     reader: ReadableStreamDefaultReader<Uint8Array>,
@@ -51,13 +71,25 @@ export class DataFrameSource implements UnderlyingDefaultSource<Uint8Array> {
     expected: number,
     limit: number,
     private readonly decodeTrailers: (block: Uint8Array) => string[],
-    onDone?: (error: unknown, bytes: number) => void,
+    onDone?: (failure: unknown, bytes: number) => void,
+    watch?: BodyReadWatch,
   ) {
     this.#reader = reader;
     this.#frames = frames;
     this.#expected = expected;
     this.#limit = limit;
     this.#onDone = onDone;
+    this.#watch = watch;
+  }
+
+  /** Why the peer's body failed, or undefined (so far). */
+  get failure(): unknown {
+    return this.#failure;
+  }
+
+  /** True once the body has ended: read to its end, failed, cancelled or stopped. */
+  get ended(): boolean {
+    return this.#ended;
   }
 
   /** Enqueues the next DATA payload, or closes the stream at FIN. */
@@ -81,7 +113,14 @@ export class DataFrameSource implements UnderlyingDefaultSource<Uint8Array> {
           }
           continue;
         }
+        this.#watch?.waiting(this.#reader);
         const { value, done } = await this.#reader.read();
+        const cutShort = this.#watch?.returned(this.#reader);
+        if (cutShort !== undefined) throw cutShort;
+        if (this.#ended) { // stopped or cancelled while the read waited: the rest is unwanted
+          controller.error(new Error("request body no longer read"));
+          return;
+        }
         if (done) {
           this.#frames.end();
           if (this.#expected !== -1 && this.#received !== this.#expected) {
@@ -94,22 +133,34 @@ export class DataFrameSource implements UnderlyingDefaultSource<Uint8Array> {
         this.#frames.push(value);
       }
     } catch (error) {
+      if (!this.#ended) this.#failure = error;
       controller.error(error);
       this.#reader.cancel(error).catch(() => {});
-      this.#finish(error);
+      this.#finish();
     }
   }
 
   /** The consumer gave up on the body: stop reading the stream. */
   cancel(reason?: unknown): void {
     this.#reader.cancel(reason).catch(() => {});
-    this.#finish(reason);
+    this.#finish();
   }
 
-  #finish(error?: unknown): void {
+  /**
+   * Stops reading the peer's stream (STOP_SENDING) because the rest of the body is not wanted,
+   * as after a complete response (RFC 9114 §4.1). A read still waiting fails the body.
+   */
+  stopReading(): void {
+    if (this.#ended) return;
+    this.#finish();
+    this.#reader.cancel().catch(() => {});
+  }
+
+  #finish(): void {
+    this.#ended = true;
     const done = this.#onDone;
     this.#onDone = undefined;
-    done?.(error, this.#received);
+    done?.(this.#failure, this.#received);
   }
 }
 

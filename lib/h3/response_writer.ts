@@ -6,7 +6,7 @@
 
 import { BodyTooLargeError, encodeHeadersFrame, writeBody } from "./body.ts";
 import { errorName, H3_EXCESSIVE_LOAD, H3Error } from "./errors.ts";
-import { HeaderTimeoutError } from "./header_deadlines.ts";
+import { ReadTimeoutError } from "./header_deadlines.ts";
 import { responseFields } from "./message.ts";
 
 const NOT_YET = Symbol("not yet");
@@ -72,11 +72,11 @@ export function jsonError(status: number, error: string, detail: string): Respon
  * or stopped with code 0). So the request gets a response naming the HTTP/3 error, which RFC
  * 9114 §4.1.2 allows ("MAY send an HTTP response indicating the error"): 431 for a header
  * section too large to process (§4.2.2), 413 for a body over the limit, 408 for a header section
- * that did not arrive in time, 400 otherwise.
+ * or body that did not arrive in time, 400 otherwise.
  */
 export function errorResponse(error: unknown): Response {
   if (error instanceof BodyTooLargeError) return jsonError(413, "body_too_large", error.message);
-  if (error instanceof HeaderTimeoutError) return jsonError(408, "request_timeout", error.message);
+  if (error instanceof ReadTimeoutError) return jsonError(408, "request_timeout", error.message);
   if (!(error instanceof H3Error)) return jsonError(500, "H3_INTERNAL_ERROR", String(error));
   const tooLarge = error.code === H3_EXCESSIVE_LOAD ||
     error.message.includes("field section too large");

@@ -41,15 +41,33 @@ export class BodyTooLargeError extends HttpError {
   }
 }
 
-/** A request head that did not arrive in time (slowloris): 408. */
-export class HeaderTimeoutError extends HttpError {
+/** A part of a request that did not arrive in time: 408. */
+export class RequestTimeoutError extends HttpError {
   /** The deadline that passed, in milliseconds. */
   readonly timeoutMs: number;
+  /** @param timeoutMs the deadline that passed; @param detail what did not arrive */
+  constructor(timeoutMs: number, detail: string) {
+    super(408, "request_timeout", detail);
+    this.name = "RequestTimeoutError";
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** A request head that did not arrive in time (slowloris). */
+export class HeaderTimeoutError extends RequestTimeoutError {
   /** @param timeoutMs the deadline that passed */
   constructor(timeoutMs: number) {
-    super(408, "request_timeout", `no complete header section within ${timeoutMs} ms`);
+    super(timeoutMs, `no complete header section within ${timeoutMs} ms`);
     this.name = "HeaderTimeoutError";
-    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** A request body that stopped arriving: no body bytes for the body timeout. */
+export class BodyTimeoutError extends RequestTimeoutError {
+  /** @param timeoutMs the deadline that passed */
+  constructor(timeoutMs: number) {
+    super(timeoutMs, `no request body bytes for ${timeoutMs} ms`);
+    this.name = "BodyTimeoutError";
   }
 }
 

@@ -29,6 +29,11 @@ export interface ServerLimits {
    * time a connection may go without a request in progress before it is closed.
    */
   headerTimeoutMs: number;
+  /**
+   * Milliseconds a request body may go without bytes while the server waits for them; a body
+   * that stops arriving is answered 408 (if no answer began) and its reading stopped.
+   */
+  bodyTimeoutMs: number;
   /** Concurrent client sessions in the migration lab's relay. */
   labMaxSessions: number;
 }
@@ -107,6 +112,15 @@ export const LIMIT_DEFINITIONS: readonly LimitDefinition[] = [
     envVar: "QUIC_HEADER_TIMEOUT",
     description:
       "ms for a request head: an HTTP/3 stream then gets 408, an idle TCP connection is closed (slowloris)",
+    min: 100,
+    max: 600_000,
+    defaultValue: 10_000,
+  },
+  {
+    field: "bodyTimeoutMs",
+    flag: "--body-timeout",
+    envVar: "QUIC_BODY_TIMEOUT",
+    description: "ms a request body may stall (no bytes); then 408 and its reading is stopped",
     min: 100,
     max: 600_000,
     defaultValue: 10_000,

@@ -181,6 +181,7 @@ async function startListeners(
     maxFieldSectionSize: limits.maxFieldSectionSize,
     maxRequestBodySize: limits.maxBodyBytes,
     headerTimeoutMs: limits.headerTimeoutMs,
+    bodyTimeoutMs: limits.bodyTimeoutMs,
     onRefused: () => metrics.countRefused("quic"),
   });
   const port = quic.addr.port;

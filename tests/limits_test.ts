@@ -108,10 +108,13 @@ Deno.test("limits: --max-field-section and --max-body answer 431 and 413, over H
         encodeFrame(FRAME_DATA, body),
       ]);
       assert.equal(declaredH3.kind === "response" && declaredH3.status, 413);
-      // Undeclared: the echo has already begun its answer when the limit is crossed, so the
-      // stream is cut off rather than answered; the connection serves on.
+      // Undeclared: crossed before the echo's answer has begun, the limit is answered 413; after,
+      // the stream is cut off (the header section is gone). Never a 200; the connection serves on.
       const streamedH3 = await raw.request([headersFrame(post), encodeFrame(FRAME_DATA, body)]);
-      assert.equal(streamedH3.kind, "aborted");
+      assert.ok(
+        streamedH3.kind === "aborted" || streamedH3.status === 413,
+        JSON.stringify(streamedH3),
+      );
       const after = await raw.request([headersFrame(raw.requestFields())]);
       assert.equal(after.kind === "response" && after.status, 200);
     } finally {

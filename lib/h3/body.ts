@@ -12,9 +12,29 @@ import type { FrameReader } from "./frame_reader.ts";
 import { parseTrailers } from "./message.ts";
 
 /**
+ * Watches a body's bytes and the reads that wait on the peer (the server's byte counter and
+ * body timeout). One object serves every body of a connection, so a body costs no extra object.
+ */
+export interface BodyReadWatch {
+  /**
+   * `bytes` of body arrived: called as each DATA payload arrives, so a counter is current while
+   * a long body is still coming (the tracker reads it as evidence of traffic on a new path).
+   */
+  received(bytes: number): void;
+  /** A read of `reader` is about to wait for the peer. */
+  waiting(reader: ReadableStreamDefaultReader<Uint8Array>): void;
+  /** The read returned: the error to fail the body with when the watch cut it short, else undefined. */
+  returned(reader: ReadableStreamDefaultReader<Uint8Array>): Error | undefined;
+}
+
+/**
  * Pulls DATA frames from one QUIC stream and hands their payloads to a `ReadableStream`.
  * A class rather than closures, so a body costs one object. Checks the total against
  * `content-length` (RFC 9114 §4.1.2: a mismatch makes the message malformed) and `limit`.
+ *
+ * A body that fails (malformed, too large, cut short by the watch) errors the stream its
+ * consumer reads, and keeps the error in {@linkcode DataFrameSource.failure}, so the code that
+ * gave the body to an application can still answer for it once the application is done.
  */
 export class DataFrameSource implements UnderlyingDefaultSource<Uint8Array> {
   #reader: ReadableStreamDefaultReader<Uint8Array>;
@@ -22,7 +42,10 @@ export class DataFrameSource implements UnderlyingDefaultSource<Uint8Array> {
   #expected: number;
   #limit: number;
   #received = 0;
-  #onData: ((bytes: number) => void) | undefined;
+  #onDone: ((failure: unknown, bytes: number) => void) | undefined;
+  #watch: BodyReadWatch | undefined;
+  #ended = false;
+  #failure: unknown;
   /** Trailer fields, once the trailer section has been read. */
   trailers: [string, string][] | undefined;
 
@@ -32,8 +55,9 @@ export class DataFrameSource implements UnderlyingDefaultSource<Uint8Array> {
    * @param expected the `content-length`, or -1
    * @param limit the largest body accepted, in bytes
    * @param decodeTrailers decodes a trailer field section into flat fields
-   * @param onData called with each DATA payload's length as it arrives, so a byte counter is
-   *   current while a long body is still coming (the tracker reads it as evidence of traffic)
+   * @param onDone called once when the body ends, with the error if the peer's body failed
+   *   (undefined when it ended well or its consumer cancelled it) and the bytes read
+   * @param watch watches reads that wait on the peer
    */
   constructor(
     reader: ReadableStreamDefaultReader<Uint8Array>,
@@ -41,13 +65,25 @@ export class DataFrameSource implements UnderlyingDefaultSource<Uint8Array> {
     expected: number,
     limit: number,
     private readonly decodeTrailers: (block: Uint8Array) => string[],
-    onData?: (bytes: number) => void,
+    onDone?: (failure: unknown, bytes: number) => void,
+    watch?: BodyReadWatch,
   ) {
     this.#reader = reader;
     this.#frames = frames;
     this.#expected = expected;
     this.#limit = limit;
-    this.#onData = onData;
+    this.#onDone = onDone;
+    this.#watch = watch;
+  }
+
+  /** Why the peer's body failed, or undefined (so far). */
+  get failure(): unknown {
+    return this.#failure;
+  }
+
+  /** True once the body has ended: read to its end, failed, cancelled or stopped. */
+  get ended(): boolean {
+    return this.#ended;
   }
 
   /** Enqueues the next DATA payload, or closes the stream at FIN. */
@@ -59,7 +95,7 @@ export class DataFrameSource implements UnderlyingDefaultSource<Uint8Array> {
           if (event.type === "data") {
             if (event.payload.length === 0) continue;
             this.#received += event.payload.length;
-            this.#onData?.(event.payload.length);
+            this.#watch?.received(event.payload.length);
             if (this.#received > this.#limit) throw new BodyTooLargeError(this.#limit);
             if (this.#expected !== -1 && this.#received > this.#expected) {
               throw new H3Error(H3_MESSAGE_ERROR, "stream", "body longer than content-length");
@@ -72,26 +108,54 @@ export class DataFrameSource implements UnderlyingDefaultSource<Uint8Array> {
           }
           continue;
         }
+        this.#watch?.waiting(this.#reader);
         const { value, done } = await this.#reader.read();
+        const cutShort = this.#watch?.returned(this.#reader);
+        if (cutShort !== undefined) throw cutShort;
+        if (this.#ended) { // stopped or cancelled while the read waited: the rest is unwanted
+          controller.error(new Error("request body no longer read"));
+          return;
+        }
         if (done) {
           this.#frames.end();
           if (this.#expected !== -1 && this.#received !== this.#expected) {
             throw new H3Error(H3_MESSAGE_ERROR, "stream", "body shorter than content-length");
           }
           controller.close();
+          this.#finish();
           return;
         }
         this.#frames.push(value);
       }
     } catch (error) {
+      if (!this.#ended) this.#failure = error;
       controller.error(error);
       this.#reader.cancel(error).catch(() => {});
+      this.#finish();
     }
   }
 
   /** The consumer gave up on the body: stop reading the stream. */
   cancel(reason?: unknown): void {
     this.#reader.cancel(reason).catch(() => {});
+    this.#finish();
+  }
+
+  /**
+   * Stops reading the peer's stream (STOP_SENDING) because the rest of the body is not wanted,
+   * as after a complete response (RFC 9114 §4.1). A read still waiting fails the body.
+   */
+  stopReading(): void {
+    if (this.#ended) return;
+    this.#finish();
+    this.#reader.cancel().catch(() => {});
+  }
+
+  #finish(): void {
+    this.#ended = true;
+    const done = this.#onDone;
+    this.#onDone = undefined;
+    done?.(this.#failure, this.#received);
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * A streaming, sans-IO reader of the HTTP/3 frames on one QUIC stream (RFC 9114 §7) that also
- * enforces which frames may appear where (§4.1, §6.2.1, §7.2). `push()` stream bytes, call
+ * enforces which frames may appear where (§4.1; the control stream's rules, §6.2.1 and §7.2, are
+ * in `control_frames.ts`). `push()` stream bytes, call
  * `next()` until it returns null, and `end()` at FIN. A broken rule throws an H3Error whose
  * `code` and `scope` say what to send; the reader then stays failed and rethrows it.
  *
@@ -18,20 +19,17 @@
  * @module
  */
 
+import { type ControlFrameEvent, ControlStreamRules } from "./control_frames.ts";
 import {
   H3_CLOSED_CRITICAL_STREAM,
   H3_EXCESSIVE_LOAD,
   H3_FRAME_ERROR,
   H3_FRAME_UNEXPECTED,
   H3_MESSAGE_ERROR,
-  H3_MISSING_SETTINGS,
   H3_REQUEST_INCOMPLETE,
   H3Error,
 } from "./errors.ts";
 import {
-  decodeCancelPush,
-  decodeGoaway,
-  decodeMaxPushId,
   FRAME_CANCEL_PUSH,
   FRAME_DATA,
   FRAME_GOAWAY,
@@ -42,7 +40,6 @@ import {
   frameTypeName,
   isReservedHttp2FrameType,
 } from "./frame.ts";
-import { decodeSettings, type PeerSettings } from "./settings.ts";
 import { readVarint, varintLength } from "./varint.ts";
 
 /**
@@ -74,10 +71,7 @@ export interface FrameReaderOptions {
 export type FrameEvent =
   | { type: "headers"; payload: Uint8Array; trailers: boolean }
   | { type: "data"; payload: Uint8Array }
-  | { type: "settings"; settings: PeerSettings }
-  | { type: "goaway"; id: number }
-  | { type: "max_push_id"; id: number }
-  | { type: "cancel_push"; id: number };
+  | ControlFrameEvent;
 
 const DEFAULT_MAX_CONTROL_PAYLOAD = 16384;
 const EMPTY = new Uint8Array(0);
@@ -97,8 +91,8 @@ const P_DONE = 2; // trailers seen: no DATA or HEADERS may follow
 export class FrameReader {
   readonly #kind: FrameReaderKind;
   readonly #maxHeadersPayload: number;
-  readonly #maxControlPayload: number;
-  readonly #isClient: boolean;
+  /** The control stream's rules, for a "control" reader only. */
+  readonly #control: ControlStreamRules | null;
 
   // Pushed chunks not yet consumed; #queue[#head] is read from #pos.
   #queue: Uint8Array[] = [];
@@ -116,7 +110,6 @@ export class FrameReader {
 
   #phase = P_START;
   #afterHeaderSection = false;
-  #settingsSeen = false;
   #ended = false;
   #error: H3Error | null = null;
 
@@ -124,8 +117,10 @@ export class FrameReader {
   constructor(options: FrameReaderOptions) {
     this.#kind = options.kind;
     this.#maxHeadersPayload = options.maxHeadersPayload;
-    this.#maxControlPayload = options.maxControlPayload ?? DEFAULT_MAX_CONTROL_PAYLOAD;
-    this.#isClient = options.role === "client";
+    this.#control = options.kind !== "control" ? null : new ControlStreamRules(
+      options.role ?? "server",
+      options.maxControlPayload ?? DEFAULT_MAX_CONTROL_PAYLOAD,
+    );
   }
 
   /** Bytes the reader holds in its own copies: a partial frame header or payload. */
@@ -204,8 +199,9 @@ export class FrameReader {
         case S_HEADER: {
           if (!this.#readHeader()) return null;
           this.#afterHeaderSection = false;
-          if (this.#kind === "control") this.#startControlFrame();
-          else this.#startMessageFrame();
+          if (this.#control === null) this.#startMessageFrame();
+          else if (this.#control.start(this.#type, this.#length)) this.#state = S_PAYLOAD;
+          else this.#stream(this.#length, S_SKIP);
           break;
         }
         case S_PAYLOAD: {
@@ -351,45 +347,6 @@ export class FrameReader {
     }
   }
 
-  /** Checks a control stream frame from its header and picks the next state. */
-  #startControlFrame(): void {
-    const type = this.#type;
-    const length = this.#length;
-    // §6.2.1, §9: any other first frame, even an unknown one, is H3_MISSING_SETTINGS.
-    if (!this.#settingsSeen && type !== FRAME_SETTINGS) {
-      throw connError(H3_MISSING_SETTINGS, `control stream starts with ${frameTypeName(type)}`);
-    }
-    if (type === FRAME_MAX_PUSH_ID && this.#isClient) {
-      throw unexpected("MAX_PUSH_ID received by a client"); // §7.2.7
-    }
-    switch (type) {
-      case FRAME_SETTINGS:
-        if (this.#settingsSeen) throw unexpected("second SETTINGS frame"); // §7.2.4
-        this.#settingsSeen = true;
-        if (length > this.#maxControlPayload) {
-          throw connError(H3_EXCESSIVE_LOAD, `SETTINGS payload of ${length} bytes is too large`);
-        }
-        this.#state = S_PAYLOAD;
-        return;
-      case FRAME_MAX_PUSH_ID:
-      case FRAME_GOAWAY:
-      case FRAME_CANCEL_PUSH:
-        // The payload is one varint, at most 8 bytes: anything else is refused unbuffered.
-        if (length === 0 || length > 8) {
-          throw connError(H3_FRAME_ERROR, `${frameTypeName(type)} payload is ${length} bytes`);
-        }
-        this.#state = S_PAYLOAD;
-        return;
-      case FRAME_DATA:
-      case FRAME_HEADERS:
-      case FRAME_PUSH_PROMISE:
-        throw unexpected(`${frameTypeName(type)} on the control stream`);
-      default:
-        if (isReservedHttp2FrameType(type)) throw unexpected(`reserved HTTP/2 frame type ${type}`);
-        this.#stream(length, S_SKIP);
-    }
-  }
-
   /** Passes on (S_DATA) or drops (S_SKIP) the next `length` bytes without buffering them. */
   #stream(length: number, state: number): void {
     this.#remaining = length;
@@ -397,24 +354,15 @@ export class FrameReader {
   }
 
   #finishFrame(payload: Uint8Array): FrameEvent {
-    switch (this.#type) {
-      case FRAME_HEADERS:
-        if (this.#phase === P_START) {
-          this.#phase = P_BODY;
-          this.#afterHeaderSection = true;
-          return { type: "headers", payload, trailers: false };
-        }
-        this.#phase = P_DONE;
-        return { type: "headers", payload, trailers: true };
-      case FRAME_SETTINGS:
-        return { type: "settings", settings: decodeSettings(payload) };
-      case FRAME_GOAWAY:
-        return { type: "goaway", id: decodeGoaway(payload) };
-      case FRAME_MAX_PUSH_ID:
-        return { type: "max_push_id", id: decodeMaxPushId(payload) };
-      default:
-        return { type: "cancel_push", id: decodeCancelPush(payload) };
+    if (this.#control !== null) return this.#control.finish(this.#type, payload);
+    // On a request or response stream, only HEADERS is read whole.
+    if (this.#phase === P_START) {
+      this.#phase = P_BODY;
+      this.#afterHeaderSection = true;
+      return { type: "headers", payload, trailers: false };
     }
+    this.#phase = P_DONE;
+    return { type: "headers", payload, trailers: true };
   }
 }
 

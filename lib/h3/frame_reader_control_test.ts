@@ -21,6 +21,7 @@ import {
   H3_EXCESSIVE_LOAD,
   H3_FRAME_ERROR,
   H3_FRAME_UNEXPECTED,
+  H3_ID_ERROR,
   H3_MISSING_SETTINGS,
   H3_SETTINGS_ERROR,
   H3Error,
@@ -126,4 +127,30 @@ Deno.test("reader: errors are sticky and misuse is not an H3Error", () => {
   ended.next();
   ended.end();
   assert.throws(() => ended.push(bytes(0)), (e: unknown) => !(e instanceof H3Error));
+});
+
+Deno.test("reader: GOAWAY may repeat or shrink, never grow (§5.2)", () => {
+  const shrinking = concat(settingsFrame, encodeGoaway(8), encodeGoaway(8), encodeGoaway(4));
+  const goaways = [8, 8, 4].map((id) => ({ type: "goaway", id }));
+  control(shrinking, ok(settingsEv, ...goaways));
+  control(
+    concat(settingsFrame, encodeGoaway(4), encodeGoaway(5)),
+    conn(H3_ID_ERROR, settingsEv, { type: "goaway", id: 4 }),
+  );
+  // A server's GOAWAY names a client-initiated bidirectional stream; a client's, any push ID.
+  const client: FrameReaderOptions = { ...CTRL, role: "client" };
+  for (const id of [1, 2, 3, 6]) {
+    control(concat(settingsFrame, encodeGoaway(id)), conn(H3_ID_ERROR, settingsEv), client);
+    control(concat(settingsFrame, encodeGoaway(id)), ok(settingsEv, { type: "goaway", id }));
+  }
+});
+
+Deno.test("reader: MAX_PUSH_ID may repeat or grow, never shrink (§7.2.7)", () => {
+  const growing = concat(settingsFrame, encodeMaxPushId(0), encodeMaxPushId(0), encodeMaxPushId(9));
+  const ids = [0, 0, 9].map((id) => ({ type: "max_push_id", id }));
+  control(growing, ok(settingsEv, ...ids));
+  control(
+    concat(settingsFrame, encodeMaxPushId(9), encodeMaxPushId(8)),
+    conn(H3_ID_ERROR, settingsEv, { type: "max_push_id", id: 9 }),
+  );
 });

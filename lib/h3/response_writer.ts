@@ -65,7 +65,7 @@ async function sendWhole(
  * or stopped with code 0). So the request gets a response naming the HTTP/3 error, which RFC
  * 9114 §4.1.2 allows ("MAY send an HTTP response indicating the error"): 431 for a header
  * section too large to process (§4.2.2), 413 for a body over the limit, 408 for a header section
- * that did not arrive in time, 400 otherwise.
+ * or body that did not arrive in time, 400 otherwise.
  */
 export function errorResponse(error: unknown): Response {
   const [status, name] = error instanceof HttpError

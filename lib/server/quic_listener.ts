@@ -100,6 +100,7 @@ export function startQuicListener(options: QuicListenerOptions): QuicListenerHan
         maxFieldSectionSize: options.maxFieldSectionSize,
         maxRequestBodySize: options.maxRequestBodySize,
         headerTimeoutMs: options.headerTimeoutMs,
+        bodyTimeoutMs: options.bodyTimeoutMs,
         onProtocolError: options.onProtocolError,
       },
     );

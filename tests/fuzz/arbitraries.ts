@@ -96,21 +96,33 @@ export const requestStream: fc.Arbitrary<Uint8Array[]> = fc
     ...(trailers === null ? [] : [encodeFrame(FRAME_HEADERS, trailers)]),
   ]);
 
-/** A valid control stream: SETTINGS, then GOAWAY, MAX_PUSH_ID, CANCEL_PUSH and unknown frames. */
+/**
+ * A valid control stream: SETTINGS, then GOAWAY, MAX_PUSH_ID, CANCEL_PUSH and unknown frames,
+ * with GOAWAY IDs never growing and MAX_PUSH_ID never shrinking (RFC 9114 §5.2, §7.2.7).
+ */
 export const controlStream: fc.Arbitrary<Uint8Array[]> = fc
   .tuple(
     settingsEntries,
     fc.array(
       fc.oneof(
-        varintValue.map(encodeGoaway),
-        varintValue.map(encodeMaxPushId),
+        varintValue.map((id) => ({ goaway: id })),
+        varintValue.map((id) => ({ maxPushId: id })),
         varintValue.map(encodeCancelPush),
         fc.tuple(unknownFrameType, smallBytes(32)).map(([t, p]) => encodeFrame(t, p)),
       ),
       { maxLength: 6 },
     ),
   )
-  .map(([settings, rest]) => [encodeSettings(settings), ...rest]);
+  .map(([settings, rest]) => {
+    let goaway = Infinity;
+    let maxPushId = 0;
+    const frames = rest.map((frame) => {
+      if (frame instanceof Uint8Array) return frame;
+      if ("goaway" in frame) return encodeGoaway(goaway = Math.min(goaway, frame.goaway));
+      return encodeMaxPushId(maxPushId = Math.max(maxPushId, frame.maxPushId));
+    });
+    return [encodeSettings(settings), ...frames];
+  });
 
 /** Cut points (any numbers; reduced modulo the input length) for {@linkcode split}. */
 export const cuts: fc.Arbitrary<number[]> = fc.array(fc.nat(), { maxLength: 12 });

@@ -1,5 +1,6 @@
 /**
- * A raw HTTP/3 peer for malformed-peer tests: a `Deno.QuicConn` on which a test writes whatever
+ * A raw HTTP/3 peer for malformed-peer tests: a QUIC connection (a `Deno.QuicConn`, or one
+ * side of the in-memory pair in `support/memory_quic.ts`) on which a test writes whatever
  * bytes it likes (control streams with or without SETTINGS, unidirectional streams of any type,
  * request streams with arbitrary frames) and reads back the server's response frames or the
  * code the connection was closed with.
@@ -19,6 +20,7 @@ import { FrameReader } from "../../lib/h3/frame_reader.ts";
 import { decodeFieldSection, encodeFieldSection } from "../../lib/h3/qpack/mod.ts";
 import { defaultLocalSettings, encodeSettings } from "../../lib/h3/settings.ts";
 import { STREAM_TYPE_CONTROL } from "../../lib/h3/stream_type.ts";
+import type { QuicConnection } from "../../lib/h3/transport.ts";
 
 /** How a connection ended: an application close (with its code) or a transport failure. */
 export type CloseOutcome =
@@ -69,7 +71,7 @@ export function settingsFrame(): Uint8Array {
 /** A raw HTTP/3 client connection; see the module documentation. */
 export class RawH3 {
   /** The QUIC connection, for anything the helpers do not cover. */
-  readonly conn: Deno.QuicConn;
+  readonly conn: QuicConnection;
   /** `host:port` for `:authority`. */
   readonly authority: string;
   /** Resolves with how the connection ended; never rejects. */
@@ -78,13 +80,18 @@ export class RawH3 {
   /** Every writer we opened: held so that no stream is closed by garbage collection. */
   readonly #writers: WritableStreamDefaultWriter<Uint8Array>[] = [];
 
-  private constructor(conn: Deno.QuicConn, authority: string) {
+  private constructor(conn: QuicConnection, authority: string) {
     this.conn = conn;
     this.authority = authority;
     this.closed = conn.closed.then(
       (info): CloseOutcome => ({ kind: "application", ...info }),
       (error): CloseOutcome => ({ kind: "transport", message: String(error) }),
     ).then((outcome) => (this.#done = outcome));
+  }
+
+  /** A raw peer on an established connection (an in-memory one, say). */
+  static over(conn: QuicConnection, authority: string): RawH3 {
+    return new RawH3(conn, authority);
   }
 
   /** Connects to the test server on 127.0.0.1 with ALPN h3, trusting `caPem`. */

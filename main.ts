@@ -6,6 +6,7 @@
 
 import { chromiumCommand } from "./lib/chromium_command.ts";
 import { configOrExit } from "./lib/cli/config.ts";
+import { advertisesPreferredAddress, balancerSources } from "./lib/cli/cluster_options.ts";
 import { runMigrate } from "./lib/migrate/cli.ts";
 import { startServer } from "./lib/start_server.ts";
 
@@ -30,6 +31,12 @@ if (import.meta.main) {
       limits: config.limits,
       publicDashboard: config.publicDashboard,
       history: config.persist ? { intervalMs: config.persistIntervalMs } : undefined,
+      cluster: {
+        nodeId: config.cluster.nodeId,
+        advertisePreferredAddress: advertisesPreferredAddress(config.cluster),
+        balancer: config.cluster.balancer,
+        balancerSources: balancerSources(config.cluster),
+      },
     });
   } catch (error) {
     console.error(`error: cannot start: ${error instanceof Error ? error.message : error}`);

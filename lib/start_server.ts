@@ -17,6 +17,7 @@ import type { ServerCertificates } from "./certs.ts";
 import { type LogFormat, Logger } from "./log.ts";
 import { ConnectionTracker, type TrackerOptions } from "./tracker/tracker.ts";
 import { resolveAdminToken } from "./access/admin_token.ts";
+import { parseAddr } from "./addr.ts";
 import { defaultConfig } from "./cli/option_spec.ts";
 import { MigrationLab } from "./lab/lab.ts";
 import { UdpRelay } from "./lab/udp_relay.ts";
@@ -66,11 +67,25 @@ export interface StartOptions {
   limits?: Partial<ServerLimits>;
   /** Who sees other clients' connections (default `localhost`). */
   publicDashboard?: DashboardVisibility;
+  /** Cluster mode: this node behind a load balancer (see `lib/cli/cluster_options.ts`). */
+  cluster?: ClusterNodeOptions;
   /**
    * Keep connection history in `<dataDir>/history.kv` across restarts, written `intervalMs`
    * (default 200) after each change; undefined turns it off (tests start without it).
    */
   history?: { intervalMs?: number };
+}
+
+/** How this server takes part in a cluster. */
+export interface ClusterNodeOptions {
+  /** This node's name in shared records. */
+  nodeId?: string;
+  /** Advertise the bind address as the QUIC preferred address. */
+  advertisePreferredAddress?: boolean;
+  /** The balancer's public `ip:port`: Alt-Svc names its port. */
+  balancer?: string;
+  /** IPs the balancer forwards from: leaving one is the preferred-address hand-off. */
+  balancerSources?: readonly string[];
 }
 
 /** A running server. */
@@ -97,7 +112,10 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     ? await loadCertificates(options.certFile, options.keyFile)
     : await ensureDevCertificates(options.dataDir);
   const logger = new Logger(options.logFormat ?? "text", options.log);
-  const tracker = new ConnectionTracker(options.tracker);
+  const tracker = new ConnectionTracker({
+    ...options.tracker,
+    balancerSources: new Set(options.cluster?.balancerSources ?? []),
+  });
   // Restored before any listener starts, so old connections keep the first sequence numbers.
   const history = options.history && await openHistory(options, tracker, logger);
   try {
@@ -183,11 +201,16 @@ async function startListeners(
     headerTimeoutMs: limits.headerTimeoutMs,
     bodyTimeoutMs: limits.bodyTimeoutMs,
     onRefused: () => metrics.countRefused("quic"),
+    advertisePreferredAddress: options.cluster?.advertisePreferredAddress,
   });
   const port = quic.addr.port;
   listening.port = port;
   /** HTTPS on TCP `tcpPort`, advertising HTTP/3 on the same port number. */
-  const startTcp = (tcpPort: number) =>
+  // Behind a balancer, clients reach HTTP/3 on the balancer's port, not this node's.
+  const balancerPort = options.cluster?.balancer === undefined
+    ? undefined
+    : parseAddr(options.cluster.balancer)?.port;
+  const startTcp = (tcpPort: number, altSvcPort = tcpPort) =>
     startTcpListener({
       hostname: options.hostname,
       port: tcpPort,
@@ -195,7 +218,7 @@ async function startListeners(
       key: certificates.keyPem,
       fetch: app.fetch,
       tracker,
-      altSvc: `h3=":${tcpPort}"; ma=86400`,
+      altSvc: `h3=":${altSvcPort}"; ma=86400`,
       maxConnections: limits.maxConnections,
       maxBodyBytes: limits.maxBodyBytes,
       onRefused: () => metrics.countRefused("tcp"),
@@ -204,7 +227,7 @@ async function startListeners(
     });
   let tcp;
   try {
-    tcp = await startTcp(port);
+    tcp = await startTcp(port, balancerPort ?? port);
   } catch (error) {
     await quic.shutdown(0);
     throw error;

@@ -6,12 +6,19 @@
  * @module
  */
 
-const PEERS: Array<{ command: string; pkg: string }> = [
+/** A Debian package the tests need, found by a command on PATH or by a file it installs. */
+const PEERS: Array<{ command: string; pkg: string; file?: string }> = [
   { command: "gtlsclient", pkg: "ngtcp2-client" },
   { command: "chromium", pkg: "chromium" },
   { command: "curl", pkg: "curl" },
   { command: "jq", pkg: "jq" },
   { command: "h2load", pkg: "nghttp2-client" },
+  { command: "nginx", pkg: "nginx" },
+  {
+    command: "nginx stream module",
+    pkg: "libnginx-mod-stream",
+    file: "/usr/lib/nginx/modules/ngx_stream_module.so",
+  },
 ];
 
 let passed = 0;
@@ -47,8 +54,9 @@ async function run(
   return { code: status.code, out };
 }
 
-async function has(command: string): Promise<boolean> {
-  return (await run(["sh", "-c", `command -v ${command}`], { quiet: true })).code === 0;
+async function has(peer: { command: string; file?: string }): Promise<boolean> {
+  if (peer.file !== undefined) return (await Deno.stat(peer.file).catch(() => null)) !== null;
+  return (await run(["sh", "-c", `command -v ${peer.command}`], { quiet: true })).code === 0;
 }
 
 function record(name: string, ok: boolean): void {
@@ -61,7 +69,7 @@ function record(name: string, ok: boolean): void {
 
 async function ensurePeers(): Promise<void> {
   const missing: string[] = [];
-  for (const peer of PEERS) if (!(await has(peer.command))) missing.push(peer.pkg);
+  for (const peer of PEERS) if (!(await has(peer))) missing.push(peer.pkg);
   if (missing.length === 0) return;
   const isRoot = Deno.uid?.() === 0;
   if (!isRoot) {
@@ -84,7 +92,7 @@ async function ensurePeers(): Promise<void> {
 async function main(): Promise<void> {
   await ensurePeers();
   for (const peer of PEERS) {
-    const ok = await has(peer.command);
+    const ok = await has(peer);
     record(`peer ${peer.command} installed`, ok);
     if (!ok) console.error(`✗ peer ${peer.command} (${peer.pkg}) is missing: its tests will fail`);
   }

@@ -17,6 +17,7 @@
  */
 
 import { OPTION_SPECS } from "./options.ts";
+import { checkClusterOptions } from "./cluster_options.ts";
 import {
   ConfigError,
   defaultConfig,
@@ -145,6 +146,7 @@ function checkCombinations(
       `${labSource} ${config.labPort} must differ from ${portSource} ${config.port}`,
     );
   }
+  checkClusterOptions(config);
 }
 
 /**

@@ -138,6 +138,7 @@ Deno.test("command line wins over environment", () => {
     publicDashboard: "localhost",
     persist: true,
     persistIntervalMs: 200,
+    cluster: { preferredAddress: "auto" },
     help: false,
   });
 });

@@ -52,8 +52,32 @@ export interface ServerConfig {
   persist: boolean;
   /** Milliseconds from a change to its write into the history (what a kill -9 can lose). */
   persistIntervalMs: number;
+  /** How this server takes part in a cluster (options in `cluster_options.ts`). */
+  cluster: ClusterConfig;
   /** True when `--help`/`-h` was given; the other fields are then defaults and unchecked. */
   help: boolean;
+}
+
+/** How a node takes part in a cluster; all unset for a server on its own. */
+export interface ClusterConfig {
+  /** This node's name in shared records and metrics; defaults to `<host>:<port>` in a cluster. */
+  nodeId?: string;
+  /**
+   * Advertise this node's bind address as the QUIC preferred address: `auto` (when a balancer
+   * is given), `on`, `off`, or an explicit `ip:port`, which must be the bind address.
+   */
+  preferredAddress: string;
+  /** The balancer's public address `ip:port` (for Alt-Svc and to recognise the hand-off). */
+  balancer?: string;
+  /** The IP the balancer forwards from, when it differs from the balancer's public IP. */
+  balancerSource?: string;
+  /** Redis URL for shared connection records and events; unset keeps history local. */
+  redisUrl?: string;
+}
+
+/** The cluster settings with nothing given: a server on its own. */
+export function defaultClusterConfig(): ClusterConfig {
+  return { preferredAddress: "auto" };
 }
 
 /** Thrown for any bad option or value; `message` is a single line fit for `error: …`. */
@@ -111,6 +135,7 @@ export function defaultConfig(): ServerConfig {
     publicDashboard: "localhost",
     persist: true,
     persistIntervalMs: 200,
+    cluster: defaultClusterConfig(),
     help: false,
   };
 }

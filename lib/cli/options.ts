@@ -7,6 +7,7 @@
  */
 
 import { LIMIT_OPTION_SPECS } from "./limit_options.ts";
+import { CLUSTER_OPTION_SPECS } from "./cluster_options.ts";
 import {
   booleanSpec,
   ConfigError,
@@ -162,4 +163,5 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     "ms from a change to its write into the history: what a kill -9 can lose",
     { min: 10, max: 60_000, what: "an interval in ms" },
   ),
+  ...CLUSTER_OPTION_SPECS,
 ];

@@ -30,6 +30,12 @@ export interface QuicListenerOptions extends H3ServerOptions {
   maxConnections?: number;
   /** Called when a connection is refused because of `maxConnections`. */
   onRefused?: () => void;
+  /**
+   * Advertise the bound address as the QUIC preferred address (RFC 9000 §9.6), so clients that
+   * honour it leave a load balancer for this node right after the handshake. The bound address
+   * must be a specific IP: quinn answers from the address a connection arrived on.
+   */
+  advertisePreferredAddress?: boolean;
 }
 
 /** A running QUIC listener. */
@@ -61,7 +67,14 @@ class QuicConnectionEnv implements ConnectionEnv {
 /** Binds the endpoint and starts accepting. */
 export function startQuicListener(options: QuicListenerOptions): QuicListenerHandle {
   const endpoint = new Deno.QuicEndpoint({ hostname: options.hostname, port: options.port });
+  const bound = `${endpoint.addr.hostname}:${endpoint.addr.port}`;
+  const v6 = endpoint.addr.hostname.includes(":");
   const listener = endpoint.listen({
+    ...(options.advertisePreferredAddress
+      ? v6 ? { preferredAddressV6: `[${endpoint.addr.hostname}]:${endpoint.addr.port}` } : {
+        preferredAddressV4: bound,
+      }
+      : {}),
     cert: options.cert,
     key: options.key,
     alpnProtocols: ["h3"],

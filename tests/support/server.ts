@@ -36,7 +36,7 @@ export interface TestServer extends RunningServer {
 export type TestServerOptions = Partial<StartOptions>;
 
 /**
- * Starts a server on 127.0.0.1 and a free port, logging into `lines` instead of stdout.
+ * Starts a server on 127.0.0.1 (or `options.hostname`) and a free port, logging into `lines` instead of stdout.
  * History is off unless `options.history` is given (a restart test passes its own `dataDir`).
  */
 export async function startTestServer(
@@ -44,9 +44,10 @@ export async function startTestServer(
   options: TestServerOptions = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "quic-test-" });
+  const hostname = options.hostname ?? "127.0.0.1";
   const server = await startServer({
     ...options,
-    hostname: "127.0.0.1",
+    hostname,
     port: 0,
     labPort: 0,
     dataDir,
@@ -63,7 +64,7 @@ export async function startTestServer(
     dataDir,
     client: () =>
       H3Client.connect({
-        hostname: "127.0.0.1",
+        hostname,
         port: server.port,
         serverName: "localhost",
         caCerts: [caPem],

@@ -1,0 +1,119 @@
+/**
+ * Preferred address behind a real load balancer (nginx `stream`, UDP): each node advertises its
+ * own bind address; ngtcp2's client connects to the balancer, then follows the preferred address
+ * to its node. The node records that move once, as `preferred_address` from the balancer's
+ * forwarding IP to the client's own address, and not as a migration. A client told to ignore the
+ * preferred address stays behind the balancer, with nothing recorded.
+ */
+
+import { strict as assert } from "node:assert";
+import { startTestServer, type TestServer } from "./support/server.ts";
+import { startBalancer } from "./support/nginx.ts";
+import { freePort } from "./support/free_port.ts";
+
+const BALANCER_SOURCE = "127.0.0.9";
+
+async function cluster(nodeIps: string[]) {
+  const balancerPort = freePort();
+  const balancer = `127.0.0.1:${balancerPort}`;
+  const nodes: TestServer[] = [];
+  for (const ip of nodeIps) {
+    nodes.push(
+      await startTestServer([], {
+        hostname: ip,
+        cluster: {
+          advertisePreferredAddress: true,
+          balancer,
+          balancerSources: [BALANCER_SOURCE],
+        },
+      }),
+    );
+  }
+  const lb = await startBalancer({
+    listen: balancer,
+    source: BALANCER_SOURCE,
+    nodes: nodes.map((node, i) => `${nodeIps[i]}:${node.port}`),
+  });
+  return {
+    balancerPort,
+    nodes,
+    async stop() {
+      await lb.stop();
+      await Promise.all(nodes.map((node) => node.stop()));
+    },
+  };
+}
+
+/** ngtcp2's client: three requests spaced out, so traffic follows the handshake. */
+async function gtlsclient(port: number, extra: string[] = []) {
+  const output = await new Deno.Command("gtlsclient", {
+    args: [
+      ...extra,
+      "--no-quic-dump",
+      "--no-http-dump",
+      "-n",
+      "3",
+      "--delay-stream=400ms",
+      "--exit-on-all-streams-close",
+      "--timeout=5s",
+      "127.0.0.1",
+      String(port),
+      `https://localhost:${port}/api/test`,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(30_000),
+  }).output();
+  const log = new TextDecoder().decode(output.stderr);
+  const statuses = [...log.matchAll(/http: stream 0x[0-9a-f]+ \[:status: (\d+)\]/g)].map((m) =>
+    m[1]
+  );
+  return { code: output.code, statuses, text: log };
+}
+
+function allConnections(nodes: TestServer[]) {
+  return nodes.flatMap((node, index) =>
+    [...node.tracker.openConnections(), ...node.tracker.closedConnections()].map((conn) => ({
+      node: index,
+      conn,
+    }))
+  );
+}
+
+Deno.test("cluster: a client that follows the preferred address is handed off once, to its node", async () => {
+  const rig = await cluster(["127.0.0.2", "127.0.0.3"]);
+  try {
+    const run = await gtlsclient(rig.balancerPort);
+    assert.equal(run.code, 0, run.text.slice(-500));
+    assert.deepEqual(run.statuses, ["200", "200", "200"]);
+    const seen = allConnections(rig.nodes);
+    assert.equal(seen.length, 1, "one connection, on one node");
+    const { conn } = seen[0];
+    assert.equal(conn.events.length, 1, JSON.stringify(conn.events));
+    const handoff = conn.events[0];
+    assert.equal(handoff.kind, "preferred_address");
+    assert.ok(handoff.old_addr.startsWith(`${BALANCER_SOURCE}:`), handoff.old_addr);
+    assert.ok(handoff.new_addr.startsWith("127.0.0.1:"), handoff.new_addr);
+    assert.equal(conn.migrationCount, 0, "the hand-off is no migration");
+    assert.ok(conn.remoteAddr.startsWith("127.0.0.1:"), "served from the client's own address");
+    assert.equal(conn.requestCount, 3);
+  } finally {
+    await rig.stop();
+  }
+});
+
+Deno.test("cluster: a client that ignores the preferred address stays behind the balancer", async () => {
+  const rig = await cluster(["127.0.0.2"]);
+  try {
+    const run = await gtlsclient(rig.balancerPort, ["--no-preferred-addr"]);
+    assert.equal(run.code, 0, run.text.slice(-500));
+    assert.deepEqual(run.statuses, ["200", "200", "200"]);
+    const seen = allConnections(rig.nodes);
+    assert.equal(seen.length, 1);
+    assert.deepEqual(seen[0].conn.events, [], "nothing moved, nothing recorded");
+    assert.ok(seen[0].conn.remoteAddr.startsWith(`${BALANCER_SOURCE}:`));
+    assert.equal(seen[0].conn.requestCount, 3);
+  } finally {
+    await rig.stop();
+  }
+});

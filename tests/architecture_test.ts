@@ -27,6 +27,7 @@ export const FLOORS: readonly Floor[] = [
       "lib/bounded_int.ts",
       "lib/http_error.ts",
       "lib/response_trailers.ts",
+      "lib/light_response.ts",
       "lib/addr.ts",
       "lib/timeout.ts",
     ],

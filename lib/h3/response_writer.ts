@@ -8,6 +8,7 @@ import { encodeHeadersFrame, writeBody } from "./body.ts";
 import { errorName, H3Error } from "./errors.ts";
 import { HttpError, jsonError } from "../http_error.ts";
 import { responseFields } from "./message.ts";
+import { LightResponse } from "../light_response.ts";
 import { trailerFields } from "../response_trailers.ts";
 
 const NOT_YET = Symbol("not yet");
@@ -38,6 +39,24 @@ function declaredLength(fields: readonly string[]): number {
     }
   }
   return -1;
+}
+
+/** Sends a light response (see `lib/light_response.ts`) from its field list and bytes. */
+async function sendLight(
+  writer: WritableStreamDefaultWriter<Uint8Array>,
+  response: LightResponse,
+  fields: readonly string[],
+  headOnly: boolean,
+): Promise<number> {
+  const bytes = headOnly || response.bodyBytes.length === 0 ? undefined : response.bodyBytes;
+  try {
+    writer.write(encodeHeadersFrame(fields, bytes)).catch(ignore);
+    await writer.close();
+    return bytes?.length ?? 0;
+  } catch {
+    writer.abort().catch(() => {});
+    return 0;
+  }
 }
 
 /** Sends a response whose small body has a declared length: HEADERS and DATA in one write. */
@@ -88,6 +107,10 @@ export async function sendResponse(
   response: Response,
   headOnly: boolean,
 ): Promise<number> {
+  if (response instanceof LightResponse) {
+    const light = response.fields;
+    if (light !== undefined) return sendLight(writer, response, light, headOnly);
+  }
   const fields = responseFields(response.status, response.headers);
   const declared = headOnly ? -1 : declaredLength(fields);
   if (declared >= 0 && declared <= WHOLE_BODY_MAX) {

@@ -16,6 +16,7 @@
  */
 
 import type { Context, MiddlewareHandler } from "hono";
+import { LightResponse } from "../light_response.ts";
 import type { AppEnv } from "../connection_env.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { ConnectionTracker } from "../tracker/tracker.ts";
@@ -35,23 +36,35 @@ export function connectionHeaders(options: ConnectionHeadersOptions): Middleware
     const conn = c.env.connection;
     tracker.request(conn, c.env.remoteAddr());
     await next();
-    metrics?.countRequest(conn.protocol, c.res.status);
+    const res = c.res as Response | LightResponse;
+    metrics?.countRequest(conn.protocol, res.status);
+    if (res instanceof LightResponse && res.fields !== undefined) {
+      setConnectionHeaders(c, lightFields, res);
+      return;
+    }
     try {
-      setConnectionHeaders(c, c.res.headers);
+      setConnectionHeaders(c, headerSetter, res.headers);
     } catch {
-      setConnectionHeaders(c, { set: c.header });
+      setConnectionHeaders(c, headerSetter, { set: c.header });
     }
   };
 }
 
-function setConnectionHeaders(
-  c: Context<AppEnv>,
-  headers: { set(name: string, value: string): void },
-) {
+/** Where the fields go: a light response's list, or something with `set` (`Headers`). */
+type FieldSink<T> = (target: T, name: string, value: string) => void;
+
+const lightFields: FieldSink<LightResponse> = (res, name, value) => res.setField(name, value);
+const headerSetter: FieldSink<{ set(name: string, value: string): void }> = (
+  headers,
+  name,
+  value,
+) => headers.set(name, value);
+
+function setConnectionHeaders<T>(c: Context<AppEnv>, sink: FieldSink<T>, target: T) {
   const conn = c.env.connection;
-  headers.set("x-connection-id", conn.id);
-  headers.set("x-remote-addr", conn.remoteAddr);
-  headers.set("x-protocol", conn.protocol);
-  headers.set("x-request-count", String(conn.requestCount));
-  headers.set("x-migration-count", String(conn.migrationCount));
+  sink(target, "x-connection-id", conn.id);
+  sink(target, "x-remote-addr", conn.remoteAddr);
+  sink(target, "x-protocol", conn.protocol);
+  sink(target, "x-request-count", String(conn.requestCount));
+  sink(target, "x-migration-count", String(conn.migrationCount));
 }

@@ -1,0 +1,152 @@
+/**
+ * A response that keeps what a handler gave it (status, header fields as a flat list, body
+ * bytes) and builds the Web `Response` only when some code asks for more than that.
+ *
+ * A Web `Response` is a large share of what a small answer costs: its `Headers` (with WebIDL
+ * conversion of every name and value) and the body extraction run for every request. The routes
+ * on the hot path (`/healthz`, `/api/test`) answer with this class instead; the middleware adds
+ * its fields to the list; the HTTP/3 writer encodes the list and the bytes directly. Anything
+ * else (the TCP listener, a test calling `res.json()`) reads it as a `Response` through the
+ * getters below, which build the real one once. `@hono/node-server` does the same for Node,
+ * by replacing the global `Response`; this server keeps the global and uses the class only where
+ * it pays.
+ *
+ * It is not `instanceof Response`.
+ *
+ * ```ts
+ * const res = LightResponse.json({ status: "ok" });
+ * res.setField("x-protocol", "h3");
+ * res.fields; // [":status", "200", "content-type", "application/json", "content-length", "15", "x-protocol", "h3"]
+ * ```
+ * @module
+ */
+
+const encoder = new TextEncoder();
+const JSON_TYPE = "application/json";
+
+/** A small, finished response with lazily built Web parts. */
+export class LightResponse {
+  readonly status: number;
+  /** The body, whole. */
+  readonly bodyBytes: Uint8Array<ArrayBuffer>;
+  /**
+   * `[":status", status, name, value, …]` with lowercase names: the header section as it will be
+   * sent, while {@link headers} has not been asked for (after that, the `Headers` rule).
+   */
+  #fields: string[];
+  #headers: Headers | undefined;
+  #response: Response | undefined;
+
+  /**
+   * @param bodyBytes the whole body
+   * @param status the status code
+   * @param fields header fields as flat lowercase `name, value` pairs (without `:status`)
+   */
+  constructor(bodyBytes: Uint8Array<ArrayBuffer>, status: number, fields: readonly string[]) {
+    this.bodyBytes = bodyBytes;
+    this.status = status;
+    this.#fields = [":status", String(status), ...fields];
+  }
+
+  /** `value` as JSON with `content-type` and `content-length`. */
+  static json(value: unknown, status = 200): LightResponse {
+    const bytes = encoder.encode(JSON.stringify(value));
+    return new LightResponse(bytes, status, [
+      "content-type",
+      JSON_TYPE,
+      "content-length",
+      String(bytes.length),
+    ]);
+  }
+
+  /**
+   * The header section as flat `[":status", status, name, value, …]`, or undefined once
+   * {@link headers} was handed out (code may have changed it there).
+   */
+  get fields(): readonly string[] | undefined {
+    return this.#headers === undefined ? this.#fields : undefined;
+  }
+
+  /** Sets a header field (lowercase `name`), replacing one of the same name. */
+  setField(name: string, value: string): void {
+    if (this.#headers !== undefined) {
+      this.#headers.set(name, value);
+      return;
+    }
+    const fields = this.#fields;
+    for (let i = 2; i < fields.length; i += 2) {
+      if (fields[i] === name) {
+        fields[i + 1] = value;
+        return;
+      }
+    }
+    fields.push(name, value);
+  }
+
+  /** The header fields as `Headers`, made on first use; from then on they are the truth. */
+  get headers(): Headers {
+    if (this.#headers === undefined) {
+      const headers = new Headers();
+      for (let i = 2; i < this.#fields.length; i += 2) {
+        headers.append(this.#fields[i], this.#fields[i + 1]);
+      }
+      this.#headers = headers;
+    }
+    return this.#headers;
+  }
+
+  /** The equivalent Web `Response`, made once on first need. */
+  toResponse(): Response {
+    return this.#response ??= new Response(
+      this.bodyBytes.length === 0 && this.status === 204 ? null : this.bodyBytes,
+      { status: this.status, headers: this.headers },
+    );
+  }
+
+  get ok(): boolean {
+    return this.status >= 200 && this.status < 300;
+  }
+  get statusText(): string {
+    return "";
+  }
+  get redirected(): boolean {
+    return false;
+  }
+  get type(): ResponseType {
+    return "default";
+  }
+  get url(): string {
+    return "";
+  }
+  /** The body as a stream, through the real `Response`. */
+  get body(): ReadableStream<Uint8Array> | null {
+    return this.toResponse().body;
+  }
+  get bodyUsed(): boolean {
+    return this.#response?.bodyUsed ?? false;
+  }
+  /** The body as text. */
+  text(): Promise<string> {
+    return this.toResponse().text();
+  }
+  /** The body parsed as JSON. */
+  json(): Promise<unknown> {
+    return this.toResponse().json();
+  }
+  /** The body's bytes. */
+  bytes(): Promise<Uint8Array<ArrayBuffer>> {
+    return this.toResponse().bytes();
+  }
+  /** The body as an `ArrayBuffer`. */
+  arrayBuffer(): Promise<ArrayBuffer> {
+    return this.toResponse().arrayBuffer();
+  }
+  /** The body as a `Blob`. */
+  blob(): Promise<Blob> {
+    return this.toResponse().blob();
+  }
+  /** A real `Response` copy. */
+  clone(): Response {
+    return this.toResponse().clone();
+  }
+}

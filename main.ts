@@ -7,6 +7,7 @@
 import { chromiumCommand } from "./lib/chromium_command.ts";
 import { configOrExit, generateAdminToken } from "./lib/cli.ts";
 import { runMigrate } from "./lib/migrate_cli.ts";
+import { runNetlab } from "./lib/netlab/cli.ts";
 import { startServer } from "./lib/server/start.ts";
 
 /**
@@ -28,6 +29,7 @@ async function adminToken(given: string | undefined, dataDir: string) {
 
 if (import.meta.main) {
   if (Deno.args[0] === "migrate") Deno.exit(await runMigrate(Deno.args.slice(1)));
+  if (Deno.args[0] === "netlab") Deno.exit(await runNetlab(Deno.args.slice(1)));
   const config = configOrExit(Deno.args, Deno.env.toObject());
   let server;
   let tokenNote: string;

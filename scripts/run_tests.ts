@@ -12,6 +12,10 @@ const PEERS: Array<{ command: string; pkg: string }> = [
   { command: "curl", pkg: "curl" },
   { command: "jq", pkg: "jq" },
   { command: "h2load", pkg: "nghttp2-client" },
+  // The network lab (tests/netlab_*_test.ts): namespaces, veths, NAT and its mappings.
+  { command: "ip", pkg: "iproute2" },
+  { command: "nft", pkg: "nftables" },
+  { command: "conntrack", pkg: "conntrack" },
 ];
 
 let passed = 0;

@@ -227,7 +227,12 @@ export class NetworkLab {
         const after = early?.public ?? later?.public;
         const replied = (later !== undefined && later.public === after && later.replied) ||
           (early?.replied ?? false);
-        return { client: m.client, before: m.public, ...(after === undefined ? {} : { after }), replied };
+        return {
+          client: m.client,
+          before: m.public,
+          ...(after === undefined ? {} : { after }),
+          replied,
+        };
       });
       return { ...draft.event, flows };
     });

@@ -109,8 +109,11 @@ const APPLY: Readonly<Record<string, Apply>> = {
     }
     options.rate = value;
   },
-  "--server-ips": (options, value, source) =>
-    (options.serverIps = parseBoundedInt(value, source, 1, 16, "a number of addresses")),
+  "--server-ips": (
+    options,
+    value,
+    source,
+  ) => (options.serverIps = parseBoundedInt(value, source, 1, 16, "a number of addresses")),
   "--timeout": (options, value, source) => (options.timeoutMs = parseDuration(value, source)),
   "--settle": (options, value, source) => (options.settleMs = parseDuration(value, source)),
   "--ca": (options, value) => (options.caPath = value),
@@ -176,14 +179,17 @@ export function parseNetlabOptions(
     if (value === undefined && index + 1 < flags.length && !flags[index + 1].startsWith("--")) {
       value = flags[++index];
     }
-    if (value === undefined || value === "") firstError ??= new ConfigError(`${name} needs a value`);
-    else given.push({ flag: name, value, source: name });
+    if (value === undefined || value === "") {
+      firstError ??= new ConfigError(`${name} needs a value`);
+    } else given.push({ flag: name, value, source: name });
   }
   if (options.help) return options;
   if (firstError) throw firstError;
   for (const { flag, value, source } of given) APPLY[flag](options, value, source);
   if (options.command.length === 0) {
-    throw new ConfigError("no client command: give it after --, e.g. -- gtlsclient {server_ip} 9443");
+    throw new ConfigError(
+      "no client command: give it after --, e.g. -- gtlsclient {server_ip} 9443",
+    );
   }
   return options;
 }

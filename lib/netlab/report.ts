@@ -224,11 +224,15 @@ export function formatReport(report: NetlabReport): string {
   }
   lines.push(
     `  server connections from the lab: ${
-      report.connections.map((c) => `${c.connection_id} (${c.state}, ${c.migration_count} migrations)`)
+      report.connections.map((c) =>
+        `${c.connection_id} (${c.state}, ${c.migration_count} migrations)`
+      )
         .join(", ") || "none"
     }`,
   );
-  if (report.clientExitCode !== 0) lines.push(`  ✗ the client exited with ${report.clientExitCode}`);
+  if (report.clientExitCode !== 0) {
+    lines.push(`  ✗ the client exited with ${report.clientExitCode}`);
+  }
   const counted = report.events.flatMap((e) => e.flows).filter((f) => f.expectedKind !== undefined);
   lines.push(
     `netlab: ${report.passed ? "PASS" : "FAIL"}: ${

@@ -42,7 +42,11 @@ export async function runLab(options: NetlabOptions, api: ServerApi, io: RunIO):
       stop.abort();
     }],
   );
-  if (io.handleSignals) for (const [signal, fn] of listeners) Deno.addSignalListener(signal, fn);
+  if (io.handleSignals) {
+    for (const [signal, fn] of listeners) {
+      Deno.addSignalListener(signal, fn);
+    }
+  }
   let lab: NetworkLab | undefined;
   try {
     const dnatTo = loopbackTarget(options.server);
@@ -131,7 +135,9 @@ export async function runLab(options: NetlabOptions, api: ServerApi, io: RunIO):
       await status;
     }
   } finally {
-    if (io.handleSignals) for (const [signal, fn] of listeners) Deno.removeSignalListener(signal, fn);
+    if (io.handleSignals) {
+      for (const [signal, fn] of listeners) Deno.removeSignalListener(signal, fn);
+    }
     await lab?.close();
   }
 }

@@ -40,7 +40,9 @@ export async function serverApi(options: {
   const api: ServerApi = { server: options.server, caSource: "the system's root certificates" };
   if (options.caPath !== undefined) {
     const pem = await Deno.readTextFile(options.caPath).catch((error) => {
-      throw new ConfigError(`--ca: cannot read ${JSON.stringify(options.caPath)}: ${error.message}`);
+      throw new ConfigError(
+        `--ca: cannot read ${JSON.stringify(options.caPath)}: ${error.message}`,
+      );
     });
     if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
       throw new ConfigError(`--ca: ${JSON.stringify(options.caPath)} holds no PEM certificate`);
@@ -92,7 +94,10 @@ export async function observedConnections(
 }
 
 function fromLab(conn: ConnectionInfo, publicIps: readonly string[]): boolean {
-  const addrs = [conn.remote_addr, ...conn.migration_events.flatMap((e) => [e.old_addr, e.new_addr])];
+  const addrs = [
+    conn.remote_addr,
+    ...conn.migration_events.flatMap((e) => [e.old_addr, e.new_addr]),
+  ];
   return addrs.some((addr) => publicIps.includes(hostOf(addr)));
 }
 

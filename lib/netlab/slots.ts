@@ -171,7 +171,9 @@ async function slotsInUseByName(): Promise<Set<number>> {
 async function usedSegments(): Promise<Set<number>> {
   const result = await runCommand({ argv: ["ip", "-4", "-o", "addr", "show"] });
   const used = new Set<number>();
-  for (const match of result.stdout.matchAll(/inet 198\.18\.(\d{1,3})\./g)) used.add(Number(match[1]));
+  for (const match of result.stdout.matchAll(/inet 198\.18\.(\d{1,3})\./g)) {
+    used.add(Number(match[1]));
+  }
   return used;
 }
 

@@ -121,13 +121,17 @@ export function planTopology(input: TopologyInput): Topology {
   };
   const rootTable = input.dnatTo === undefined ? undefined : bridge;
   const setup: Command[] = [
-    ...[clientNs, uplinks.wifi.routerNs, uplinks.cellular.routerNs].map((ns) => ip("netns", "add", ns)),
+    ...[clientNs, uplinks.wifi.routerNs, uplinks.cellular.routerNs].map((ns) =>
+      ip("netns", "add", ns)
+    ),
     ip("link", "add", bridge, "type", "bridge"),
     ...serverIps.map((addr) => ip("addr", "add", `${addr}/24`, "dev", bridge)),
     ip("link", "set", bridge, "up"),
     ip("-n", clientNs, "link", "set", "lo", "up"),
   ];
-  for (const uplink of UPLINKS) setup.push(...uplinkSetup(uplinks[uplink], clientNs, bridge, input));
+  for (const uplink of UPLINKS) {
+    setup.push(...uplinkSetup(uplinks[uplink], clientNs, bridge, input));
+  }
   const initial = uplinks[input.initialUplink];
   setup.push(ip("-n", clientNs, "route", "add", "default", "via", initial.routerLanIp));
   if (input.dnatTo !== undefined) {
@@ -158,7 +162,9 @@ export function planTopology(input: TopologyInput): Topology {
 export function teardownCommands(slot: number): Command[] {
   const bridge = `${NAME_PREFIX}${slot}`;
   return [
-    ...(["client", ...UPLINKS] as const).map((role) => ip("netns", "del", namespaceName(slot, role))),
+    ...(["client", ...UPLINKS] as const).map((role) =>
+      ip("netns", "del", namespaceName(slot, role))
+    ),
     ip("link", "del", `${bridge}w`),
     ip("link", "del", `${bridge}c`),
     ip("link", "del", bridge),
@@ -253,7 +259,20 @@ function uplinkSetup(
     // Created with their ends already in place, so no temporary name can clash with another run.
     ip("link", "add", uplink.rootLink, "type", "veth", "peer", "name", "wan", "netns", ns),
     ip("link", "set", uplink.rootLink, "master", bridge, "up"),
-    ip("-n", ns, "link", "add", "lan", "type", "veth", "peer", "name", uplink.name, "netns", clientNs),
+    ip(
+      "-n",
+      ns,
+      "link",
+      "add",
+      "lan",
+      "type",
+      "veth",
+      "peer",
+      "name",
+      uplink.name,
+      "netns",
+      clientNs,
+    ),
     ip("-n", ns, "link", "set", "lo", "up"),
     ip("-n", ns, "addr", "add", `${uplink.publicIp}/24`, "dev", "wan"),
     ip("-n", ns, "link", "set", "wan", "up"),

@@ -54,7 +54,9 @@ Deno.test("netlab: gtlsclient uploads 50 MiB through 3 NAT rebindings and 2 netw
         for (let at = 0; at < chunk.length; at += 65536) {
           crypto.getRandomValues(chunk.subarray(at, at + 65536));
         }
-        await file.write(chunk);
+        for (let written = 0; written < chunk.length;) {
+          written += await file.write(chunk.subarray(written));
+        }
       }
     }
     await Deno.mkdir(`${dir}/download`);

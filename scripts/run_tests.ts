@@ -19,6 +19,10 @@ const PEERS: Array<{ command: string; pkg: string; file?: string }> = [
     pkg: "libnginx-mod-stream",
     file: "/usr/lib/nginx/modules/ngx_stream_module.so",
   },
+  // The network lab (tests/netlab_*_test.ts): namespaces, veths, NAT and its mappings.
+  { command: "ip", pkg: "iproute2" },
+  { command: "nft", pkg: "nftables" },
+  { command: "conntrack", pkg: "conntrack" },
 ];
 
 let passed = 0;

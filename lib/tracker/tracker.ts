@@ -114,6 +114,9 @@ function hostOf(addr: string): string {
   return host.startsWith("[") ? host.slice(1, -1) : host;
 }
 
+/** How long a new address must stand before its migration counts as validated, by default. */
+export const DEFAULT_VALIDATION_WINDOW_MS = 1000;
+
 /** Holds every open connection and the recently closed ones. */
 export class ConnectionTracker {
   readonly #open = new Map<string, TrackedConnection>();
@@ -141,7 +144,7 @@ export class ConnectionTracker {
     this.#closedRetentionMs = options.closedRetentionMs ?? 3_600_000;
     this.#maxClosed = options.maxClosed ?? 10_000;
     this.#maxEvents = options.maxEventsPerConnection ?? 100;
-    this.#windowMs = options.validationWindowMs ?? 1000;
+    this.#windowMs = options.validationWindowMs ?? DEFAULT_VALIDATION_WINDOW_MS;
     this.#log = new EventLog(options.eventBufferSize ?? 1000);
     this.#now = options.now ?? Date.now;
     this.#balancerSources = options.balancerSources ?? new Set();

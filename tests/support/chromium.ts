@@ -27,13 +27,25 @@ export interface Browser {
   close(): Promise<void>;
 }
 
+/** Where the browser runs and which address `localhost` means to it. */
+export interface LaunchOptions {
+  /** The browser to start (default Debian's Chromium), e.g. a wrapper entering a namespace. */
+  executablePath?: string;
+  /** The address `localhost` resolves to (default 127.0.0.1). */
+  localhostIp?: string;
+}
+
 /** Launches Chromium forced onto QUIC for `localhost:<port>`, trusting the server's key. */
-export async function launchChromium(server: TestServer, port: number): Promise<Browser> {
+export async function launchChromium(
+  server: TestServer,
+  port: number,
+  options: LaunchOptions = {},
+): Promise<Browser> {
   const profile = await Deno.makeTempDir({ prefix: "chromium-pw-" });
   let context: BrowserContext | undefined;
   try {
     context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
+      executablePath: options.executablePath ?? CHROMIUM,
       headless: true,
       timeout: STEP_TIMEOUT_MS,
       args: [
@@ -45,7 +57,7 @@ export async function launchChromium(server: TestServer, port: number): Promise<
         "--no-first-run",
         `--origin-to-force-quic-on=localhost:${port}`,
         `--ignore-certificate-errors-spki-list=${server.certificates.spkiSha256Base64}`,
-        "--host-resolver-rules=MAP localhost 127.0.0.1",
+        `--host-resolver-rules=MAP localhost ${options.localhostIp ?? "127.0.0.1"}`,
       ],
     });
     context.setDefaultTimeout(STEP_TIMEOUT_MS);

@@ -237,11 +237,12 @@ async function startListeners(
       for (const addr of more) {
         try {
           labTcp.push(await startTcp(labPort, addr.hostname));
-        } catch {
+        } catch (error) {
+          const reason = error instanceof Error ? error.message : String(error);
           logger.event(
             "lab_listen_skipped",
-            `🧪 Lab: no HTTPS on ${addr.hostname}:${labPort} (port taken); HTTP/3 only there`,
-            { hostname: addr.hostname, port: labPort },
+            `🧪 Lab: no HTTPS on ${addr.hostname}:${labPort} (${reason}); HTTP/3 only there`,
+            { hostname: addr.hostname, port: labPort, reason },
           );
         }
       }

@@ -21,6 +21,7 @@ if (import.meta.main) {
       hostname: config.host,
       port: config.port,
       labPort: config.labPort,
+      labHostname: config.labHost,
       adminToken: config.adminToken,
       keepAdminToken: true,
       dataDir: config.dataDir,

@@ -36,6 +36,11 @@ export interface ServerLimits {
   bodyTimeoutMs: number;
   /** Concurrent client sessions in the migration lab's relay. */
   labMaxSessions: number;
+  /**
+   * Concurrent lab relay sessions from one client IP; beyond it, a new Initial from that IP
+   * takes the place of one of its unanswered or quiet sessions, or is dropped.
+   */
+  labMaxSessionsPerAddress: number;
 }
 
 /** One limit's definition: everything the command line, the help and the README say of it. */
@@ -129,10 +134,21 @@ export const LIMIT_DEFINITIONS: readonly LimitDefinition[] = [
     field: "labMaxSessions",
     flag: "--lab-max-sessions",
     envVar: "QUIC_LAB_MAX_SESSIONS",
-    description: "concurrent client sessions in the lab relay",
+    description:
+      "concurrent client sessions in the lab relay; when full, unanswered and quiet sessions give way to a new client, else its Initial is dropped",
     min: 1,
     max: 65_536,
     defaultValue: 1024,
+  },
+  {
+    field: "labMaxSessionsPerAddress",
+    flag: "--lab-max-sessions-per-address",
+    envVar: "QUIC_LAB_MAX_SESSIONS_PER_ADDRESS",
+    description:
+      "lab relay sessions from one client IP; beyond it, one of that IP's unanswered or quiet sessions gives way, else the Initial is dropped",
+    min: 1,
+    max: 65_536,
+    defaultValue: 64,
   },
 ];
 

@@ -18,7 +18,7 @@ import { type LogFormat, Logger } from "./log.ts";
 import { ConnectionTracker, type TrackerOptions } from "./tracker/tracker.ts";
 import { resolveAdminToken } from "./access/admin_token.ts";
 import { parseAddr } from "./addr.ts";
-import { defaultConfig } from "./cli/option_spec.ts";
+import { DEFAULT_LAB_HOST, defaultConfig } from "./cli/option_spec.ts";
 import { MigrationLab } from "./lab/lab.ts";
 import { UdpRelay } from "./lab/udp_relay.ts";
 import { Metrics } from "./metrics/metrics.ts";
@@ -51,6 +51,11 @@ export interface StartOptions {
    * pointing at it); 0 picks a free one, undefined turns the lab off.
    */
   labPort?: number;
+  /**
+   * Where the lab listens, UDP and TCP (default `localhost`: 127.0.0.1, and ::1 when it can be
+   * bound). Apart from `hostname`, so the lab stays off the network unless asked.
+   */
+  labHostname?: string;
   /** Token for administrative API calls; generated when absent. */
   adminToken?: string;
   /**
@@ -96,6 +101,8 @@ export interface RunningServer {
   /** The lab's port, or undefined when the lab is off. */
   readonly labPort: number | undefined;
   readonly lab: MigrationLab | undefined;
+  /** The lab's relay (its sessions and counters), or undefined when the lab is off. */
+  readonly labRelay: UdpRelay | undefined;
   readonly adminToken: string;
   /** Where the admin token came from, for the banner (the token itself is never printed). */
   readonly adminTokenNote: string;
@@ -210,9 +217,9 @@ async function startListeners(
   const balancerPort = options.cluster?.balancer === undefined
     ? undefined
     : parseAddr(options.cluster.balancer)?.port;
-  const startTcp = (tcpPort: number, altSvcPort = tcpPort) =>
+  const startTcp = (tcpPort: number, altSvcPort = tcpPort, hostname = options.hostname) =>
     startTcpListener({
-      hostname: options.hostname,
+      hostname,
       port: tcpPort,
       cert: certificates.certPem,
       key: certificates.keyPem,
@@ -233,21 +240,51 @@ async function startListeners(
     throw error;
   }
   let relay: UdpRelay | undefined;
-  let labTcp: Awaited<ReturnType<typeof startTcp>> | undefined;
+  const labTcp: Awaited<ReturnType<typeof startTcp>>[] = [];
   if (options.labPort !== undefined) {
     try {
+      const [labHost, ...alsoLabHosts] = labListenHostnames(
+        options.labHostname ?? DEFAULT_LAB_HOST,
+      );
       relay = new UdpRelay({
-        listenHostname: options.hostname,
+        listenHostname: labHost,
+        alsoListenOn: alsoLabHosts,
         listenPort: options.labPort,
         targetHostname: relayTarget(options.hostname),
         targetPort: port,
         maxSessions: limits.labMaxSessions,
+        maxSessionsPerAddress: limits.labMaxSessionsPerAddress,
       });
       labPort = relay.port;
-      labTcp = await startTcp(labPort);
+      const [first, ...more] = relay.addrs;
+      labTcp.push(await startTcp(labPort, labPort, first.hostname));
+      for (const addr of more) {
+        try {
+          labTcp.push(await startTcp(labPort, labPort, addr.hostname));
+        } catch (error) {
+          const reason = error instanceof Error ? error.message : String(error);
+          logger.event(
+            "lab_listen_skipped",
+            `🧪 Lab: no HTTPS on ${addr.hostname}:${labPort} (${reason}); HTTP/3 only there`,
+            { hostname: addr.hostname, port: labPort, reason },
+          );
+        }
+      }
+      for (const hostname of relay.unboundHostnames) {
+        logger.event(
+          "lab_listen_skipped",
+          `🧪 Lab: not listening on ${hostname} (cannot bind port ${labPort} there)`,
+          { hostname, port: labPort },
+        );
+      }
       lab = new MigrationLab(relay, tracker);
     } catch (error) {
-      await Promise.all([quic.shutdown(0), tcp.shutdown(), relay?.close()]);
+      await Promise.all([
+        quic.shutdown(0),
+        tcp.shutdown(),
+        relay?.close(),
+        ...labTcp.map((listener) => listener.shutdown()),
+      ]);
       throw error;
     }
   }
@@ -257,12 +294,17 @@ async function startListeners(
     watcher,
     labPort,
     lab,
+    labRelay: relay,
     adminToken,
     adminTokenNote,
     certificates,
     history,
     async shutdown(timeoutMs = 5000) {
-      await Promise.all([quic.shutdown(timeoutMs), tcp.shutdown(), labTcp?.shutdown()]);
+      await Promise.all([
+        quic.shutdown(timeoutMs),
+        tcp.shutdown(),
+        ...labTcp.map((listener) => listener.shutdown()),
+      ]);
       await relay?.close();
       watcher.stop();
       if (history !== undefined) {
@@ -295,6 +337,11 @@ async function closesReported(tracker: ConnectionTracker, timeoutMs: number): Pr
   for (const conn of [...tracker.openConnections()]) {
     tracker.close(conn, "server shutdown", "normal");
   }
+}
+
+/** The addresses `--lab-host` stands for: `localhost` is both loopbacks, IPv4 first. */
+function labListenHostnames(labHost: string): string[] {
+  return labHost === "localhost" ? ["127.0.0.1", "::1"] : [labHost];
 }
 
 /** Where the lab relay sends: the bound IPv4 address, or loopback when bound to all. */

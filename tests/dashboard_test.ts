@@ -10,7 +10,7 @@
  * - no console errors anywhere; screenshots go to `test-artifacts/`.
  *
  * Every wait is on page content (never a fixed sleep) and bounded by the browser context's
- * default timeout (`STEP_TIMEOUT_MS` in `_chromium.ts`).
+ * default timeout (`STEP_TIMEOUT_MS` in `support/chromium.ts`).
  */
 
 import { strict as assert } from "node:assert";

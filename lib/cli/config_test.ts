@@ -50,6 +50,7 @@ const OPTION_CASES: {
   { flag: "--host", envVar: "QUIC_HOST", value: "127.0.0.1", expected: { host: "127.0.0.1" } },
   { flag: "--port", envVar: "QUIC_PORT", value: "8443", expected: { port: 8443 } },
   { flag: "--lab-port", envVar: "QUIC_LAB_PORT", value: "8444", expected: { labPort: 8444 } },
+  { flag: "--lab-host", envVar: "QUIC_LAB_HOST", value: "::", expected: { labHost: "::" } },
   { flag: "--data-dir", envVar: "QUIC_DATA_DIR", value: "/var/x", expected: { dataDir: "/var/x" } },
   {
     flag: "--admin-token",
@@ -125,6 +126,7 @@ Deno.test("command line wins over environment", () => {
     host: "::1",
     port: 1000,
     labPort: 1001,
+    labHost: "localhost",
     certPath: "flag-c.pem",
     keyPath: "flag-k.pem",
     dataDir: "flag-dir",
@@ -152,6 +154,7 @@ Deno.test("a bad env value overridden by a flag is not an error; empty env count
 Deno.test("the last repetition of a flag wins; bracketed IPv6 host is unwrapped", () => {
   assert.equal(parseConfig(["--port", "1", "--port=2"], {}).port, 2);
   assert.equal(parseConfig(["--host", "[::1]"], {}).host, "::1");
+  assert.equal(parseConfig(["--lab-host", "[::1]"], {}).labHost, "::1");
 });
 
 Deno.test("a value may start with a single dash; a value containing '=' is kept whole", () => {
@@ -212,6 +215,7 @@ Deno.test("error: bad log format via flag and env", () => {
 Deno.test("error: bad host", () => {
   assertConfigError(["--host", "a b"], {}, /^--host: "a b" is not a host/);
   assertConfigError(["--host", "[]"], {}, /^--host: "\[\]"/);
+  assertConfigError([], { QUIC_LAB_HOST: "a b" }, /^QUIC_LAB_HOST: "a b" is not a host/);
 });
 
 Deno.test("error: only one of --cert / --key", () => {

@@ -23,6 +23,8 @@ export interface ServerConfig {
   port: number;
   /** The port of the migration lab listener. Default 9444; never equal to {@link port}. */
   labPort: number;
+  /** Address the migration lab listens on, UDP and TCP. Default {@link DEFAULT_LAB_HOST}. */
+  labHost: string;
   /** PEM certificate chain from `--cert`; undefined means "use generated dev certificates". */
   certPath?: string;
   /** PEM private key from `--key`; set exactly when {@link certPath} is. */
@@ -116,12 +118,21 @@ export const DEFAULT_PORT = 9443;
 /** The migration lab's port when none is given. */
 export const DEFAULT_LAB_PORT = 9444;
 
+/**
+ * The lab's listen address when none is given: `localhost`, which the server takes as both
+ * loopback addresses, 127.0.0.1 and ::1 (the latter when it can be bound), so a browser reaches
+ * `https://localhost:9444/` whichever one it tries. The lab lets anyone who reaches it make the
+ * server open sockets and move connections, so it is not on the network unless asked.
+ */
+export const DEFAULT_LAB_HOST = "localhost";
+
 /** The configuration with nothing given. */
 export function defaultConfig(): ServerConfig {
   return {
     host: DEFAULT_HOST,
     port: DEFAULT_PORT,
     labPort: DEFAULT_LAB_PORT,
+    labHost: DEFAULT_LAB_HOST,
     certPath: undefined,
     keyPath: undefined,
     dataDir: ".data",

@@ -12,6 +12,7 @@ import {
   booleanSpec,
   ConfigError,
   DEFAULT_HOST,
+  DEFAULT_LAB_HOST,
   DEFAULT_LAB_PORT,
   DEFAULT_PORT,
   defaultConfig,
@@ -41,22 +42,39 @@ function portSpec(
   };
 }
 
-/** Every option, in help order. */
-export const OPTION_SPECS: readonly OptionSpec[] = [
-  {
-    flag: "--host",
-    envVar: "QUIC_HOST",
+/** Validates a listen address for `field`: brackets around an IPv6 literal are dropped. */
+function hostSpec(
+  flag: string,
+  envVar: string,
+  field: "host" | "labHost",
+  description: string,
+  defaultHost: string,
+): OptionSpec {
+  return {
+    flag,
+    envVar,
     valueName: "ADDRESS",
-    description: "listen address, TCP and UDP (`::` = IPv4+IPv6, all interfaces)",
-    defaultText: DEFAULT_HOST,
+    description,
+    defaultText: defaultHost,
     apply(config, value, source) {
       const host = value.startsWith("[") && value.endsWith("]") ? value.slice(1, -1) : value;
       if (host === "" || /\s/.test(host)) {
         throw new ConfigError(`${source}: ${quote(value)} is not a host name or IP address`);
       }
-      config.host = host;
+      config[field] = host;
     },
-  },
+  };
+}
+
+/** Every option, in help order. */
+export const OPTION_SPECS: readonly OptionSpec[] = [
+  hostSpec(
+    "--host",
+    "QUIC_HOST",
+    "host",
+    "listen address, TCP and UDP (`::` = IPv4+IPv6, all interfaces)",
+    DEFAULT_HOST,
+  ),
   portSpec("--port", "QUIC_PORT", "port", "port for HTTPS (TCP) and HTTP/3 (UDP)", DEFAULT_PORT),
   portSpec(
     "--lab-port",
@@ -64,6 +82,13 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     "labPort",
     "port for the migration lab; must differ from --port",
     DEFAULT_LAB_PORT,
+  ),
+  hostSpec(
+    "--lab-host",
+    "QUIC_LAB_HOST",
+    "labHost",
+    "listen address of the migration lab, TCP and UDP (`localhost` = 127.0.0.1 and ::1; `::` opens it to the network)",
+    DEFAULT_LAB_HOST,
   ),
   {
     flag: "--cert",

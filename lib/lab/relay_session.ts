@@ -47,8 +47,11 @@ export interface RelaySession {
   readonly dcidsSeen: readonly string[];
   /** Every rebinding of this session, oldest first (the most recent 1,000). */
   readonly rebindings: readonly RebindRecord[];
-  /** Why the session ended, or null while it is open. */
-  readonly closeReason: "idle" | "relay_closed" | null;
+  /**
+   * Why the session ended, or null while it is open: no traffic for the idle timeout; no
+   * answer from the server in time; pushed out of a full table by a new client; relay closed.
+   */
+  readonly closeReason: "idle" | "unanswered" | "evicted" | "relay_closed" | null;
 }
 
 /** A session opened, was rebound, or closed. */
@@ -68,7 +71,7 @@ export class SessionState implements RelaySession {
   droppedOnOldMapping = 0;
   readonly dcidsSeen: string[] = [];
   readonly rebindings: RebindRecord[] = [];
-  closeReason: "idle" | "relay_closed" | null = null;
+  closeReason: RelaySession["closeReason"] = null;
   idleTimer: ReturnType<typeof setTimeout> | undefined;
   /** Length of the server's connection IDs, from its long-header SCID; -1 until known. */
   serverCidLength = -1;
@@ -77,6 +80,8 @@ export class SessionState implements RelaySession {
   constructor(
     readonly key: string,
     readonly client: Deno.NetAddr,
+    /** The relay socket the client sends to, and that answers it. */
+    readonly listener: Deno.DatagramConn,
     upstream: Deno.DatagramConn,
     readonly maxDcids: number,
   ) {

@@ -8,6 +8,13 @@
  * rebinding, the old socket is closed: anything the server still sends to the old mapping is
  * lost, exactly as behind a real NAT. The relay only forwards; it never creates datagrams.
  *
+ * A socket per session is what an attacker would aim at, so a session costs more than a
+ * datagram: only a full-size QUIC Initial (`client_initial.ts`) from an unknown address opens
+ * one, and anything else from it is dropped and counted. One client IP holds at most
+ * `maxSessionsPerAddress` sessions. A session the server never answered lives
+ * `unansweredTimeoutMs`, and when the table (or an address's share) is full, unanswered and
+ * then quiet sessions give way to a newcomer (`eviction.ts`); sessions in use never do.
+ *
  * ```ts
  * const relay = new UdpRelay({ targetHostname: "127.0.0.1", targetPort: 9443 });
  * // point a QUIC client at 127.0.0.1:relay.port, then:
@@ -20,6 +27,15 @@
 
 import { DEFAULT_LIMITS } from "../limits.ts";
 import { formatAddr } from "../addr.ts";
+import { clientInitialProblem } from "./client_initial.ts";
+import { pickEvictionVictim } from "./eviction.ts";
+import { nextLoopbackAddress } from "./loopback.ts";
+import {
+  DEFAULT_EVICTABLE_IDLE_MS,
+  DEFAULT_UNANSWERED_TIMEOUT_MS,
+  type UdpRelayOptions,
+  type UdpRelayStats,
+} from "./relay_options.ts";
 import {
   type RebindKind,
   type RebindRecord,
@@ -36,60 +52,34 @@ export type {
   RelaySession,
   RelaySessionEvent,
 } from "./relay_session.ts";
-
-/** Where the relay listens, where it forwards, and its limits. */
-export interface UdpRelayOptions {
-  /** The server's address, as an IP literal (`127.0.0.1`, `::1`). */
-  targetHostname: string;
-  targetPort: number;
-  /** Where clients send to; default `127.0.0.1`. */
-  listenHostname?: string;
-  /** Default 0: a free port, read it back from `relay.port`. */
-  listenPort?: number;
-  /** Source address of new upstream mappings; default `127.0.0.1`. */
-  upstreamHostname?: string;
-  /**
-   * Most concurrent sessions; datagrams from further client addresses are dropped (default:
-   * `--lab-max-sessions` in `lib/limits.ts`).
-   */
-  maxSessions?: number;
-  /** A session with no traffic either way for this long is closed. Default 60,000 ms. */
-  idleTimeoutMs?: number;
-  /** How many distinct client → server DCIDs a session records. Default 32. */
-  maxDcidsSeen?: number;
-}
-
-/** Relay-wide counters. */
-export interface UdpRelayStats {
-  sessionsOpened: number;
-  sessionsClosed: number;
-  datagramsFromClients: number;
-  datagramsFromServer: number;
-  /** Datagrams from new client addresses dropped because `maxSessions` sessions were open. */
-  droppedOverSessionCap: number;
-  droppedOnOldMapping: number;
-  /** Datagrams arriving on an upstream socket from anyone but the target. */
-  droppedFromStranger: number;
-  sendErrors: number;
-  receiveErrors: number;
-}
+export {
+  DEFAULT_EVICTABLE_IDLE_MS,
+  DEFAULT_UNANSWERED_TIMEOUT_MS,
+  type UdpRelayOptions,
+  type UdpRelayStats,
+} from "./relay_options.ts";
+export { nextLoopbackAddress } from "./loopback.ts";
 
 // Largest UDP payload; one receive buffer per socket, reused, so nothing is ever truncated.
 const MAX_DATAGRAM = 65535;
 const MAX_REBIND_RECORDS = 1000;
-const FIRST_ROTATING_LOOPBACK = 2;
-const LAST_ROTATING_LOOPBACK = 254;
 
 /** A NAT-like UDP relay in front of one server; see the module notes. */
 export class UdpRelay implements AsyncDisposable {
-  readonly #listener: Deno.DatagramConn;
+  readonly #listeners: Deno.DatagramConn[] = [];
+  readonly #unbound: string[] = [];
   readonly #target: Deno.NetAddr;
   readonly #targetKey: string;
   readonly #upstreamHostname: string;
   readonly #maxSessions: number;
+  readonly #maxPerAddress: number;
   readonly #idleTimeoutMs: number;
+  readonly #unansweredTimeoutMs: number;
+  readonly #evictableIdleMs: number;
   readonly #maxDcids: number;
   readonly #sessions = new Map<string, SessionState>();
+  /** Open sessions by client IP, for the per-address cap. */
+  readonly #byAddress = new Map<string, Set<SessionState>>();
   readonly #loops = new Set<Promise<void>>();
   readonly #subscribers = new Set<(event: RelaySessionEvent) => void>();
   readonly #stats: UdpRelayStats = {
@@ -97,7 +87,11 @@ export class UdpRelay implements AsyncDisposable {
     sessionsClosed: 0,
     datagramsFromClients: 0,
     datagramsFromServer: 0,
+    droppedNotInitial: 0,
     droppedOverSessionCap: 0,
+    droppedOverAddressCap: 0,
+    sessionsEvicted: 0,
+    sessionsUnanswered: 0,
     droppedOnOldMapping: 0,
     droppedFromStranger: 0,
     sendErrors: 0,
@@ -115,19 +109,42 @@ export class UdpRelay implements AsyncDisposable {
     this.#targetKey = formatAddr(this.#target);
     this.#upstreamHostname = options.upstreamHostname ?? "127.0.0.1";
     this.#maxSessions = options.maxSessions ?? DEFAULT_LIMITS.labMaxSessions;
+    this.#maxPerAddress = options.maxSessionsPerAddress ??
+      DEFAULT_LIMITS.labMaxSessionsPerAddress;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
+    this.#unansweredTimeoutMs = options.unansweredTimeoutMs ?? DEFAULT_UNANSWERED_TIMEOUT_MS;
+    this.#evictableIdleMs = options.evictableIdleMs ?? DEFAULT_EVICTABLE_IDLE_MS;
     this.#maxDcids = options.maxDcidsSeen ?? 32;
-    this.#listener = Deno.listenDatagram({
+    const first = Deno.listenDatagram({
       transport: "udp",
       hostname: options.listenHostname ?? "127.0.0.1",
       port: options.listenPort ?? 0,
     });
-    this.#track(this.#relayFromClients());
+    this.#listeners.push(first);
+    const port = (first.addr as Deno.NetAddr).port;
+    for (const hostname of options.alsoListenOn ?? []) {
+      try {
+        this.#listeners.push(Deno.listenDatagram({ transport: "udp", hostname, port }));
+      } catch {
+        this.#unbound.push(hostname);
+      }
+    }
+    for (const listener of this.#listeners) this.#track(this.#relayFromClients(listener));
   }
 
-  /** The address clients send to. */
+  /** The (first) address clients send to. */
   get addr(): Deno.NetAddr {
-    return this.#listener.addr as Deno.NetAddr;
+    return this.#listeners[0].addr as Deno.NetAddr;
+  }
+
+  /** Every address clients may send to, all on one port. */
+  get addrs(): Deno.NetAddr[] {
+    return this.#listeners.map((listener) => listener.addr as Deno.NetAddr);
+  }
+
+  /** The `alsoListenOn` addresses that could not be bound. */
+  get unboundHostnames(): readonly string[] {
+    return this.#unbound;
   }
 
   /** The port clients send to. */
@@ -176,7 +193,7 @@ export class UdpRelay implements AsyncDisposable {
   /** Closes every socket and timer, and resolves when every receive loop has ended. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      this.#listener.close();
+      for (const listener of this.#listeners) listener.close();
       for (const session of [...this.#sessions.values()]) {
         this.#closeSession(session, "relay_closed");
       }
@@ -216,13 +233,13 @@ export class UdpRelay implements AsyncDisposable {
     return { oldAddr, newAddr, at: record.at };
   }
 
-  async #relayFromClients(): Promise<void> {
+  async #relayFromClients(listener: Deno.DatagramConn): Promise<void> {
     const buffer = new Uint8Array(MAX_DATAGRAM);
     for (;;) {
       let datagram: Uint8Array;
       let from: Deno.NetAddr;
       try {
-        [datagram, from] = (await this.#listener.receive(buffer)) as [Uint8Array, Deno.NetAddr];
+        [datagram, from] = (await listener.receive(buffer)) as [Uint8Array, Deno.NetAddr];
       } catch (error) {
         if (this.#closing || isClosedError(error)) return;
         this.#stats.receiveErrors++;
@@ -230,8 +247,16 @@ export class UdpRelay implements AsyncDisposable {
       }
       if (datagram.length === 0) continue;
       const key = formatAddr(from);
-      const session = this.#sessions.get(key) ?? this.#openSession(key, from);
-      if (session === undefined) continue;
+      let session = this.#sessions.get(key);
+      if (session === undefined) {
+        // No socket for anything but the first flight of a real handshake.
+        if (clientInitialProblem(datagram) !== null) {
+          this.#stats.droppedNotInitial++;
+          continue;
+        }
+        session = this.#openSession(key, from, listener);
+        if (session === undefined) continue;
+      }
       this.#stats.datagramsFromClients++;
       session.datagramsFromClient++;
       session.lastActivityAt = performance.now();
@@ -286,16 +311,27 @@ export class UdpRelay implements AsyncDisposable {
       }
       session.noteServerHeader(datagram);
       try {
-        await this.#listener.send(datagram, session.client);
+        await session.listener.send(datagram, session.client);
       } catch {
         this.#stats.sendErrors++;
       }
     }
   }
 
-  #openSession(key: string, client: Deno.NetAddr): SessionState | undefined {
+  #openSession(
+    key: string,
+    client: Deno.NetAddr,
+    listener: Deno.DatagramConn,
+  ): SessionState | undefined {
     if (this.#closing) return undefined;
-    if (this.#sessions.size >= this.#maxSessions) {
+    const sameAddress = this.#byAddress.get(client.hostname);
+    if (sameAddress !== undefined && sameAddress.size >= this.#maxPerAddress) {
+      if (!this.#makeRoom(sameAddress)) {
+        this.#stats.droppedOverAddressCap++;
+        return undefined;
+      }
+    }
+    if (this.#sessions.size >= this.#maxSessions && !this.#makeRoom(this.#sessions.values())) {
       this.#stats.droppedOverSessionCap++;
       return undefined;
     }
@@ -310,29 +346,51 @@ export class UdpRelay implements AsyncDisposable {
       this.#stats.sendErrors++; // no mapping, so the datagram could not be forwarded
       return undefined;
     }
-    const session = new SessionState(key, client, upstream, this.#maxDcids);
+    const session = new SessionState(key, client, listener, upstream, this.#maxDcids);
     this.#sessions.set(key, session);
+    const peers = this.#byAddress.get(client.hostname) ?? new Set();
+    peers.add(session);
+    this.#byAddress.set(client.hostname, peers);
     this.#stats.sessionsOpened++;
-    this.#armIdleTimer(session, this.#idleTimeoutMs);
+    this.#armExpiry(session, Math.min(this.#idleTimeoutMs, this.#unansweredTimeoutMs));
     this.#track(this.#relayFromServer(session, upstream, null));
     this.#emit({ type: "opened", session });
     return session;
   }
 
+  /** Closes the session `pickEvictionVictim` names among `sessions`; false if none may go. */
+  #makeRoom(sessions: Iterable<SessionState>): boolean {
+    const victim = pickEvictionVictim(sessions, performance.now(), this.#evictableIdleMs);
+    if (victim === undefined) return false;
+    this.#stats.sessionsEvicted++;
+    this.#closeSession(victim, "evicted");
+    return true;
+  }
+
   // One timer per session, re-armed only when it fires, instead of on every datagram.
-  #armIdleTimer(session: SessionState, delayMs: number): void {
+  #armExpiry(session: SessionState, delayMs: number): void {
     session.idleTimer = setTimeout(() => {
-      const idle = performance.now() - session.lastActivityAt;
-      if (idle >= this.#idleTimeoutMs) this.#closeSession(session, "idle");
-      else this.#armIdleTimer(session, this.#idleTimeoutMs - idle);
+      const now = performance.now();
+      const idleEnds = session.lastActivityAt + this.#idleTimeoutMs;
+      const waitEnds = session.datagramsFromServer === 0
+        ? session.openedAt + this.#unansweredTimeoutMs
+        : Infinity;
+      if (now >= waitEnds) {
+        this.#stats.sessionsUnanswered++;
+        this.#closeSession(session, "unanswered");
+      } else if (now >= idleEnds) this.#closeSession(session, "idle");
+      else this.#armExpiry(session, Math.min(idleEnds, waitEnds) - now);
     }, delayMs);
   }
 
-  #closeSession(session: SessionState, reason: "idle" | "relay_closed"): void {
+  #closeSession(session: SessionState, reason: NonNullable<RelaySession["closeReason"]>): void {
     if (session.closeReason) return;
     session.closeReason = reason;
     clearTimeout(session.idleTimer);
     this.#sessions.delete(session.key);
+    const peers = this.#byAddress.get(session.client.hostname);
+    peers?.delete(session);
+    if (peers?.size === 0) this.#byAddress.delete(session.client.hostname);
     this.#stats.sessionsClosed++;
     session.upstream.close();
     this.#emit({ type: "closed", session });
@@ -353,22 +411,6 @@ export class UdpRelay implements AsyncDisposable {
     this.#loops.add(loop);
     loop.finally(() => this.#loops.delete(loop));
   }
-}
-
-/**
- * The loopback address after `current` in 127.0.0.2 … 127.0.0.254, wrapping around; 127.0.0.2
- * for any other 127.0.0.x. Throws for anything that is not IPv4 loopback 127.0.0.x.
- */
-export function nextLoopbackAddress(current: string): string {
-  const match = /^127\.0\.0\.(\d{1,3})$/.exec(current);
-  if (match === null) {
-    throw new Error(`address rebinding needs a 127.0.0.x upstream address, not ${current}`);
-  }
-  const last = Number(match[1]);
-  const next = last >= FIRST_ROTATING_LOOPBACK && last < LAST_ROTATING_LOOPBACK
-    ? last + 1
-    : FIRST_ROTATING_LOOPBACK;
-  return `127.0.0.${next}`;
 }
 
 function isClosedError(error: unknown): boolean {

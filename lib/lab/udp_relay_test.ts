@@ -1,72 +1,10 @@
 import { strict as assert } from "node:assert";
-import { formatAddr } from "../addr.ts";
 import { hex } from "./quic_header.ts";
+import { clientInitialDatagram } from "../../tests/support/quic_datagrams.ts";
+import { Client, Upstream } from "../../tests/support/relay_peers.ts";
 import { nextLoopbackAddress, type RelaySession, UdpRelay } from "./udp_relay.ts";
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-/** A UDP socket that answers each datagram with `respond(datagram)` and notes who sent it. */
-class Upstream {
-  readonly socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
-  readonly sources: string[] = [];
-  readonly #loop: Promise<void>;
-
-  constructor(respond: (datagram: Uint8Array) => Uint8Array = (datagram) => datagram) {
-    this.#loop = (async () => {
-      try {
-        for (;;) {
-          const [datagram, from] = await this.socket.receive();
-          this.sources.push(formatAddr(from as Deno.NetAddr));
-          await this.socket.send(respond(datagram), from);
-        }
-      } catch { /* closed */ }
-    })();
-  }
-
-  get port(): number {
-    return (this.socket.addr as Deno.NetAddr).port;
-  }
-
-  async close(): Promise<void> {
-    this.socket.close();
-    await this.#loop;
-  }
-}
-
-/** A client socket talking to the relay. */
-class Client {
-  readonly socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
-  constructor(readonly relayPort: number) {}
-
-  get key(): string {
-    return formatAddr(this.socket.addr as Deno.NetAddr);
-  }
-
-  send(data: string | Uint8Array): Promise<number> {
-    const bytes = typeof data === "string" ? encoder.encode(data) : data;
-    return this.socket.send(bytes, {
-      transport: "udp",
-      hostname: "127.0.0.1",
-      port: this.relayPort,
-    });
-  }
-
-  async receiveText(): Promise<string> {
-    const [datagram] = await this.socket.receive();
-    return decoder.decode(datagram);
-  }
-
-  /** Sends and waits for the echo. */
-  async roundTrip(text: string): Promise<string> {
-    await this.send(text);
-    return await this.receiveText();
-  }
-
-  close(): void {
-    this.socket.close();
-  }
-}
 
 function relayTo(
   upstream: Upstream,
@@ -84,16 +22,17 @@ Deno.test("udp relay: forwards both ways and counts datagrams", async () => {
   const relay = relayTo(upstream);
   const client = new Client(relay.port);
   try {
+    await client.open();
     assert.equal(await client.roundTrip("one"), "one");
     assert.equal(await client.roundTrip("two"), "two");
     const session = relay.getSession(client.key);
     assert.ok(session);
-    assert.equal(session.datagramsFromClient, 2);
-    assert.equal(session.datagramsFromServer, 2);
-    assert.deepEqual(upstream.sources, [session.upstreamAddr, session.upstreamAddr]);
+    assert.equal(session.datagramsFromClient, 3);
+    assert.equal(session.datagramsFromServer, 3);
+    assert.deepEqual(upstream.sources, Array(3).fill(session.upstreamAddr));
     assert.notEqual(session.upstreamAddr, client.key, "the server sees the relay, not the client");
     assert.equal(relay.sessions().length, 1);
-    assert.equal(relay.stats().datagramsFromClients, 2);
+    assert.equal(relay.stats().datagramsFromClients, 3);
   } finally {
     client.close();
     await relay.close();
@@ -106,7 +45,7 @@ Deno.test("udp relay: a port rebinding keeps the address and changes the port", 
   const relay = relayTo(upstream);
   const client = new Client(relay.port);
   try {
-    await client.roundTrip("before");
+    await client.open();
     const result = relay.rebind(client.key, "port");
     assert.equal(result.oldAddr, upstream.sources[0]);
     assert.equal(host(result.newAddr), "127.0.0.1");
@@ -131,7 +70,7 @@ Deno.test("udp relay: address rebindings walk 127.0.0.2, 127.0.0.3", async () =>
   const relay = relayTo(upstream);
   const client = new Client(relay.port);
   try {
-    await client.roundTrip("hello");
+    await client.open();
     const first = relay.rebind(client.key, "address");
     assert.equal(host(first.newAddr), "127.0.0.2");
     await client.roundTrip("via .2");
@@ -165,7 +104,7 @@ Deno.test("udp relay: datagrams the server sends to the old mapping never reach 
   const relay = relayTo(upstream);
   const client = new Client(relay.port);
   try {
-    await client.roundTrip("hello");
+    await client.open();
     const { oldAddr, newAddr } = relay.rebind(client.key, "address");
     const to = (addr: string): Deno.NetAddr => ({
       transport: "udp",
@@ -202,8 +141,8 @@ Deno.test("udp relay: client addresses beyond maxSessions are dropped and counte
   const first = new Client(relay.port);
   const second = new Client(relay.port);
   try {
-    await first.roundTrip("first");
-    await second.send("second");
+    await first.open();
+    await second.send(clientInitialDatagram());
     // Datagrams to the relay are handled in arrival order: once this echo is back, the relay
     // has already dealt with (and dropped) the second client's datagram.
     await first.roundTrip("first again");
@@ -219,7 +158,7 @@ Deno.test("udp relay: client addresses beyond maxSessions are dropped and counte
   }
 });
 
-Deno.test("udp relay: an idle session is closed, and a new datagram opens a new one", async () => {
+Deno.test("udp relay: an idle session is closed, and a new Initial opens a new one", async () => {
   const upstream = new Upstream();
   const relay = relayTo(upstream, { idleTimeoutMs: 50 });
   const client = new Client(relay.port);
@@ -227,13 +166,14 @@ Deno.test("udp relay: an idle session is closed, and a new datagram opens a new 
     const closed = new Promise<RelaySession>((resolve) => {
       relay.onSession((event) => event.type === "closed" && resolve(event.session));
     });
-    await client.roundTrip("hello");
+    await client.open();
     const opened = relay.getSession(client.key)!;
     const session = await closed;
     assert.equal(session, opened);
     assert.equal(session.closeReason, "idle");
     assert.ok(performance.now() - session.lastActivityAt >= 49, "closed only after 50 ms idle");
     assert.equal(relay.sessions().length, 0);
+    await client.open();
     assert.equal(await client.roundTrip("again"), "again");
     assert.notEqual(relay.getSession(client.key), opened);
     assert.equal(relay.stats().sessionsOpened, 2);
@@ -252,7 +192,8 @@ Deno.test("udp relay: records client → server connection IDs in order of first
   const relay = relayTo(upstream);
   const client = new Client(relay.port);
   try {
-    const initial = new Uint8Array([0xc0, 0, 0, 0, 1, 4, 0xa, 0xb, 0xc, 0xd, 4, 9, 9, 9, 9, 0, 0]);
+    const clientCid = [0xa, 0xb, 0xc, 0xd, 0xe, 0xf, 0x10, 0x11];
+    const initial = clientInitialDatagram({ dcid: clientCid });
     await client.send(initial); // before the server spoke: the long header is readable anyway
     await client.socket.receive();
     await client.send(new Uint8Array([0x40, ...serverCid, 0x77]));
@@ -260,7 +201,7 @@ Deno.test("udp relay: records client → server connection IDs in order of first
     await client.send(initial);
     await client.socket.receive();
     assert.deepEqual(relay.getSession(client.key)!.dcidsSeen, [
-      "0a0b0c0d",
+      hex(new Uint8Array(clientCid)),
       hex(new Uint8Array(serverCid)),
     ]);
   } finally {
@@ -277,7 +218,7 @@ Deno.test("udp relay: close() ends every loop and may be called twice", async ()
   const events: string[] = [];
   relay.onSession((event) => events.push(event.type));
   try {
-    for (const client of clients) await client.roundTrip("hi");
+    for (const client of clients) await client.open();
     relay.rebind("all", "address");
   } finally {
     await Promise.all([relay.close(), relay.close()]);

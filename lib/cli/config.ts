@@ -17,6 +17,7 @@
  */
 
 import { OPTION_SPECS } from "./options.ts";
+import { lastPerFlag, scanFlags } from "./flag_scanner.ts";
 import { checkClusterOptions } from "./cluster_options.ts";
 import {
   ConfigError,
@@ -28,8 +29,6 @@ import {
 
 export { ConfigError, DEFAULT_HOST, defaultConfig } from "./option_spec.ts";
 export type { LogFormat, ServerConfig } from "./option_spec.ts";
-
-const HELP_FLAGS: ReadonlySet<string> = new Set(["--help", "-h"]);
 
 /** Usage text for `--help`, built from the option table. */
 export const HELP: string = buildHelp();
@@ -70,61 +69,26 @@ export function parseConfig(
   args: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
 ): ServerConfig {
-  /** Raw value and where it came from, per option flag; flags overwrite env entries. */
-  const given = new Map<string, { value: string; source: string }>();
-  for (const spec of OPTION_SPECS) {
-    const value = env[spec.envVar];
-    if (value !== undefined && value !== "") given.set(spec.flag, { value, source: spec.envVar });
-  }
-
-  let firstError: ConfigError | undefined;
-  let help = false;
-  for (let index = 0; index < args.length; index++) {
-    const argument = args[index];
-    const equalsAt = argument.indexOf("=");
-    const name = argument.startsWith("--") && equalsAt > 0 ? argument.slice(0, equalsAt) : argument;
-    const inlineValue = name === argument ? undefined : argument.slice(equalsAt + 1);
-
-    if (HELP_FLAGS.has(name)) {
-      if (inlineValue === undefined) help = true;
-      else firstError ??= new ConfigError(`${name} takes no value, got ${quote(inlineValue)}`);
-      continue;
-    }
-    const spec = OPTION_SPECS.find((candidate) => candidate.flag === name);
-    if (!spec) {
-      firstError ??= new ConfigError(
-        argument.startsWith("-")
-          ? `unknown option ${quote(name)}`
-          : `unexpected argument ${quote(argument)}`,
-      );
-      continue;
-    }
-    let value = inlineValue;
-    if (value === undefined) {
-      const next = args[index + 1];
-      if (next !== undefined && !next.startsWith("--")) {
-        value = next;
-        index++;
-      }
-    }
-    if (value === undefined || value === "") {
-      firstError ??= new ConfigError(`${spec.flag} needs a value (${spec.valueName})`);
-      continue;
-    }
-    given.set(spec.flag, { value, source: spec.flag });
-  }
-
+  const scan = scanFlags(args, env, {
+    isFlag: (name) => SPECS_BY_FLAG.has(name),
+    envFlags: OPTION_SPECS.map((spec) => [spec.envVar, spec.flag] as const),
+    valueName: (flag) => SPECS_BY_FLAG.get(flag)?.valueName,
+  });
   const config = defaultConfig();
-  if (help) return { ...config, help: true };
-  if (firstError) throw firstError;
-
-  for (const spec of OPTION_SPECS) {
-    const entry = given.get(spec.flag);
-    if (entry) spec.apply(config, entry.value, entry.source);
+  if (scan.help) return { ...config, help: true };
+  if (scan.error) throw scan.error;
+  const given = new Map<string, { value: string; source: string }>();
+  for (const entry of lastPerFlag(scan.given)) {
+    SPECS_BY_FLAG.get(entry.flag)!.apply(config, entry.value, entry.source);
+    given.set(entry.flag, entry);
   }
   checkCombinations(config, given);
   return config;
 }
+
+const SPECS_BY_FLAG: ReadonlyMap<string, OptionSpec> = new Map(
+  OPTION_SPECS.map((spec) => [spec.flag, spec]),
+);
 
 /** Cross-option rules, checked after every value is individually valid. */
 function checkCombinations(

@@ -12,6 +12,7 @@
  */
 
 import { ConfigError, parseBoundedInt, quote } from "../cli/option_spec.ts";
+import { lastPerFlag, scanFlags } from "../cli/flag_scanner.ts";
 
 /** How the lab rebinds the path: a new source port, a new loopback address, or alternating. */
 export type MigrationKind = "port" | "address" | "mixed";
@@ -128,38 +129,7 @@ export function parseMigrateOptions(
   args: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
 ): MigrateOptions {
-  const given = new Map<string, { value: string; source: string }>();
-  for (const [envVar, flag] of ENV_FLAGS) {
-    const value = env[envVar];
-    if (value !== undefined && value !== "") given.set(flag, { value, source: envVar });
-  }
-  let help = false;
-  let firstError: ConfigError | undefined;
-  for (let index = 0; index < args.length; index++) {
-    const argument = args[index];
-    const equalsAt = argument.indexOf("=");
-    const name = argument.startsWith("--") && equalsAt > 0 ? argument.slice(0, equalsAt) : argument;
-    let value = name === argument ? undefined : argument.slice(equalsAt + 1);
-    if (name === "--help" || name === "-h") {
-      if (value === undefined) help = true;
-      else firstError ??= new ConfigError(`${name} takes no value`);
-      continue;
-    }
-    if (!(name in APPLY)) {
-      firstError ??= new ConfigError(
-        argument.startsWith("-")
-          ? `unknown option ${quote(name)}`
-          : `unexpected argument ${quote(argument)}`,
-      );
-      continue;
-    }
-    if (value === undefined && args[index + 1] !== undefined && !args[index + 1].startsWith("--")) {
-      value = args[++index];
-    }
-    if (value === undefined || value === "") {
-      firstError ??= new ConfigError(`${name} needs a value`);
-    } else given.set(name, { value, source: name });
-  }
+  const scan = scanFlags(args, env, { isFlag: (name) => name in APPLY, envFlags: ENV_FLAGS });
   const options: MigrateOptions = {
     target: parseLabUrl(DEFAULT_LAB_URL, "default"),
     migrations: 10,
@@ -167,11 +137,13 @@ export function parseMigrateOptions(
     intervalMs: 500,
     concurrency: 1,
     dataDir: ".data",
-    help,
+    help: scan.help,
   };
-  if (help) return options;
-  if (firstError) throw firstError;
-  for (const [flag, { value, source }] of given) APPLY[flag](options, value, source);
+  if (scan.help) return options;
+  if (scan.error) throw scan.error;
+  for (const { flag, value, source } of lastPerFlag(scan.given)) {
+    APPLY[flag](options, value, source);
+  }
   return options;
 }
 

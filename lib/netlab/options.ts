@@ -15,6 +15,7 @@
  */
 
 import { ConfigError, parseBoundedInt, quote } from "../cli/option_spec.ts";
+import { scanFlags } from "../cli/flag_scanner.ts";
 import { type NetEvent, parseDuration, parseEventList, type PeriodicEvent } from "./events.ts";
 import type { Uplink } from "./topology.ts";
 
@@ -152,40 +153,15 @@ export function parseNetlabOptions(
   const separator = args.indexOf("--");
   const flags = separator === -1 ? args : args.slice(0, separator);
   options.command = separator === -1 ? [] : args.slice(separator + 1);
-  const given: Array<{ flag: string; value: string; source: string }> = [];
-  for (const [envVar, flag] of ENV_FLAGS) {
-    const value = env[envVar];
-    if (value !== undefined && value !== "") given.push({ flag, value, source: envVar });
-  }
-  let firstError: ConfigError | undefined;
-  for (let index = 0; index < flags.length; index++) {
-    const argument = flags[index];
-    const equalsAt = argument.indexOf("=");
-    const name = argument.startsWith("--") && equalsAt > 0 ? argument.slice(0, equalsAt) : argument;
-    let value = name === argument ? undefined : argument.slice(equalsAt + 1);
-    if (name === "--help" || name === "-h") {
-      if (value === undefined) options.help = true;
-      else firstError ??= new ConfigError(`${name} takes no value`);
-      continue;
-    }
-    if (!(name in APPLY)) {
-      firstError ??= new ConfigError(
-        argument.startsWith("-")
-          ? `unknown option ${quote(name)}`
-          : `unexpected argument ${quote(argument)} (put the client command after --)`,
-      );
-      continue;
-    }
-    if (value === undefined && index + 1 < flags.length && !flags[index + 1].startsWith("--")) {
-      value = flags[++index];
-    }
-    if (value === undefined || value === "") {
-      firstError ??= new ConfigError(`${name} needs a value`);
-    } else given.push({ flag: name, value, source: name });
-  }
+  const scan = scanFlags(flags, env, {
+    isFlag: (name) => name in APPLY,
+    envFlags: ENV_FLAGS,
+    strayHint: " (put the client command after --)",
+  });
+  options.help = scan.help;
   if (options.help) return options;
-  if (firstError) throw firstError;
-  for (const { flag, value, source } of given) APPLY[flag](options, value, source);
+  if (scan.error) throw scan.error;
+  for (const { flag, value, source } of scan.given) APPLY[flag](options, value, source);
   if (options.command.length === 0) {
     throw new ConfigError(
       "no client command: give it after --, e.g. -- gtlsclient {server_ip} 9443",

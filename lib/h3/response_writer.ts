@@ -93,6 +93,7 @@ export async function sendResponse(
     return sendWhole(writer, response, fields, declared);
   }
   const body = response.body;
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   let sent = 0;
   try {
     if (body === null || headOnly) {
@@ -101,7 +102,7 @@ export async function sendResponse(
       await writer.close();
       return 0;
     }
-    const reader = body.getReader();
+    reader = body.getReader();
     const firstRead = reader.read();
     const first = await Promise.race([firstRead, afterMicrotasks(SETTLE_HOPS)]);
     if (first === NOT_YET) {
@@ -132,7 +133,9 @@ export async function sendResponse(
     await writer.close();
     return sent;
   } catch {
-    body?.cancel().catch(() => {});
+    // Once read, the body is locked to its reader: cancelling the body itself would be refused,
+    // and its source (a live event stream) would never learn that the client is gone.
+    (reader ?? body)?.cancel().catch(() => {});
     writer.abort().catch(() => {});
     return sent;
   }

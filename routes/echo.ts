@@ -1,5 +1,5 @@
 /**
- * `POST /api/echo`: streams the request body back unchanged, so a client can check a large
+ * `POST /api/echo`: streams the request body back as octet-stream, so a client can check a large
  * upload end to end. `GET /api/download?bytes=N` streams N deterministic bytes (default 10 MiB,
  * at most 1 GiB) without holding them in memory, with their SHA-256 in `x-content-sha256`
  * (hex) and `repr-digest` (RFC 9530), so a transfer migrated mid-way can be checked.
@@ -23,8 +23,11 @@ function hexToBase64(hex: string): string {
 /** The echo and download routes. */
 export const echo = new Hono<AppEnv>()
   .post("/api/echo", (c) => {
-    const type = c.req.header("content-type") ?? "application/octet-stream";
-    return new Response(c.req.raw.body, { headers: { "content-type": type } });
+    // Always bytes, whatever the request said it was: echoing the request's own type would let
+    // a page post HTML with a script and have this origin serve it back.
+    return new Response(c.req.raw.body, {
+      headers: { "content-type": "application/octet-stream" },
+    });
   })
   .get("/api/download", async (c) => {
     const raw = c.req.query("bytes") ?? String(10 * 1024 * 1024);

@@ -7,7 +7,8 @@
 
 import { Hono } from "hono";
 import { DEFAULT_LIMITS } from "./limits.ts";
-import { errorAnswer } from "./http_error.ts";
+import { errorAnswer, jsonError } from "./http_error.ts";
+import { excerpt } from "./bounded_int.ts";
 import { connectionHeaders } from "./middleware/connection_headers.ts";
 import type { AppEnv } from "./connection_env.ts";
 import type { ConnectionTracker } from "./tracker/tracker.ts";
@@ -25,6 +26,8 @@ import { test } from "../routes/test.ts";
 import type { DashboardVisibility } from "./access/visibility.ts";
 import { rateLimitPerConnection } from "./middleware/rate_limit.ts";
 import { sameOriginOnly } from "./middleware/same_origin.ts";
+import { securityHeaders } from "./middleware/security_headers.ts";
+import { EventFeed } from "./tracker/event_feed.ts";
 import { Visibility } from "./access/visibility.ts";
 
 /** What the app needs from the rest of the server. */
@@ -41,6 +44,12 @@ export interface AppDeps {
   publicDashboard?: DashboardVisibility;
   /** Requests per second per connection to mutating endpoints (default: `lib/limits.ts`). */
   mutatingRequestsPerSecond?: number;
+  /** Largest JSON request body in bytes (default: `lib/limits.ts`). */
+  maxJsonBodyBytes?: number;
+  /** `/api/events` streams open at once (default: `lib/limits.ts`). */
+  maxEventStreams?: number;
+  /** Bytes one `/api/events` client may fall behind by (default: `lib/limits.ts`). */
+  eventStreamBufferBytes?: number;
   /** Ports, certificate hash and bound host, for the page's instructions (`GET /api/info`). */
   facts?: () => ServerFacts | undefined;
 }
@@ -49,7 +58,13 @@ export interface AppDeps {
 export async function createApp(deps: AppDeps): Promise<Hono<AppEnv>> {
   const app = new Hono<AppEnv>();
   const visibility = new Visibility(deps.publicDashboard ?? "localhost", deps.adminToken, deps.lab);
+  const feed = new EventFeed(deps.tracker, {
+    maxSubscribers: deps.maxEventStreams ?? DEFAULT_LIMITS.maxEventStreams,
+    maxQueuedBytes: deps.eventStreamBufferBytes ?? DEFAULT_LIMITS.eventStreamBufferBytes,
+  });
+  deps.metrics.observeEventFeed(feed);
   app.use(connectionHeaders({ tracker: deps.tracker, metrics: deps.metrics }));
+  app.use(securityHeaders());
   // Only on state-changing methods, so GETs (the hot path) pass no extra middleware.
   app.on(["POST", "PUT", "PATCH", "DELETE"], "*", sameOriginOnly());
   app.use(
@@ -64,11 +79,11 @@ export async function createApp(deps: AppDeps): Promise<Hono<AppEnv>> {
   app.route("/", echo);
   app.route("/", connections(deps.tracker, deps.lab, visibility));
   app.route("/", simulate(deps));
-  app.route("/", events(deps.tracker, visibility));
+  app.route("/", events(feed, visibility));
   app.route("/", metricsRoute(deps.metrics));
   app.route("/", info(deps.facts ?? (() => undefined), deps.lab));
   app.route("/", await pages());
-  app.notFound((c) => c.json({ error: "not_found", detail: `no route for ${c.req.path}` }, 404));
+  app.notFound((c) => jsonError(404, "not_found", `no route for ${excerpt(c.req.path)}`));
   app.onError((error) => errorAnswer(error));
   return app;
 }

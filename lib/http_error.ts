@@ -14,6 +14,12 @@
 /** Longest `detail` sent back: an error may quote client input, which is not echoed in full. */
 const MAX_DETAIL = 300;
 
+/**
+ * The Content-Security-Policy of every answer that is not one of the dashboard's pages: nothing
+ * may load, run or frame it, so a body that a browser renders anyway does nothing.
+ */
+export const API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'";
+
 /** An error with an HTTP answer. */
 export class HttpError extends Error {
   /** The HTTP status to answer with. */
@@ -38,6 +44,15 @@ export class BodyTooLargeError extends HttpError {
     super(413, "body_too_large", `request body exceeds ${limit} bytes`);
     this.name = "BodyTooLargeError";
     this.limit = limit;
+  }
+}
+
+/** A request that cannot be served as sent (a body that is not the JSON expected): 400. */
+export class BadRequestError extends HttpError {
+  /** Creates the error; `detail` says what is wrong, quoting client input only as an excerpt. */
+  constructor(detail: string) {
+    super(400, "bad_request", detail);
+    this.name = "BadRequestError";
   }
 }
 
@@ -78,7 +93,11 @@ export function answerDetail(detail: string): string {
     : `${detail.slice(0, MAX_DETAIL)}… (${detail.length} characters)`;
 }
 
-/** A JSON `{error, detail}` response with `status`, plus any extra headers. */
+/**
+ * A JSON `{error, detail}` response with `status`, plus any extra headers. It carries `nosniff`
+ * and {@link API_CONTENT_SECURITY_POLICY} itself, since the listeners also answer with it before
+ * a request reaches the app's middleware.
+ */
 export function jsonError(
   status: number,
   error: string,
@@ -87,7 +106,12 @@ export function jsonError(
 ): Response {
   return new Response(JSON.stringify({ error, detail: answerDetail(detail) }), {
     status,
-    headers: { "content-type": "application/json", ...headers },
+    headers: {
+      "content-type": "application/json",
+      "x-content-type-options": "nosniff",
+      "content-security-policy": API_CONTENT_SECURITY_POLICY,
+      ...headers,
+    },
   });
 }
 

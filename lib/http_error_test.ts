@@ -1,6 +1,8 @@
 import { strict as assert } from "node:assert";
 import {
   answerDetail,
+  API_CONTENT_SECURITY_POLICY,
+  BadRequestError,
   BodyTooLargeError,
   errorAnswer,
   HeaderTimeoutError,
@@ -12,6 +14,7 @@ Deno.test("http errors: each typed error answers with its own status and code", 
   const cases: Array<[Error, number, string]> = [
     [new BodyTooLargeError(10), 413, "body_too_large"],
     [new HeaderTimeoutError(100), 408, "request_timeout"],
+    [new BadRequestError("the body is not valid JSON"), 400, "bad_request"],
     [new HttpError(409, "conflict", "busy"), 409, "conflict"],
     [new TypeError("boom"), 500, "internal_error"],
   ];
@@ -19,6 +22,9 @@ Deno.test("http errors: each typed error answers with its own status and code", 
     const res = errorAnswer(error);
     assert.equal(res.status, status, error.name);
     assert.equal(res.headers.get("content-type"), "application/json");
+    // Listeners answer with these before the app's middleware could add its headers.
+    assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+    assert.equal(res.headers.get("content-security-policy"), API_CONTENT_SECURITY_POLICY);
     assert.deepEqual(await res.json(), { error: code, detail: error.message });
   }
   assert.ok(new BodyTooLargeError(10) instanceof HttpError, "told apart by type, not text");

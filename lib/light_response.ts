@@ -67,6 +67,13 @@ export class LightResponse {
     return this.#headers === undefined ? this.#fields : undefined;
   }
 
+  /** Whether a header field named `name` (lowercase) is set. */
+  hasField(name: string): boolean {
+    if (this.#headers !== undefined) return this.#headers.has(name);
+    for (let i = 2; i < this.#fields.length; i += 2) if (this.#fields[i] === name) return true;
+    return false;
+  }
+
   /** Sets a header field (lowercase `name`), replacing one of the same name. */
   setField(name: string, value: string): void {
     if (this.#headers !== undefined) {

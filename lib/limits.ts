@@ -41,6 +41,15 @@ export interface ServerLimits {
    * takes the place of one of its unanswered or quiet sessions, or is dropped.
    */
   labMaxSessionsPerAddress: number;
+  /** Largest JSON request body (`POST /api/simulate-migration`), in bytes; more gets 413. */
+  maxJsonBodyBytes: number;
+  /** Live `/api/events` streams at once, all clients together; more get 503 + Retry-After. */
+  maxEventStreams: number;
+  /**
+   * Bytes of events queued for one `/api/events` client that is not reading; beyond them its
+   * stream is ended (the client resumes with `Last-Event-ID`).
+   */
+  eventStreamBufferBytes: number;
 }
 
 /** One limit's definition: everything the command line, the help and the README say of it. */
@@ -149,6 +158,38 @@ export const LIMIT_DEFINITIONS: readonly LimitDefinition[] = [
     min: 1,
     max: 65_536,
     defaultValue: 64,
+  },
+  {
+    field: "maxJsonBodyBytes",
+    flag: "--max-json-body",
+    envVar: "QUIC_MAX_JSON_BODY",
+    description:
+      "largest JSON request body in bytes (POST /api/simulate-migration); more gets 413, checked before it is read",
+    min: 64,
+    max: 16 * 1024 * 1024,
+    defaultValue: 64 * 1024,
+    defaultNote: "64 KiB",
+  },
+  {
+    field: "maxEventStreams",
+    flag: "--max-event-streams",
+    envVar: "QUIC_MAX_EVENT_STREAMS",
+    description:
+      "live /api/events streams at once, all clients together; more get 503 + Retry-After",
+    min: 1,
+    max: 100_000,
+    defaultValue: 256,
+  },
+  {
+    field: "eventStreamBufferBytes",
+    flag: "--event-stream-buffer",
+    envVar: "QUIC_EVENT_STREAM_BUFFER",
+    description:
+      "bytes of events queued for one /api/events client that does not read; beyond that its stream is ended (it resumes with Last-Event-ID)",
+    min: 4096,
+    max: 256 * 1024 * 1024,
+    defaultValue: 1024 * 1024,
+    defaultNote: "1 MiB",
   },
 ];
 

@@ -138,7 +138,7 @@ async function openHistory(
   tracker: ConnectionTracker,
   logger: Logger,
 ): Promise<HistoryStore> {
-  await Deno.mkdir(options.dataDir, { recursive: true });
+  await Deno.mkdir(options.dataDir, { recursive: true, mode: 0o700 }); // holds client addresses
   const { store, report } = await HistoryStore.open(`${options.dataDir}/history.kv`, tracker, {
     intervalMs: options.history?.intervalMs,
     warn: (line) => logger.event("history_warning", line, { message: line }),
@@ -183,6 +183,9 @@ async function startListeners(
     labUrl: () => labPort === undefined ? "" : `https://localhost:${labPort}/`,
     publicDashboard: options.publicDashboard,
     mutatingRequestsPerSecond: limits.mutatingRequestsPerSecond,
+    maxJsonBodyBytes: limits.maxJsonBodyBytes,
+    maxEventStreams: limits.maxEventStreams,
+    eventStreamBufferBytes: limits.eventStreamBufferBytes,
     facts: () =>
       listening.port === undefined ? undefined : {
         port: listening.port,

@@ -19,18 +19,23 @@ const PROTOCOLS = new Set(["h3", "h2", "http/1.1"]);
 
 class QueryError extends Error {}
 
+/** Client input quoted in an error, cut so a huge value is not echoed whole. */
+function quoted(value: string): string {
+  return JSON.stringify(excerpt(value));
+}
+
 function parseFilter(query: (name: string) => string | undefined): ListFilter {
   const state = query("state") ?? "all";
   if (state !== "open" && state !== "closed" && state !== "all") {
-    throw new QueryError(`state must be open, closed or all, not "${state}"`);
+    throw new QueryError(`state must be open, closed or all, not ${quoted(state)}`);
   }
   const protocol = query("protocol");
   if (protocol !== undefined && !PROTOCOLS.has(protocol)) {
-    throw new QueryError(`protocol must be h3, h2 or http/1.1, not "${protocol}"`);
+    throw new QueryError(`protocol must be h3, h2 or http/1.1, not ${quoted(protocol)}`);
   }
   const migrated = query("migrated");
   if (migrated !== undefined && migrated !== "true" && migrated !== "false") {
-    throw new QueryError(`migrated must be true or false, not "${migrated}"`);
+    throw new QueryError(`migrated must be true or false, not ${quoted(migrated)}`);
   }
   const limit = integer(query("limit") ?? "100", "limit", 1, 1000);
   const cursor = query("cursor");
@@ -49,7 +54,7 @@ function integer(raw: string, name: string, min: number, max: number): number {
   const n = boundedInt(raw, min, max);
   if (n === undefined) {
     throw new QueryError(
-      `${name} must be an integer from ${min} to ${max}, not ${JSON.stringify(excerpt(raw))}`,
+      `${name} must be an integer from ${min} to ${max}, not ${quoted(raw)}`,
     );
   }
   return n;
@@ -99,7 +104,7 @@ export function connections(
       if (conn === undefined) {
         return c.json({
           error: "not_found",
-          detail: `no open or recently closed connection with id "${c.req.param("id")}"`,
+          detail: `no open or recently closed connection with id ${quoted(c.req.param("id"))}`,
         }, 404);
       }
       const labs = lab?.();

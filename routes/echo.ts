@@ -1,6 +1,7 @@
 /**
- * `POST /api/echo`: streams the request body back unchanged, so a client can check a large
- * upload end to end.
+ * `POST /api/echo`: streams the request body back unchanged, as `application/octet-stream` (never
+ * the request's own type, so it cannot be served as a page), so a client can check a large upload
+ * end to end.
  *
  * `GET /api/download?bytes=N` streams N deterministic bytes (default 10 MiB, at most 1 GiB; see
  * `lib/download.ts` for the formula) without holding them in memory. The headers leave at once
@@ -38,8 +39,11 @@ function digestFields(hex: string): [string, string][] {
 /** The echo and download routes. */
 export const echo = new Hono<AppEnv>()
   .post("/api/echo", (c) => {
-    const type = c.req.header("content-type") ?? "application/octet-stream";
-    return new Response(c.req.raw.body, { headers: { "content-type": type } });
+    // Always bytes, whatever the request said it was: echoing the request's own type would let
+    // a page post HTML with a script and have this origin serve it back.
+    return new Response(c.req.raw.body, {
+      headers: { "content-type": "application/octet-stream" },
+    });
   })
   .get("/api/download", (c) => {
     const raw = c.req.query("bytes") ?? String(10 * 1024 * 1024);

@@ -10,6 +10,8 @@
 
 import { Hono } from "hono";
 import type { AppEnv } from "../lib/connection_env.ts";
+import { excerpt } from "../lib/bounded_int.ts";
+import { jsonError } from "../lib/http_error.ts";
 
 const STATIC_DIR = new URL("../static/", import.meta.url);
 
@@ -66,7 +68,7 @@ export async function pages(): Promise<Hono<AppEnv>> {
     .get("/static/*", (c) => {
       const file = files.get(c.req.path.slice("/static/".length));
       if (file === undefined) {
-        return c.json({ error: "not_found", detail: `no static file ${c.req.path}` }, 404);
+        return jsonError(404, "not_found", `no static file ${excerpt(c.req.path)}`);
       }
       return c.body(file.body, 200, {
         "content-type": file.contentType,

@@ -14,8 +14,8 @@
  * @module
  */
 
-import { boundedInt } from "../lib/bounded_int.ts";
-import { Hono } from "hono";
+import { boundedInt, excerpt } from "../lib/bounded_int.ts";
+import { type Context, Hono } from "hono";
 import {
   LabBusyError,
   type MigrationLab,
@@ -25,6 +25,9 @@ import {
 import type { AppEnv } from "../lib/connection_env.ts";
 import { hasAdminToken } from "../lib/access/admin_token.ts";
 import type { ConnectionTracker } from "../lib/tracker/tracker.ts";
+import { discardBody, readJsonBody, refuseDeclaredOverLimit } from "../lib/json_body.ts";
+import { BadRequestError } from "../lib/http_error.ts";
+import { DEFAULT_LIMITS } from "../lib/limits.ts";
 
 /** What the route needs. */
 export interface SimulateDeps {
@@ -37,9 +40,13 @@ export interface SimulateDeps {
   labUrl?: () => string;
   /** Delay before moving the caller's own connection (default 200 ms). */
   selfDelayMs?: number;
+  /** Largest request body, in bytes; more gets 413 (default: `lib/limits.ts`). */
+  maxJsonBodyBytes?: number;
 }
 
-class BadRequest extends Error {}
+function forbidden(c: Context<AppEnv>, detail: string): Response {
+  return c.json({ error: "forbidden", detail }, 403);
+}
 
 /** A JSON number that is an integer in range (a string of digits is not a JSON integer). */
 function jsonInt(value: unknown, min: number, max: number): number | undefined {
@@ -48,54 +55,78 @@ function jsonInt(value: unknown, min: number, max: number): number | undefined {
 
 function parsePlan(body: unknown): { target: string; plan: MigrationPlan } {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    throw new BadRequest("the body must be a JSON object");
+    throw new BadRequestError("the body must be a JSON object");
   }
   const b = body as Record<string, unknown>;
   const target = b.connection_id;
   if (typeof target !== "string" || target === "") {
-    throw new BadRequest('connection_id must be a connection id or "self"');
+    throw new BadRequestError('connection_id must be a connection id or "self"');
   }
   const kind = b.kind ?? "port";
   if (kind !== "port" && kind !== "address" && kind !== "mixed") {
-    throw new BadRequest('kind must be "port", "address" or "mixed"');
+    throw new BadRequestError('kind must be "port", "address" or "mixed"');
   }
   const count = b.count === undefined ? 1 : jsonInt(b.count, 1, 1000);
-  if (count === undefined) throw new BadRequest("count must be an integer from 1 to 1000");
+  if (count === undefined) throw new BadRequestError("count must be an integer from 1 to 1000");
   const intervalMs = b.interval_ms === undefined ? 100 : jsonInt(b.interval_ms, 0, 10_000);
   if (intervalMs === undefined) {
-    throw new BadRequest("interval_ms must be an integer from 0 to 10000");
+    throw new BadRequestError("interval_ms must be an integer from 0 to 10000");
   }
   return { target, plan: { kind, count, intervalMs } };
 }
 
 /** The simulate-migration route. */
 export function simulate(deps: SimulateDeps): Hono<AppEnv> {
+  const maxBody = deps.maxJsonBodyBytes ?? DEFAULT_LIMITS.maxJsonBodyBytes;
   return new Hono<AppEnv>().post("/api/simulate-migration", async (c) => {
+    // Everything that needs no body comes before reading it: the declared size, a presented
+    // token that is wrong, and a lab that is off. Only then is the body read, and only up to a
+    // JSON-sized limit (the listeners' own limit is for uploads).
+    refuseDeclaredOverLimit(c.req.raw, maxBody);
+    const authorization = c.req.header("authorization");
+    const admin = hasAdminToken(authorization, deps.adminToken);
+    const labUrl = deps.labUrl?.() ?? "";
+    const early = authorization !== undefined && !admin
+      ? forbidden(c, "the admin token is wrong")
+      : deps.lab?.() === undefined
+      ? c.json({
+        error: "not_on_lab_path",
+        detail: "the migration lab is off on this server",
+        lab_url: labUrl,
+      }, 409)
+      : undefined;
+    if (early !== undefined) {
+      discardBody(c.req.raw);
+      return early;
+    }
     let parsed: { target: string; plan: MigrationPlan };
     try {
-      parsed = parsePlan(await c.req.json());
+      parsed = parsePlan(await readJsonBody(c.req.raw, maxBody));
     } catch (error) {
-      const detail = error instanceof BadRequest ? error.message : "the body is not valid JSON";
-      return c.json({ error: "bad_request", detail }, 400);
+      if (!(error instanceof BadRequestError)) throw error; // 413 and 400 as typed errors
+      return c.json({ error: "bad_request", detail: error.message }, 400);
     }
     const own = c.env.connection;
-    const conn = parsed.target === "self" ? own : deps.tracker.get(parsed.target);
+    const isSelf = parsed.target === "self" || parsed.target === own.id;
+    // Without the token, any other id is refused before it is looked up: whether it exists is
+    // not this caller's business (no existence oracle).
+    if (!isSelf && !admin) {
+      return forbidden(
+        c,
+        'moving another connection needs "Authorization: Bearer <admin token>"; "self" needs none',
+      );
+    }
+    const conn = isSelf ? own : deps.tracker.get(parsed.target);
     if (conn === undefined) {
       return c.json(
-        { error: "not_found", detail: `no connection with id "${parsed.target}"` },
+        {
+          error: "not_found",
+          detail: `no connection with id ${JSON.stringify(excerpt(parsed.target))}`,
+        },
         404,
       );
     }
-    const isSelf = conn === own;
-    if (!isSelf && !hasAdminToken(c.req.header("authorization"), deps.adminToken)) {
-      return c.json({
-        error: "forbidden",
-        detail:
-          'moving another connection needs "Authorization: Bearer <admin token>"; "self" needs none',
-      }, 403);
-    }
     const lab = deps.lab?.();
-    const labUrl = deps.labUrl?.() ?? "";
     if (lab === undefined || lab.sessionFor(conn) === undefined) {
       return c.json({
         error: "not_on_lab_path",

@@ -46,6 +46,7 @@ export const FLOORS: readonly Floor[] = [
       "lib/log.ts",
       "lib/download.ts",
       "lib/json_response.ts",
+      "lib/json_body.ts",
       "lib/chromium_command.ts",
     ],
   },

@@ -117,8 +117,8 @@ export async function sendResponse(
     return sendWhole(writer, response, fields, declared);
   }
   const body = response.body;
-  let sent = 0;
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  let sent = 0;
   try {
     if (body === null || headOnly) {
       body?.cancel().catch(() => {});
@@ -161,7 +161,7 @@ export async function sendResponse(
     return sent;
   } catch {
     // Through the reader once there is one: a locked stream refuses `cancel()`, and the body's
-    // source (a generator, a proxied stream) would go on holding its resources.
+    // source (a generator, a live event stream) would never learn that the client is gone.
     (reader ?? body)?.cancel().catch(() => {});
     writer.abort().catch(() => {});
     return sent;

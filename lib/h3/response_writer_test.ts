@@ -84,3 +84,28 @@ Deno.test("sendResponse: a streamed body without a length is streamed, chunk by 
   assert.equal(decode(out.chunks).body, "abc");
   assert.equal(out.ended(), "closed");
 });
+
+Deno.test("sendResponse: a stream that fails mid-body cancels the body's source", async () => {
+  let writes = 0;
+  const failing = new WritableStream<Uint8Array>({
+    write() {
+      // The peer stops reading after the first chunks (STOP_SENDING, a closed connection).
+      if (++writes > 2) throw new Error("stream stopped");
+    },
+  });
+  let cancelled: unknown = "not cancelled";
+  let pulls = 0;
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      pulls++;
+      await new Promise((resolve) => setTimeout(resolve, 0)); // a live source: never ready at once
+      controller.enqueue(new TextEncoder().encode(`chunk ${pulls}\n`));
+    },
+    cancel(reason) {
+      cancelled = reason;
+    },
+  }, { highWaterMark: 0 });
+  await sendResponse(failing.getWriter(), new Response(body), false);
+  assert.notEqual(cancelled, "not cancelled", "the source learns the client is gone");
+  assert.ok(pulls < 10, `it stopped being read (${pulls} pulls)`);
+});

@@ -13,6 +13,13 @@
 
 import type { ConnectionTracker } from "../tracker/tracker.ts";
 import type { Protocol } from "../tracker/types.ts";
+import type { EventFeedStats } from "../tracker/event_feed.ts";
+
+/** What the metrics read of the live event feed (`lib/tracker/event_feed.ts`). */
+export interface EventFeedGauges {
+  readonly subscribers: number;
+  readonly stats: EventFeedStats;
+}
 
 /** Upper bounds (ms) of the detection-window histogram buckets. */
 export const DETECTION_BUCKETS_MS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000];
@@ -33,6 +40,7 @@ export class Metrics {
   readonly #rateLimited = new Map<string, number>();
   /** Requests by protocol, then by status: no key string built per request. */
   readonly #requests = new Map<Protocol, Map<number, number>>();
+  #feed: EventFeedGauges | undefined;
 
   /** Subscribes to `tracker`'s events. */
   constructor(tracker: ConnectionTracker) {
@@ -79,6 +87,11 @@ export class Metrics {
     this.#refused[transport]++;
   }
 
+  /** Reports the live event feed's streams and totals from now on. */
+  observeEventFeed(feed: EventFeedGauges): void {
+    this.#feed = feed;
+  }
+
   /** Counts a request refused by a rate limit, by route. */
   countRateLimited(route: string): void {
     this.#rateLimited.set(route, (this.#rateLimited.get(route) ?? 0) + 1);
@@ -90,6 +103,33 @@ export class Metrics {
     this.#buckets[i]++;
     this.#detectionSum += ms;
     this.#detectionCount++;
+  }
+
+  #renderFeed(
+    feed: EventFeedGauges,
+    family: (name: string, type: string, help: string) => void,
+    out: string[],
+  ): void {
+    family("sse_streams_open", "gauge", "Live /api/events streams now.");
+    out.push(`sse_streams_open ${feed.subscribers}`);
+    family(
+      "sse_streams_refused_total",
+      "counter",
+      "/api/events streams refused (503) because --max-event-streams were open.",
+    );
+    out.push(`sse_streams_refused_total ${feed.stats.refused}`);
+    family(
+      "sse_streams_dropped_total",
+      "counter",
+      "/api/events streams ended because their client fell --event-stream-buffer bytes behind.",
+    );
+    out.push(`sse_streams_dropped_total ${feed.stats.dropped}`);
+    family(
+      "sse_events_encoded_total",
+      "counter",
+      "Events encoded for /api/events: once per event, however many streams carry it.",
+    );
+    out.push(`sse_events_encoded_total ${feed.stats.encoded}`);
   }
 
   /** The metrics as Prometheus text. */
@@ -159,6 +199,7 @@ export class Metrics {
     for (const [route, n] of this.#rateLimited) {
       out.push(`http_requests_rate_limited_total{route="${route}"} ${n}`);
     }
+    if (this.#feed !== undefined) this.#renderFeed(this.#feed, family, out);
     const memory = Deno.memoryUsage();
     family("process_resident_memory_bytes", "gauge", "Resident set size of the server process.");
     out.push(`process_resident_memory_bytes ${memory.rss}`);

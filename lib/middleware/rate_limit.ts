@@ -7,6 +7,7 @@
 
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../connection_env.ts";
+import { excerpt } from "../bounded_int.ts";
 import type { TrackedConnection } from "../tracker/tracker.ts";
 
 interface Bucket {
@@ -44,7 +45,7 @@ export function rateLimitPerConnection(options: RateLimitOptions): MiddlewareHan
       c.header("retry-after", String(Math.max(1, retryAfter)));
       return c.json({
         error: "rate_limited",
-        detail: `at most ${perSecond} requests per second per connection to ${c.req.path}`,
+        detail: `at most ${perSecond} requests per second per connection to ${excerpt(c.req.path)}`,
       }, 429);
     }
     bucket.tokens -= 1;

@@ -9,6 +9,7 @@
 
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../connection_env.ts";
+import { excerpt } from "../bounded_int.ts";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
@@ -36,7 +37,8 @@ export function sameOriginOnly(_options: SameOriginOptions = {}): MiddlewareHand
     if (foreign) {
       return c.json({
         error: "cross_origin",
-        detail: `${c.req.method} from another origin (${origin ?? "cross-site"}) is refused; ` +
+        detail:
+          `${c.req.method} from another origin (${excerpt(origin ?? "cross-site")}) is refused; ` +
           "call the API from this server's own pages or without an Origin header (curl)",
       }, 403);
     }

@@ -1,6 +1,7 @@
 /**
  * Connection and migration history kept in Deno KV (a SQLite file, `<data-dir>/history.kv`),
- * so a restart shows what happened before it.
+ * so a restart shows what happened before it. The file and its `-wal`/`-shm` hold client
+ * addresses, so they are mode 0600 (and a data directory made here, 0700).
  *
  * At open, every stored record goes back into the tracker (`ConnectionTracker.restore`):
  * closed connections as they were, connections that were open when the previous process ended
@@ -62,6 +63,34 @@ function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** SQLite's side files of a database in WAL mode, which hold the same records. */
+const SIDE_FILES = ["", "-wal", "-shm"];
+
+/**
+ * Makes the store's directory (mode 0700, when it does not exist yet) and file (mode 0600)
+ * before SQLite opens it: SQLite gives its `-wal` and `-shm` files the database file's mode, so
+ * client addresses are never readable by other users, not even for a moment.
+ */
+async function createPrivately(path: string): Promise<void> {
+  if (Deno.build.os === "windows") return;
+  const slash = path.lastIndexOf("/");
+  if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true, mode: 0o700 });
+  (await Deno.open(path, { create: true, write: true, mode: 0o600 })).close();
+  await restrictFiles(path);
+}
+
+/** Mode 0600 for the database file and whichever of its side files exist. */
+async function restrictFiles(path: string): Promise<void> {
+  if (Deno.build.os === "windows") return;
+  for (const suffix of SIDE_FILES) {
+    try {
+      await Deno.chmod(path + suffix, 0o600);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  }
+}
+
 /** The connection history of one data directory. */
 export class HistoryStore {
   readonly #kv: Deno.Kv;
@@ -105,12 +134,16 @@ export class HistoryStore {
   ): Promise<{ store: HistoryStore; report: LoadReport }> {
     let kv: Deno.Kv;
     try {
+      await createPrivately(path);
       kv = await Deno.openKv(path);
     } catch (error) {
       throw new Error(`cannot open history store ${path}: ${message(error)}`);
     }
     try {
-      return await HistoryStore.attach(kv, tracker, options);
+      const opened = await HistoryStore.attach(kv, tracker, options);
+      // Its first writes have made SQLite's side files: an older run may have left them 0644.
+      await restrictFiles(path);
+      return opened;
     } catch (error) {
       kv.close();
       throw new Error(`cannot read history store ${path}: ${message(error)}`);

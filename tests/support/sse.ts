@@ -10,11 +10,13 @@ export interface SseMessage {
   data?: string;
 }
 
-/** Reads SSE messages from a response body, one at a time. */
-export function sseReader(body: ReadableStream<Uint8Array>) {
+/** Reads SSE messages from a response body, one at a time; `cancel()` ends the stream. */
+export function sseReader(
+  body: ReadableStream<Uint8Array>,
+): (() => Promise<SseMessage>) & { cancel(): Promise<void> } {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
-  return async function next(): Promise<SseMessage> {
+  const next = async function next(): Promise<SseMessage> {
     for (;;) {
       const end = buffer.indexOf("\n\n");
       if (end !== -1) {
@@ -34,4 +36,5 @@ export function sseReader(body: ReadableStream<Uint8Array>) {
       buffer += value;
     }
   };
+  return Object.assign(next, { cancel: () => reader.cancel().catch(() => {}) });
 }

@@ -94,7 +94,7 @@ export async function spawnServer(
       ...["--host", "127.0.0.1", "--port", String(port), "--lab-port", String(labPort)],
       ...["--data-dir", dataDir, ...extraArgs],
     ],
-    cwd: new URL("..", import.meta.url),
+    cwd: new URL("../..", import.meta.url),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

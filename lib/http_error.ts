@@ -53,6 +53,18 @@ export class HeaderTimeoutError extends HttpError {
   }
 }
 
+/** A request body that stopped arriving (no byte for the body timeout): 408. */
+export class BodyTimeoutError extends HttpError {
+  /** The idle time allowed, in milliseconds. */
+  readonly timeoutMs: number;
+  /** @param timeoutMs the idle time that passed without a body byte */
+  constructor(timeoutMs: number) {
+    super(408, "request_timeout", `no request body bytes for ${timeoutMs} ms`);
+    this.name = "BodyTimeoutError";
+    this.timeoutMs = timeoutMs;
+  }
+}
+
 /** `detail` cut to a length fit for an answer. */
 export function answerDetail(detail: string): string {
   return detail.length <= MAX_DETAIL

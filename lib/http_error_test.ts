@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import {
   answerDetail,
+  BodyTimeoutError,
   BodyTooLargeError,
   errorAnswer,
   HeaderTimeoutError,
@@ -12,6 +13,7 @@ Deno.test("http errors: each typed error answers with its own status and code", 
   const cases: Array<[Error, number, string]> = [
     [new BodyTooLargeError(10), 413, "body_too_large"],
     [new HeaderTimeoutError(100), 408, "request_timeout"],
+    [new BodyTimeoutError(100), 408, "request_timeout"],
     [new HttpError(409, "conflict", "busy"), 409, "conflict"],
     [new TypeError("boom"), 500, "internal_error"],
   ];

@@ -25,7 +25,7 @@ import { HistoryStore } from "./store/history_store.ts";
 import { logTrackerEvents } from "./server/log_events.ts";
 import { MigrationWatcher } from "./server/migration_watcher.ts";
 import { startQuicListener } from "./server/quic_listener.ts";
-import { startTcpListener } from "./server/tcp_listener.ts";
+import { startTcpListener, TcpConnectionSlots } from "./server/tcp_listener.ts";
 import { defaultLimits, type ServerLimits } from "./limits.ts";
 import type { DashboardVisibility } from "./access/visibility.ts";
 
@@ -87,7 +87,10 @@ export interface RunningServer {
   readonly certificates: ServerCertificates & { caPem?: string };
   /** The connection history store, or undefined when persistence is off. */
   readonly history: HistoryStore | undefined;
-  /** GOAWAY and drain HTTP/3 for up to `timeoutMs`, close TCP, release the ports. */
+  /**
+   * Drains both transports for up to `timeoutMs` (HTTP/3: GOAWAY; TCP: no new connections, idle
+   * ones closed, answers in flight finished), then closes what is left and releases the ports.
+   */
   shutdown(timeoutMs?: number): Promise<void>;
 }
 
@@ -185,6 +188,8 @@ async function startListeners(
   });
   const port = quic.addr.port;
   listening.port = port;
+  /** One cap for the TCP connections of both HTTPS listeners (the main port and the lab's). */
+  const tcpSlots = new TcpConnectionSlots(limits.maxTcpConnections);
   /** HTTPS on TCP `tcpPort`, advertising HTTP/3 on the same port number. */
   const startTcp = (tcpPort: number) =>
     startTcpListener({
@@ -195,11 +200,13 @@ async function startListeners(
       fetch: app.fetch,
       tracker,
       altSvc: `h3=":${tcpPort}"; ma=86400`,
-      maxConnections: limits.maxConnections,
+      slots: tcpSlots,
       maxBodyBytes: limits.maxBodyBytes,
+      maxHeadBytes: limits.maxFieldSectionSize,
       onRefused: () => metrics.countRefused("tcp"),
       http2: options.tcpHttp2,
       headerTimeoutMs: limits.headerTimeoutMs,
+      bodyTimeoutMs: limits.bodyTimeoutMs,
     });
   let tcp;
   try {
@@ -223,7 +230,7 @@ async function startListeners(
       labTcp = await startTcp(labPort);
       lab = new MigrationLab(relay, tracker);
     } catch (error) {
-      await Promise.all([quic.shutdown(0), tcp.shutdown(), relay?.close()]);
+      await Promise.all([quic.shutdown(0), tcp.shutdown(0), relay?.close()]);
       throw error;
     }
   }
@@ -238,7 +245,11 @@ async function startListeners(
     certificates,
     history,
     async shutdown(timeoutMs = 5000) {
-      await Promise.all([quic.shutdown(timeoutMs), tcp.shutdown(), labTcp?.shutdown()]);
+      await Promise.all([
+        quic.shutdown(timeoutMs),
+        tcp.shutdown(timeoutMs),
+        labTcp?.shutdown(timeoutMs),
+      ]);
       await relay?.close();
       watcher.stop();
       if (history !== undefined) {

@@ -11,6 +11,12 @@
  * nghttp2 (`find_stream_on_goaway_func: Assertion 'stream->closed_next == NULL'`,
  * denoland/deno#36788), before any JavaScript runs, so nothing here could catch it; `h2load`
  * triggers it within two runs. `node:https` (HTTP/1.1) does not use nghttp2.
+ *
+ * What one client may hold is bounded here: connections (`maxConnections`, counted before TLS),
+ * the time to a complete request head (an absolute deadline, not an idle timer that each byte
+ * resets), the time a request body may stall, and memory (request bodies are read only as fast
+ * as their answers can be written; see `tls_read_backpressure.ts`). Shutdown drains: in-flight
+ * answers finish, idle connections close, and whatever remains is cut at the deadline.
  * @module
  */
 
@@ -20,9 +26,12 @@ import http2 from "node:http2";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { formatAddr } from "../addr.ts";
-import { BodyTooLargeError, jsonError } from "../http_error.ts";
+import { BodyTimeoutError, BodyTooLargeError, errorAnswer, jsonError } from "../http_error.ts";
 import type { ConnectionTracker } from "../tracker/tracker.ts";
 import type { ConnectionEnv } from "../connection_env.ts";
+import { requestUrl } from "./request_url.ts";
+import { propagateReadStop } from "./tls_read_backpressure.ts";
+import { answerAndClose, BodyIdleWatch, clientErrorAnswer, rawJsonAnswer } from "./tcp_guards.ts";
 
 /** Options for the TCP listener. */
 export interface TcpListenerOptions {
@@ -34,66 +43,137 @@ export interface TcpListenerOptions {
   tracker: ConnectionTracker;
   /** The `Alt-Svc` value to advertise, e.g. `h3=":9443"; ma=86400`. */
   altSvc: string;
-  /** TCP connections open at once; further ones are closed at once (default: `lib/limits.ts`). */
+  /**
+   * TCP connections open at once; further ones are closed at once, before TLS (default:
+   * `lib/limits.ts`). Ignored when `slots` is given.
+   */
   maxConnections?: number;
-  /** Called when a connection is refused because of `maxConnections`. */
+  /** A connection count shared with other listeners, so that one cap covers them all. */
+  slots?: TcpConnectionSlots;
+  /** Called when a connection is refused because of the connection cap. */
   onRefused?: () => void;
   /** Largest request body, in bytes; more gets 413 (default: `lib/limits.ts`). */
   maxBodyBytes?: number;
+  /** Largest HTTP/1.1 request head, in bytes; more gets 431 (default: `lib/limits.ts`). */
+  maxHeadBytes?: number;
   /** Offer HTTP/2 (ALPN h2) besides HTTP/1.1; off by default (see the module note). */
   http2?: boolean;
   /**
-   * Milliseconds a connection may go without a request in progress (default: `lib/limits.ts`): from the
-   * handshake, or the end of its last response, to its next complete request head. A slowloris
-   * (a head trickled in, or never) or a forgotten keep-alive connection is closed then.
-   * (Deno's `node:https` does not apply `headersTimeout`, so this is done on the socket.)
+   * Milliseconds for the TLS handshake, and then from the handshake, or from the end of the last
+   * response, to the next complete request head (default: `lib/limits.ts`). An absolute deadline:
+   * a head trickled a byte at a time gets 408 and the connection closed; an idle one is closed.
    */
   headerTimeoutMs?: number;
+  /** Milliseconds a request body may go without a byte while it is read (default: `lib/limits.ts`). */
+  bodyTimeoutMs?: number;
 }
 
 /** A running TCP listener. */
 export interface TcpListenerHandle {
   readonly port: number;
-  shutdown(): Promise<void>;
+  /**
+   * Stops accepting, closes idle connections, lets answers in flight finish for up to
+   * `timeoutMs` (closing each connection after its last one), then closes what is left.
+   */
+  shutdown(timeoutMs?: number): Promise<void>;
+}
+
+/** Open TCP connections against a cap; listeners given the same instance share the cap. */
+export class TcpConnectionSlots {
+  #open = 0;
+  /** @param max connections open at once */
+  constructor(readonly max: number) {}
+  /** Connections open now. */
+  get open(): number {
+    return this.#open;
+  }
+  /** Takes a slot; false when all are taken. */
+  take(): boolean {
+    if (this.#open >= this.max) return false;
+    this.#open++;
+    return true;
+  }
+  /** Gives a slot back. */
+  release(): void {
+    this.#open--;
+  }
 }
 
 const ENV = Symbol("connectionEnv");
-/** A TCP connection's env plus its body byte counters and its requests in progress. */
+/** A TCP connection's env plus its body byte counters, requests in progress and head deadline. */
 interface TcpEnv extends ConnectionEnv {
   readonly counters: { bytesIn: number; bytesOut: number };
   readonly socket: TLSSocket;
+  readonly http1: boolean;
   active: number;
+  /** The head deadline, while no request is in progress. */
+  deadline: ReturnType<typeof setTimeout> | undefined;
+  /** `socket.bytesRead` when the deadline was set: more by then means a head was begun. */
+  bytesAtDeadline: number;
 }
 type Socket = TLSSocket & { [ENV]?: TcpEnv };
 type AnyRequest = IncomingMessage | http2.Http2ServerRequest;
 type AnyResponse = ServerResponse | http2.Http2ServerResponse;
+/** What a raw connection offers before TLS. */
+type RawSocket = { destroy(): void; once(e: string, f: () => void): void };
+
+/** The listener's state shared by its connections. */
+interface ListenerState {
+  readonly options: TcpListenerOptions;
+  readonly headerTimeoutMs: number;
+  readonly bodyTimeoutMs: number;
+  readonly maxBodyBytes: number;
+  draining: boolean;
+}
 
 /** Binds the TCP port and starts serving. */
 export async function startTcpListener(options: TcpListenerOptions): Promise<TcpListenerHandle> {
+  const state: ListenerState = {
+    options,
+    headerTimeoutMs: options.headerTimeoutMs ?? DEFAULT_LIMITS.headerTimeoutMs,
+    bodyTimeoutMs: options.bodyTimeoutMs ?? DEFAULT_LIMITS.bodyTimeoutMs,
+    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_LIMITS.maxBodyBytes,
+    draining: false,
+  };
   const onRequest = (req: AnyRequest, res: AnyResponse) => {
-    handle(req, res, options).catch(() => {
+    handle(req, res, state).catch(() => {
       res.destroy?.();
     });
   };
-  const tls = { cert: options.cert, key: options.key };
+  const tls = {
+    cert: options.cert,
+    key: options.key,
+    // The TLS handshake gets the same bound as the request head that follows it.
+    handshakeTimeout: state.headerTimeoutMs,
+    maxHeaderSize: options.maxHeadBytes ?? DEFAULT_LIMITS.maxFieldSectionSize,
+  };
   const server = options.http2
     ? http2.createSecureServer({ ...tls, allowHTTP1: true }, onRequest)
     : https.createServer(tls, onRequest);
   const sockets = new Set<Socket>();
-  const maxConnections = options.maxConnections ?? DEFAULT_LIMITS.maxConnections;
-  const headerTimeoutMs = options.headerTimeoutMs ?? DEFAULT_LIMITS.headerTimeoutMs;
-  let rawOpen = 0;
+  const raw = new Set<RawSocket>();
+  const slots = options.slots ??
+    new TcpConnectionSlots(options.maxConnections ?? DEFAULT_LIMITS.maxTcpConnections);
+  let onAllClosed = () => {};
   // Counted before TLS, so a flood of handshakes is refused as cheaply as possible.
-  server.on("connection", (socket: { destroy(): void; once(e: string, f: () => void): void }) => {
-    if (rawOpen >= maxConnections) {
+  server.on("connection", (socket: RawSocket) => {
+    if (state.draining || !slots.take()) {
       socket.destroy();
-      options.onRefused?.();
+      if (!state.draining) options.onRefused?.();
       return;
     }
-    rawOpen++;
-    socket.once("close", () => rawOpen--);
+    raw.add(socket);
+    socket.once("close", () => {
+      raw.delete(socket);
+      slots.release();
+    });
   });
   server.on("secureConnection", (socket: Socket) => {
+    if (state.draining) {
+      socket.destroy();
+      return;
+    }
+    propagateReadStop(socket);
     const protocol = socket.alpnProtocol === "h2" ? "h2" : "http/1.1";
     const remote = formatAddr({
       hostname: socket.remoteAddress ?? "?",
@@ -108,43 +188,115 @@ export async function startTcpListener(options: TcpListenerOptions): Promise<Tcp
     );
     const counters = { bytesIn: 0, bytesOut: 0 };
     record.counters = counters;
-    socket[ENV] = { connection: record, remoteAddr: () => remote, counters, socket, active: 0 };
-    socket.setTimeout(headerTimeoutMs);
-    socket.on("timeout", () => {
-      if (socket[ENV]!.active === 0) socket.destroy();
-    });
+    const env: TcpEnv = {
+      connection: record,
+      remoteAddr: () => remote,
+      counters,
+      socket,
+      http1: protocol === "http/1.1",
+      active: 0,
+      deadline: undefined,
+      bytesAtDeadline: 0,
+    };
+    socket[ENV] = env;
+    setHeadDeadline(env, state);
+    // Counted from the start: request bytes that came with the handshake's last flight are read
+    // (and counted) before this event.
+    env.bytesAtDeadline = 0;
     sockets.add(socket);
     socket.once("close", () => {
+      clearTimeout(env.deadline);
       sockets.delete(socket);
       options.tracker.close(record, "TCP connection closed");
+      if (sockets.size === 0) onAllClosed();
     });
+  });
+  // A request head node:http could not parse (malformed, or over `maxHeadBytes`): answered, as
+  // far as HTTP/1.1 allows, then closed. Errors that are not about a request are just closed.
+  server.on("clientError", (error: Error & { code?: string }, socket: Socket) => {
+    const answer = clientErrorAnswer(error.code);
+    const env = socket[ENV];
+    if (answer === undefined || (env !== undefined && (!env.http1 || env.active > 0))) {
+      socket.destroy();
+      return;
+    }
+    if (env !== undefined) clearTimeout(env.deadline);
+    answerAndClose(socket, answer);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.hostname, () => resolve());
   });
   const address = server.address();
+  let stopped: Promise<void> | undefined;
   return {
     port: typeof address === "object" && address ? address.port : options.port,
-    async shutdown() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-      });
+    shutdown(timeoutMs = 5000) {
+      stopped ??= drain(timeoutMs);
+      return stopped;
     },
   };
+
+  async function drain(timeoutMs: number): Promise<void> {
+    state.draining = true;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const socket of sockets) {
+      if (socket[ENV]!.active === 0) socket.destroy();
+    }
+    if (sockets.size > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        onAllClosed = resolve;
+        timer = setTimeout(resolve, timeoutMs);
+      });
+      clearTimeout(timer);
+    }
+    for (const socket of sockets) socket.destroy();
+    for (const socket of raw) socket.destroy(); // handshakes still in progress
+    await closed;
+  }
 }
 
-async function handle(req: AnyRequest, res: AnyResponse, options: TcpListenerOptions) {
+/** Starts (or restarts) `env`'s head deadline: from now, a complete request head is due. */
+function setHeadDeadline(env: TcpEnv, state: ListenerState): void {
+  clearTimeout(env.deadline);
+  env.bytesAtDeadline = env.socket.bytesRead;
+  env.deadline = setTimeout(headDeadlinePassed, state.headerTimeoutMs, env, state);
+}
+
+function headDeadlinePassed(env: TcpEnv, state: ListenerState): void {
+  env.deadline = undefined;
+  if (env.active > 0) return;
+  // A head was begun: it gets 408 (as over HTTP/3). An idle connection is closed silently, since
+  // an unsolicited 408 would be read as the answer to the client's next request.
+  if (env.http1 && env.socket.bytesRead > env.bytesAtDeadline) {
+    answerAndClose(
+      env.socket,
+      rawJsonAnswer(
+        408,
+        "request_timeout",
+        `no complete request head within ${state.headerTimeoutMs} ms`,
+      ),
+    );
+  } else {
+    env.socket.destroy();
+  }
+}
+
+async function handle(req: AnyRequest, res: AnyResponse, state: ListenerState) {
   const env = (req.socket as Socket)[ENV];
   if (env === undefined) throw new Error("request on an untracked socket");
-  // While a request is in progress the connection is not idle: no header timeout.
-  if (env.active++ === 0) env.socket.setTimeout(0);
+  // While a request is in progress the connection has no head deadline.
+  if (env.active++ === 0) {
+    clearTimeout(env.deadline);
+    env.deadline = undefined;
+  }
   try {
-    await serveRequest(req, res, options, env);
+    await serveRequest(req, res, state, env);
   } finally {
     if (--env.active === 0) {
-      env.socket.setTimeout(options.headerTimeoutMs ?? DEFAULT_LIMITS.headerTimeoutMs);
+      if (!state.draining) setHeadDeadline(env, state);
+      else env.socket.destroySoon(); // once its last answer is out (HTTP/1.1's said `close`)
     }
   }
 }
@@ -152,12 +304,23 @@ async function handle(req: AnyRequest, res: AnyResponse, options: TcpListenerOpt
 async function serveRequest(
   req: AnyRequest,
   res: AnyResponse,
-  options: TcpListenerOptions,
+  state: ListenerState,
   env: TcpEnv,
 ) {
+  const method = req.method ?? "GET";
   const authority = (req.headers[":authority"] as string | undefined) ?? req.headers.host ??
     "localhost";
-  const method = req.method ?? "GET";
+  const target = requestUrl(authority, req.url ?? "/");
+  if (target.url === undefined) {
+    return writeResponse(
+      jsonError(400, "bad_request", target.error),
+      res,
+      method,
+      state,
+      env,
+      true,
+    );
+  }
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
     if (name.charCodeAt(0) === 0x3a || value === undefined) continue;
@@ -165,38 +328,65 @@ async function serveRequest(
     else headers.set(name, value);
   }
   const hasBody = method !== "GET" && method !== "HEAD";
-  const maxBody = options.maxBodyBytes ?? DEFAULT_LIMITS.maxBodyBytes;
   const declared = Number(req.headers["content-length"] ?? 0);
-  if (declared > maxBody) {
-    const error = new BodyTooLargeError(maxBody);
-    return writeResponse(
-      jsonError(413, "body_too_large", error.message),
-      res,
-      method,
-      options,
-      env,
-    );
+  if (declared > state.maxBodyBytes) {
+    // The body is not read: the connection closes after the answer rather than draining it.
+    const error = new BodyTooLargeError(state.maxBodyBytes);
+    return writeResponse(errorAnswer(error), res, method, state, env, true);
   }
-  const request = new Request(`https://${authority}${req.url}`, {
-    method,
-    headers,
-    body: hasBody
-      ? ReadableStream.from(countedBody(req as AsyncIterable<Uint8Array>, env, maxBody))
-      : null,
-    // @ts-ignore: needed for streaming request bodies
-    duplex: "half",
-  });
-  await writeResponse(await options.fetch(request, env), res, method, options, env);
+  const watch = hasBody
+    ? new BodyIdleWatch(state.bodyTimeoutMs, () => bodyStalled(req, res, state, env))
+    : undefined;
+  try {
+    const request = new Request(target.url, {
+      method,
+      headers,
+      body: watch
+        ? ReadableStream.from(countedBody(req as AsyncIterable<Uint8Array>, env, state, watch))
+        : null,
+      // @ts-ignore: needed for streaming request bodies
+      duplex: "half",
+    });
+    await writeResponse(await state.options.fetch(request, env), res, method, state, env);
+  } finally {
+    watch?.stop();
+  }
+}
+
+/**
+ * A request body stopped arriving: 408 if the answer has not begun (the connection then closes,
+ * the rest of the body will never come), else the exchange is cut. Either way the reader's wait
+ * ends with {@link BodyTimeoutError}, so the app stops too.
+ */
+function bodyStalled(req: AnyRequest, res: AnyResponse, state: ListenerState, env: TcpEnv) {
+  const error = new BodyTimeoutError(state.bodyTimeoutMs);
+  // The reader's wait fails with the error; nobody else may be listening for it.
+  req.on("error", () => {});
+  if (res.headersSent) {
+    req.destroy(error);
+    res.destroy?.();
+    return;
+  }
+  res.once("close", () => req.destroy(error)); // once the 408 is out, or the connection gone
+  writeResponse(errorAnswer(error), res, "POST", state, env, true).catch(() => res.destroy?.());
 }
 
 async function writeResponse(
   response: Response,
   res: AnyResponse,
   method: string,
-  options: TcpListenerOptions,
+  state: ListenerState,
   env: TcpEnv,
+  close = false,
 ): Promise<void> {
-  const out: Record<string, string | string[]> = { "alt-svc": options.altSvc };
+  // deno-lint-ignore no-explicit-any
+  const w = res as any;
+  if (w.headersSent || w.writableEnded || w.destroyed) {
+    // Answered already (a body that stalled got its 408 meanwhile): this answer is dropped.
+    response.body?.cancel().catch(() => {});
+    return;
+  }
+  const out: Record<string, string | string[]> = { "alt-svc": state.options.altSvc };
   for (const [name, value] of response.headers) {
     if (name === "set-cookie") {
       const list = out[name];
@@ -205,8 +395,8 @@ async function writeResponse(
       out[name] = value;
     }
   }
-  // deno-lint-ignore no-explicit-any
-  const w = res as any;
+  // HTTP/1.1 only: in HTTP/2 a connection header is malformed (RFC 9113 §8.2.2).
+  if ((close || state.draining) && env.http1) out.connection = "close";
   w.writeHead(response.status, out);
   if (response.body === null || method === "HEAD") {
     response.body?.cancel().catch(() => {});
@@ -216,23 +406,61 @@ async function writeResponse(
   for await (const chunk of response.body) {
     env.counters.bytesOut += chunk.length;
     if (!w.write(chunk)) {
-      // Wait for the socket to drain, or to close (then the loop's next write fails fast).
-      await new Promise((resolve) => {
-        w.once("drain", resolve);
-        w.once("close", resolve);
-      });
+      await writable(w);
       if (w.destroyed) break;
     }
   }
   w.end();
 }
 
-async function* countedBody(body: AsyncIterable<Uint8Array>, env: TcpEnv, maxBody: number) {
+/** Resolves when `w` can take more (`drain`) or is gone (`close`); leaves no listener behind. */
+function writable(w: {
+  once(event: string, f: () => void): void;
+  off(event: string, f: () => void): void;
+}): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      w.off("drain", done);
+      w.off("close", done);
+      resolve();
+    };
+    w.once("drain", done);
+    w.once("close", done);
+  });
+}
+
+/**
+ * The request body as the app reads it: counted, cut at the size limit, and watched for stalls
+ * (the watch's clock runs only while this waits for the client).
+ */
+async function* countedBody(
+  body: AsyncIterable<Uint8Array>,
+  env: TcpEnv,
+  state: ListenerState,
+  watch: BodyIdleWatch,
+) {
+  const chunks = body[Symbol.asyncIterator]();
   let received = 0;
-  for await (const chunk of body) {
-    env.counters.bytesIn += chunk.length;
-    received += chunk.length;
-    if (received > maxBody) throw new BodyTooLargeError(maxBody);
-    yield chunk;
+  let finished = false;
+  try {
+    while (true) {
+      watch.waiting();
+      const next = await chunks.next();
+      watch.arrived();
+      if (next.done) {
+        finished = true;
+        return;
+      }
+      const chunk = next.value;
+      env.counters.bytesIn += chunk.length;
+      received += chunk.length;
+      if (received > state.maxBodyBytes) throw new BodyTooLargeError(state.maxBodyBytes);
+      yield chunk;
+    }
+  } finally {
+    watch.stop();
+    // Abandoned early (an error, the limit, or the app cancelled): the request stream is
+    // destroyed, as `for await` would.
+    if (!finished) await chunks.return?.();
   }
 }

@@ -3,7 +3,7 @@
  * finished, idle keep-alive connections are closed at once, new connections are refused, and
  * whatever still runs at the deadline is cut. Also: waiting for a slow reader, many times over,
  * leaves no listener behind (no `MaxListenersExceededWarning`). A child process is SIGTERMed
- * mid-download in `tcp_hardening_memory_test.ts`.
+ * mid-download in `tcp_hardening_process_test.ts`.
  */
 
 import { strict as assert } from "node:assert";

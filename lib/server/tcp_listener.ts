@@ -23,15 +23,19 @@
 import { DEFAULT_LIMITS } from "../limits.ts";
 import https from "node:https";
 import http2 from "node:http2";
-import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { formatAddr } from "../addr.ts";
-import { BodyTimeoutError, BodyTooLargeError, errorAnswer, jsonError } from "../http_error.ts";
 import type { ConnectionTracker } from "../tracker/tracker.ts";
 import type { ConnectionEnv } from "../connection_env.ts";
-import { requestUrl } from "./request_url.ts";
 import { propagateReadStop } from "./tls_read_backpressure.ts";
-import { answerAndClose, BodyIdleWatch, clientErrorAnswer, rawJsonAnswer } from "./tcp_guards.ts";
+import { answerAndClose, clientErrorAnswer, rawJsonAnswer } from "./tcp_guards.ts";
+import {
+  type AnyRequest,
+  type AnyResponse,
+  type ExchangeSettings,
+  serveRequest,
+  type TcpEnv,
+} from "./tcp_exchange.ts";
 
 /** Options for the TCP listener. */
 export interface TcpListenerOptions {
@@ -100,36 +104,20 @@ export class TcpConnectionSlots {
 }
 
 const ENV = Symbol("connectionEnv");
-/** A TCP connection's env plus its body byte counters, requests in progress and head deadline. */
-interface TcpEnv extends ConnectionEnv {
-  readonly counters: { bytesIn: number; bytesOut: number };
-  readonly socket: TLSSocket;
-  readonly http1: boolean;
-  active: number;
-  /** The head deadline, while no request is in progress. */
-  deadline: ReturnType<typeof setTimeout> | undefined;
-  /** `socket.bytesRead` when the deadline was set: more by then means a head was begun. */
-  bytesAtDeadline: number;
-}
 type Socket = TLSSocket & { [ENV]?: TcpEnv };
-type AnyRequest = IncomingMessage | http2.Http2ServerRequest;
-type AnyResponse = ServerResponse | http2.Http2ServerResponse;
 /** What a raw connection offers before TLS. */
 type RawSocket = { destroy(): void; once(e: string, f: () => void): void };
 
 /** The listener's state shared by its connections. */
-interface ListenerState {
-  readonly options: TcpListenerOptions;
+interface ListenerState extends ExchangeSettings {
   readonly headerTimeoutMs: number;
-  readonly bodyTimeoutMs: number;
-  readonly maxBodyBytes: number;
-  draining: boolean;
 }
 
 /** Binds the TCP port and starts serving. */
 export async function startTcpListener(options: TcpListenerOptions): Promise<TcpListenerHandle> {
   const state: ListenerState = {
-    options,
+    fetch: options.fetch,
+    altSvc: options.altSvc,
     headerTimeoutMs: options.headerTimeoutMs ?? DEFAULT_LIMITS.headerTimeoutMs,
     bodyTimeoutMs: options.bodyTimeoutMs ?? DEFAULT_LIMITS.bodyTimeoutMs,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_LIMITS.maxBodyBytes,
@@ -298,169 +286,5 @@ async function handle(req: AnyRequest, res: AnyResponse, state: ListenerState) {
       if (!state.draining) setHeadDeadline(env, state);
       else env.socket.destroySoon(); // once its last answer is out (HTTP/1.1's said `close`)
     }
-  }
-}
-
-async function serveRequest(
-  req: AnyRequest,
-  res: AnyResponse,
-  state: ListenerState,
-  env: TcpEnv,
-) {
-  const method = req.method ?? "GET";
-  const authority = (req.headers[":authority"] as string | undefined) ?? req.headers.host ??
-    "localhost";
-  const target = requestUrl(authority, req.url ?? "/");
-  if (target.url === undefined) {
-    return writeResponse(
-      jsonError(400, "bad_request", target.error),
-      res,
-      method,
-      state,
-      env,
-      true,
-    );
-  }
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (name.charCodeAt(0) === 0x3a || value === undefined) continue;
-    if (Array.isArray(value)) { for (const v of value) headers.append(name, v); }
-    else headers.set(name, value);
-  }
-  const hasBody = method !== "GET" && method !== "HEAD";
-  const declared = Number(req.headers["content-length"] ?? 0);
-  if (declared > state.maxBodyBytes) {
-    // The body is not read: the connection closes after the answer rather than draining it.
-    const error = new BodyTooLargeError(state.maxBodyBytes);
-    return writeResponse(errorAnswer(error), res, method, state, env, true);
-  }
-  const watch = hasBody
-    ? new BodyIdleWatch(state.bodyTimeoutMs, () => bodyStalled(req, res, state, env))
-    : undefined;
-  try {
-    const request = new Request(target.url, {
-      method,
-      headers,
-      body: watch
-        ? ReadableStream.from(countedBody(req as AsyncIterable<Uint8Array>, env, state, watch))
-        : null,
-      // @ts-ignore: needed for streaming request bodies
-      duplex: "half",
-    });
-    await writeResponse(await state.options.fetch(request, env), res, method, state, env);
-  } finally {
-    watch?.stop();
-  }
-}
-
-/**
- * A request body stopped arriving: 408 if the answer has not begun (the connection then closes,
- * the rest of the body will never come), else the exchange is cut. Either way the reader's wait
- * ends with {@link BodyTimeoutError}, so the app stops too.
- */
-function bodyStalled(req: AnyRequest, res: AnyResponse, state: ListenerState, env: TcpEnv) {
-  const error = new BodyTimeoutError(state.bodyTimeoutMs);
-  // The reader's wait fails with the error; nobody else may be listening for it.
-  req.on("error", () => {});
-  if (res.headersSent) {
-    req.destroy(error);
-    res.destroy?.();
-    return;
-  }
-  res.once("close", () => req.destroy(error)); // once the 408 is out, or the connection gone
-  writeResponse(errorAnswer(error), res, "POST", state, env, true).catch(() => res.destroy?.());
-}
-
-async function writeResponse(
-  response: Response,
-  res: AnyResponse,
-  method: string,
-  state: ListenerState,
-  env: TcpEnv,
-  close = false,
-): Promise<void> {
-  // deno-lint-ignore no-explicit-any
-  const w = res as any;
-  if (w.headersSent || w.writableEnded || w.destroyed) {
-    // Answered already (a body that stalled got its 408 meanwhile): this answer is dropped.
-    response.body?.cancel().catch(() => {});
-    return;
-  }
-  const out: Record<string, string | string[]> = { "alt-svc": state.options.altSvc };
-  for (const [name, value] of response.headers) {
-    if (name === "set-cookie") {
-      const list = out[name];
-      out[name] = Array.isArray(list) ? [...list, value] : [value];
-    } else if (name !== "connection" && name !== "keep-alive" && name !== "transfer-encoding") {
-      out[name] = value;
-    }
-  }
-  // HTTP/1.1 only: in HTTP/2 a connection header is malformed (RFC 9113 §8.2.2).
-  if ((close || state.draining) && env.http1) out.connection = "close";
-  w.writeHead(response.status, out);
-  if (response.body === null || method === "HEAD") {
-    response.body?.cancel().catch(() => {});
-    w.end();
-    return;
-  }
-  for await (const chunk of response.body) {
-    env.counters.bytesOut += chunk.length;
-    if (!w.write(chunk)) {
-      await writable(w);
-      if (w.destroyed) break;
-    }
-  }
-  w.end();
-}
-
-/** Resolves when `w` can take more (`drain`) or is gone (`close`); leaves no listener behind. */
-function writable(w: {
-  once(event: string, f: () => void): void;
-  off(event: string, f: () => void): void;
-}): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      w.off("drain", done);
-      w.off("close", done);
-      resolve();
-    };
-    w.once("drain", done);
-    w.once("close", done);
-  });
-}
-
-/**
- * The request body as the app reads it: counted, cut at the size limit, and watched for stalls
- * (the watch's clock runs only while this waits for the client).
- */
-async function* countedBody(
-  body: AsyncIterable<Uint8Array>,
-  env: TcpEnv,
-  state: ListenerState,
-  watch: BodyIdleWatch,
-) {
-  const chunks = body[Symbol.asyncIterator]();
-  let received = 0;
-  let finished = false;
-  try {
-    while (true) {
-      watch.waiting();
-      const next = await chunks.next();
-      watch.arrived();
-      if (next.done) {
-        finished = true;
-        return;
-      }
-      const chunk = next.value;
-      env.counters.bytesIn += chunk.length;
-      received += chunk.length;
-      if (received > state.maxBodyBytes) throw new BodyTooLargeError(state.maxBodyBytes);
-      yield chunk;
-    }
-  } finally {
-    watch.stop();
-    // Abandoned early (an error, the limit, or the app cancelled): the request stream is
-    // destroyed, as `for await` would.
-    if (!finished) await chunks.return?.();
   }
 }

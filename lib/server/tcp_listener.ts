@@ -187,10 +187,9 @@ export async function startTcpListener(options: TcpListenerOptions): Promise<Tcp
       bytesAtDeadline: 0,
     };
     socket[ENV] = env;
-    setHeadDeadline(env, state);
-    // Counted from the start: request bytes that came with the handshake's last flight are read
+    // Bytes counted from 0: request bytes that came with the handshake's last flight are read
     // (and counted) before this event.
-    env.bytesAtDeadline = 0;
+    setHeadDeadline(env, state, 0);
     sockets.add(socket);
     socket.once("close", () => {
       clearTimeout(env.deadline);
@@ -245,10 +244,13 @@ export async function startTcpListener(options: TcpListenerOptions): Promise<Tcp
   }
 }
 
-/** Starts (or restarts) `env`'s head deadline: from now, a complete request head is due. */
-function setHeadDeadline(env: TcpEnv, state: ListenerState): void {
+/**
+ * Starts (or restarts) `env`'s head deadline: from now, a complete request head is due. Bytes
+ * read beyond `bytesRead` by then are a head begun.
+ */
+function setHeadDeadline(env: TcpEnv, state: ListenerState, bytesRead = env.socket.bytesRead) {
   clearTimeout(env.deadline);
-  env.bytesAtDeadline = env.socket.bytesRead;
+  env.bytesAtDeadline = bytesRead;
   env.deadline = setTimeout(headDeadlinePassed, state.headerTimeoutMs, env, state);
 }
 

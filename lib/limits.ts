@@ -15,6 +15,8 @@
 export interface ServerLimits {
   /** Open QUIC connections at once; further handshakes are refused. TCP has its own count. */
   maxConnections: number;
+  /** Open TCP connections at once (HTTPS and the lab's HTTPS together); more are closed at once. */
+  maxTcpConnections: number;
   /** Request streams one QUIC connection may have open at once (QUIC stream credit). */
   maxStreamsPerConnection: number;
   /** Largest request header section, in bytes (advertised as SETTINGS_MAX_FIELD_SECTION_SIZE). */
@@ -25,13 +27,14 @@ export interface ServerLimits {
   mutatingRequestsPerSecond: number;
   /**
    * Milliseconds a request stream may take to deliver its header section; a stream that sends
-   * nothing (slowloris) is answered 408 and its reading stopped when it runs out. Over TCP, the
-   * time a connection may go without a request in progress before it is closed.
+   * nothing (slowloris) is answered 408 and its reading stopped when it runs out. Over TCP, an
+   * absolute deadline from the handshake (or the end of the last response) to a complete request
+   * head; the TLS handshake itself has the same bound.
    */
   headerTimeoutMs: number;
   /**
-   * Milliseconds a request body may go without bytes while the server waits for them; a body
-   * that stops arriving is answered 408 (if no answer began) and its reading stopped.
+   * Milliseconds a request body may go without a byte arriving while it is being read; a stalled
+   * body is answered 408 (or its connection cut when the answer has begun).
    */
   bodyTimeoutMs: number;
   /** Concurrent client sessions in the migration lab's relay. */
@@ -82,6 +85,16 @@ export const LIMIT_DEFINITIONS: readonly LimitDefinition[] = [
     defaultValue: 10_000,
   },
   {
+    field: "maxTcpConnections",
+    flag: "--max-tcp-connections",
+    envVar: "QUIC_MAX_TCP_CONNECTIONS",
+    description:
+      "TCP connections open at once (HTTPS and the lab's HTTPS together); more are closed before the TLS handshake",
+    min: 1,
+    max: 1_000_000,
+    defaultValue: 1024,
+  },
+  {
     field: "maxStreamsPerConnection",
     flag: "--max-streams",
     envVar: "QUIC_MAX_STREAMS",
@@ -125,7 +138,7 @@ export const LIMIT_DEFINITIONS: readonly LimitDefinition[] = [
     flag: "--header-timeout",
     envVar: "QUIC_HEADER_TIMEOUT",
     description:
-      "ms for a request head: an HTTP/3 stream then gets 408, an idle TCP connection is closed (slowloris)",
+      "ms for a request head (slowloris), from a stream's start or a TCP connection's handshake or last response; then 408 and, over TCP, the connection closed",
     min: 100,
     max: 600_000,
     defaultValue: 10_000,
@@ -134,7 +147,8 @@ export const LIMIT_DEFINITIONS: readonly LimitDefinition[] = [
     field: "bodyTimeoutMs",
     flag: "--body-timeout",
     envVar: "QUIC_BODY_TIMEOUT",
-    description: "ms a request body may stall (no bytes); then 408 and its reading is stopped",
+    description:
+      "ms a request body may go without a byte while it is read; then 408 (or the exchange cut once the answer has begun)",
     min: 100,
     max: 600_000,
     defaultValue: 10_000,

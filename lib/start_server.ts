@@ -26,7 +26,7 @@ import { HistoryStore } from "./store/history_store.ts";
 import { logTrackerEvents } from "./server/log_events.ts";
 import { MigrationWatcher } from "./server/migration_watcher.ts";
 import { startQuicListener } from "./server/quic_listener.ts";
-import { startTcpListener } from "./server/tcp_listener.ts";
+import { startTcpListener, TcpConnectionSlots } from "./server/tcp_listener.ts";
 import { defaultLimits, type ServerLimits } from "./limits.ts";
 import type { DashboardVisibility } from "./access/visibility.ts";
 
@@ -109,7 +109,10 @@ export interface RunningServer {
   readonly certificates: ServerCertificates & { caPem?: string };
   /** The connection history store, or undefined when persistence is off. */
   readonly history: HistoryStore | undefined;
-  /** GOAWAY and drain HTTP/3 for up to `timeoutMs`, close TCP, release the ports. */
+  /**
+   * Drains both transports for up to `timeoutMs` (HTTP/3: GOAWAY; TCP: no new connections, idle
+   * ones closed, answers in flight finished), then closes what is left and releases the ports.
+   */
   shutdown(timeoutMs?: number): Promise<void>;
 }
 
@@ -215,6 +218,8 @@ async function startListeners(
   });
   const port = quic.addr.port;
   listening.port = port;
+  /** One cap for the TCP connections of both HTTPS listeners (the main port and the lab's). */
+  const tcpSlots = new TcpConnectionSlots(limits.maxTcpConnections);
   /** HTTPS on TCP `tcpPort`, advertising HTTP/3 on the same port number. */
   // Behind a balancer, clients reach HTTP/3 on the balancer's port, not this node's.
   const balancerPort = options.cluster?.balancer === undefined
@@ -229,11 +234,13 @@ async function startListeners(
       fetch: app.fetch,
       tracker,
       altSvc: `h3=":${altSvcPort}"; ma=86400`,
-      maxConnections: limits.maxConnections,
+      slots: tcpSlots,
       maxBodyBytes: limits.maxBodyBytes,
+      maxHeadBytes: limits.maxFieldSectionSize,
       onRefused: () => metrics.countRefused("tcp"),
       http2: options.tcpHttp2,
       headerTimeoutMs: limits.headerTimeoutMs,
+      bodyTimeoutMs: limits.bodyTimeoutMs,
     });
   let tcp;
   try {
@@ -284,9 +291,9 @@ async function startListeners(
     } catch (error) {
       await Promise.all([
         quic.shutdown(0),
-        tcp.shutdown(),
+        tcp.shutdown(0),
         relay?.close(),
-        ...labTcp.map((listener) => listener.shutdown()),
+        ...labTcp.map((listener) => listener.shutdown(0)),
       ]);
       throw error;
     }
@@ -305,8 +312,8 @@ async function startListeners(
     async shutdown(timeoutMs = 5000) {
       await Promise.all([
         quic.shutdown(timeoutMs),
-        tcp.shutdown(),
-        ...labTcp.map((listener) => listener.shutdown()),
+        tcp.shutdown(timeoutMs),
+        ...labTcp.map((listener) => listener.shutdown(timeoutMs)),
       ]);
       await relay?.close();
       watcher.stop();

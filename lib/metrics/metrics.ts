@@ -188,7 +188,7 @@ export class Metrics {
     family(
       "quic_connections_refused_total",
       "counter",
-      "Connections refused because --max-connections were open, by transport.",
+      "Connections refused at the cap (--max-connections for QUIC, --max-tcp-connections for TCP), by transport.",
     );
     for (const transport of ["quic", "tcp"] as const) {
       out.push(

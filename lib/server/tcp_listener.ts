@@ -11,18 +11,31 @@
  * nghttp2 (`find_stream_on_goaway_func: Assertion 'stream->closed_next == NULL'`,
  * denoland/deno#36788), before any JavaScript runs, so nothing here could catch it; `h2load`
  * triggers it within two runs. `node:https` (HTTP/1.1) does not use nghttp2.
+ *
+ * What one client may hold is bounded here: connections (`maxConnections`, counted before TLS),
+ * the time to a complete request head (an absolute deadline, not an idle timer that each byte
+ * resets), the time a request body may stall, and memory (request bodies are read only as fast
+ * as their answers can be written; see `tls_read_backpressure.ts`). Shutdown drains: in-flight
+ * answers finish, idle connections close, and whatever remains is cut at the deadline.
  * @module
  */
 
 import { DEFAULT_LIMITS } from "../limits.ts";
 import https from "node:https";
 import http2 from "node:http2";
-import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { formatAddr } from "../addr.ts";
-import { BodyTooLargeError, jsonError } from "../http_error.ts";
 import type { ConnectionTracker } from "../tracker/tracker.ts";
 import type { ConnectionEnv } from "../connection_env.ts";
+import { propagateReadStop } from "./tls_read_backpressure.ts";
+import { answerAndClose, clientErrorAnswer, rawJsonAnswer } from "./tcp_guards.ts";
+import {
+  type AnyRequest,
+  type AnyResponse,
+  type ExchangeSettings,
+  serveRequest,
+  type TcpEnv,
+} from "./tcp_exchange.ts";
 
 /** Options for the TCP listener. */
 export interface TcpListenerOptions {
@@ -34,66 +47,121 @@ export interface TcpListenerOptions {
   tracker: ConnectionTracker;
   /** The `Alt-Svc` value to advertise, e.g. `h3=":9443"; ma=86400`. */
   altSvc: string;
-  /** TCP connections open at once; further ones are closed at once (default: `lib/limits.ts`). */
+  /**
+   * TCP connections open at once; further ones are closed at once, before TLS (default:
+   * `lib/limits.ts`). Ignored when `slots` is given.
+   */
   maxConnections?: number;
-  /** Called when a connection is refused because of `maxConnections`. */
+  /** A connection count shared with other listeners, so that one cap covers them all. */
+  slots?: TcpConnectionSlots;
+  /** Called when a connection is refused because of the connection cap. */
   onRefused?: () => void;
   /** Largest request body, in bytes; more gets 413 (default: `lib/limits.ts`). */
   maxBodyBytes?: number;
+  /** Largest HTTP/1.1 request head, in bytes; more gets 431 (default: `lib/limits.ts`). */
+  maxHeadBytes?: number;
   /** Offer HTTP/2 (ALPN h2) besides HTTP/1.1; off by default (see the module note). */
   http2?: boolean;
   /**
-   * Milliseconds a connection may go without a request in progress (default: `lib/limits.ts`): from the
-   * handshake, or the end of its last response, to its next complete request head. A slowloris
-   * (a head trickled in, or never) or a forgotten keep-alive connection is closed then.
-   * (Deno's `node:https` does not apply `headersTimeout`, so this is done on the socket.)
+   * Milliseconds for the TLS handshake, and then from the handshake, or from the end of the last
+   * response, to the next complete request head (default: `lib/limits.ts`). An absolute deadline:
+   * a head trickled a byte at a time gets 408 and the connection closed; an idle one is closed.
    */
   headerTimeoutMs?: number;
+  /** Milliseconds a request body may go without a byte while it is read (default: `lib/limits.ts`). */
+  bodyTimeoutMs?: number;
 }
 
 /** A running TCP listener. */
 export interface TcpListenerHandle {
   readonly port: number;
-  shutdown(): Promise<void>;
+  /**
+   * Stops accepting, closes idle connections, lets answers in flight finish for up to
+   * `timeoutMs` (closing each connection after its last one), then closes what is left.
+   */
+  shutdown(timeoutMs?: number): Promise<void>;
+}
+
+/** Open TCP connections against a cap; listeners given the same instance share the cap. */
+export class TcpConnectionSlots {
+  #open = 0;
+  /** @param max connections open at once */
+  constructor(readonly max: number) {}
+  /** Connections open now. */
+  get open(): number {
+    return this.#open;
+  }
+  /** Takes a slot; false when all are taken. */
+  take(): boolean {
+    if (this.#open >= this.max) return false;
+    this.#open++;
+    return true;
+  }
+  /** Gives a slot back. */
+  release(): void {
+    this.#open--;
+  }
 }
 
 const ENV = Symbol("connectionEnv");
-/** A TCP connection's env plus its body byte counters and its requests in progress. */
-interface TcpEnv extends ConnectionEnv {
-  readonly counters: { bytesIn: number; bytesOut: number };
-  readonly socket: TLSSocket;
-  active: number;
-}
 type Socket = TLSSocket & { [ENV]?: TcpEnv };
-type AnyRequest = IncomingMessage | http2.Http2ServerRequest;
-type AnyResponse = ServerResponse | http2.Http2ServerResponse;
+/** What a raw connection offers before TLS. */
+type RawSocket = { destroy(): void; once(e: string, f: () => void): void };
+
+/** The listener's state shared by its connections. */
+interface ListenerState extends ExchangeSettings {
+  readonly headerTimeoutMs: number;
+}
 
 /** Binds the TCP port and starts serving. */
 export async function startTcpListener(options: TcpListenerOptions): Promise<TcpListenerHandle> {
+  const state: ListenerState = {
+    fetch: options.fetch,
+    altSvc: options.altSvc,
+    headerTimeoutMs: options.headerTimeoutMs ?? DEFAULT_LIMITS.headerTimeoutMs,
+    bodyTimeoutMs: options.bodyTimeoutMs ?? DEFAULT_LIMITS.bodyTimeoutMs,
+    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_LIMITS.maxBodyBytes,
+    draining: false,
+  };
   const onRequest = (req: AnyRequest, res: AnyResponse) => {
-    handle(req, res, options).catch(() => {
+    handle(req, res, state).catch(() => {
       res.destroy?.();
     });
   };
-  const tls = { cert: options.cert, key: options.key };
+  const tls = {
+    cert: options.cert,
+    key: options.key,
+    // The TLS handshake gets the same bound as the request head that follows it.
+    handshakeTimeout: state.headerTimeoutMs,
+    maxHeaderSize: options.maxHeadBytes ?? DEFAULT_LIMITS.maxFieldSectionSize,
+  };
   const server = options.http2
     ? http2.createSecureServer({ ...tls, allowHTTP1: true }, onRequest)
     : https.createServer(tls, onRequest);
   const sockets = new Set<Socket>();
-  const maxConnections = options.maxConnections ?? DEFAULT_LIMITS.maxConnections;
-  const headerTimeoutMs = options.headerTimeoutMs ?? DEFAULT_LIMITS.headerTimeoutMs;
-  let rawOpen = 0;
+  const raw = new Set<RawSocket>();
+  const slots = options.slots ??
+    new TcpConnectionSlots(options.maxConnections ?? DEFAULT_LIMITS.maxTcpConnections);
+  let onAllClosed = () => {};
   // Counted before TLS, so a flood of handshakes is refused as cheaply as possible.
-  server.on("connection", (socket: { destroy(): void; once(e: string, f: () => void): void }) => {
-    if (rawOpen >= maxConnections) {
+  server.on("connection", (socket: RawSocket) => {
+    if (state.draining || !slots.take()) {
       socket.destroy();
-      options.onRefused?.();
+      if (!state.draining) options.onRefused?.();
       return;
     }
-    rawOpen++;
-    socket.once("close", () => rawOpen--);
+    raw.add(socket);
+    socket.once("close", () => {
+      raw.delete(socket);
+      slots.release();
+    });
   });
   server.on("secureConnection", (socket: Socket) => {
+    if (state.draining) {
+      socket.destroy();
+      return;
+    }
+    propagateReadStop(socket);
     const protocol = socket.alpnProtocol === "h2" ? "h2" : "http/1.1";
     const remote = formatAddr({
       hostname: socket.remoteAddress ?? "?",
@@ -108,135 +176,121 @@ export async function startTcpListener(options: TcpListenerOptions): Promise<Tcp
     );
     const counters = { bytesIn: 0, bytesOut: 0 };
     record.counters = counters;
-    socket[ENV] = { connection: record, remoteAddr: () => remote, counters, socket, active: 0 };
-    socket.setTimeout(headerTimeoutMs);
-    socket.on("timeout", () => {
-      if (socket[ENV]!.active === 0) socket.destroy();
-    });
+    const env: TcpEnv = {
+      connection: record,
+      remoteAddr: () => remote,
+      counters,
+      socket,
+      http1: protocol === "http/1.1",
+      active: 0,
+      deadline: undefined,
+      bytesAtDeadline: 0,
+    };
+    socket[ENV] = env;
+    // Bytes counted from 0: request bytes that came with the handshake's last flight are read
+    // (and counted) before this event.
+    setHeadDeadline(env, state, 0);
     sockets.add(socket);
     socket.once("close", (hadError: boolean) => {
+      clearTimeout(env.deadline);
       sockets.delete(socket);
       options.tracker.close(
         record,
         hadError ? "TCP connection closed on an error" : "TCP connection closed",
         hadError ? "error" : "normal",
       );
+      if (sockets.size === 0) onAllClosed();
     });
+  });
+  // A request head node:http could not parse (malformed, or over `maxHeadBytes`): answered, as
+  // far as HTTP/1.1 allows, then closed. Errors that are not about a request are just closed.
+  server.on("clientError", (error: Error & { code?: string }, socket: Socket) => {
+    const answer = clientErrorAnswer(error.code);
+    const env = socket[ENV];
+    if (answer === undefined || (env !== undefined && (!env.http1 || env.active > 0))) {
+      socket.destroy();
+      return;
+    }
+    if (env !== undefined) clearTimeout(env.deadline);
+    answerAndClose(socket, answer);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.hostname, () => resolve());
   });
   const address = server.address();
+  let stopped: Promise<void> | undefined;
   return {
     port: typeof address === "object" && address ? address.port : options.port,
-    async shutdown() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-      });
+    shutdown(timeoutMs = 5000) {
+      stopped ??= drain(timeoutMs);
+      return stopped;
     },
   };
+
+  async function drain(timeoutMs: number): Promise<void> {
+    state.draining = true;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const socket of sockets) {
+      if (socket[ENV]!.active === 0) socket.destroy();
+    }
+    if (sockets.size > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        onAllClosed = resolve;
+        timer = setTimeout(resolve, timeoutMs);
+      });
+      clearTimeout(timer);
+    }
+    for (const socket of sockets) socket.destroy();
+    for (const socket of raw) socket.destroy(); // handshakes still in progress
+    await closed;
+  }
 }
 
-async function handle(req: AnyRequest, res: AnyResponse, options: TcpListenerOptions) {
+/**
+ * Starts (or restarts) `env`'s head deadline: from now, a complete request head is due. Bytes
+ * read beyond `bytesRead` by then are a head begun.
+ */
+function setHeadDeadline(env: TcpEnv, state: ListenerState, bytesRead = env.socket.bytesRead) {
+  clearTimeout(env.deadline);
+  env.bytesAtDeadline = bytesRead;
+  env.deadline = setTimeout(headDeadlinePassed, state.headerTimeoutMs, env, state);
+}
+
+function headDeadlinePassed(env: TcpEnv, state: ListenerState): void {
+  env.deadline = undefined;
+  if (env.active > 0) return;
+  // A head was begun: it gets 408 (as over HTTP/3). An idle connection is closed silently, since
+  // an unsolicited 408 would be read as the answer to the client's next request.
+  if (env.http1 && env.socket.bytesRead > env.bytesAtDeadline) {
+    answerAndClose(
+      env.socket,
+      rawJsonAnswer(
+        408,
+        "request_timeout",
+        `no complete request head within ${state.headerTimeoutMs} ms`,
+      ),
+    );
+  } else {
+    env.socket.destroy();
+  }
+}
+
+async function handle(req: AnyRequest, res: AnyResponse, state: ListenerState) {
   const env = (req.socket as Socket)[ENV];
   if (env === undefined) throw new Error("request on an untracked socket");
-  // While a request is in progress the connection is not idle: no header timeout.
-  if (env.active++ === 0) env.socket.setTimeout(0);
+  // While a request is in progress the connection has no head deadline.
+  if (env.active++ === 0) {
+    clearTimeout(env.deadline);
+    env.deadline = undefined;
+  }
   try {
-    await serveRequest(req, res, options, env);
+    await serveRequest(req, res, state, env);
   } finally {
     if (--env.active === 0) {
-      env.socket.setTimeout(options.headerTimeoutMs ?? DEFAULT_LIMITS.headerTimeoutMs);
+      if (!state.draining) setHeadDeadline(env, state);
+      else env.socket.destroySoon(); // once its last answer is out (HTTP/1.1's said `close`)
     }
-  }
-}
-
-async function serveRequest(
-  req: AnyRequest,
-  res: AnyResponse,
-  options: TcpListenerOptions,
-  env: TcpEnv,
-) {
-  const authority = (req.headers[":authority"] as string | undefined) ?? req.headers.host ??
-    "localhost";
-  const method = req.method ?? "GET";
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (name.charCodeAt(0) === 0x3a || value === undefined) continue;
-    if (Array.isArray(value)) { for (const v of value) headers.append(name, v); }
-    else headers.set(name, value);
-  }
-  const hasBody = method !== "GET" && method !== "HEAD";
-  const maxBody = options.maxBodyBytes ?? DEFAULT_LIMITS.maxBodyBytes;
-  const declared = Number(req.headers["content-length"] ?? 0);
-  if (declared > maxBody) {
-    const error = new BodyTooLargeError(maxBody);
-    return writeResponse(
-      jsonError(413, "body_too_large", error.message),
-      res,
-      method,
-      options,
-      env,
-    );
-  }
-  const request = new Request(`https://${authority}${req.url}`, {
-    method,
-    headers,
-    body: hasBody
-      ? ReadableStream.from(countedBody(req as AsyncIterable<Uint8Array>, env, maxBody))
-      : null,
-    // @ts-ignore: needed for streaming request bodies
-    duplex: "half",
-  });
-  await writeResponse(await options.fetch(request, env), res, method, options, env);
-}
-
-async function writeResponse(
-  response: Response,
-  res: AnyResponse,
-  method: string,
-  options: TcpListenerOptions,
-  env: TcpEnv,
-): Promise<void> {
-  const out: Record<string, string | string[]> = { "alt-svc": options.altSvc };
-  for (const [name, value] of response.headers) {
-    if (name === "set-cookie") {
-      const list = out[name];
-      out[name] = Array.isArray(list) ? [...list, value] : [value];
-    } else if (name !== "connection" && name !== "keep-alive" && name !== "transfer-encoding") {
-      out[name] = value;
-    }
-  }
-  // deno-lint-ignore no-explicit-any
-  const w = res as any;
-  w.writeHead(response.status, out);
-  if (response.body === null || method === "HEAD") {
-    response.body?.cancel().catch(() => {});
-    w.end();
-    return;
-  }
-  for await (const chunk of response.body) {
-    env.counters.bytesOut += chunk.length;
-    if (!w.write(chunk)) {
-      // Wait for the socket to drain, or to close (then the loop's next write fails fast).
-      await new Promise((resolve) => {
-        w.once("drain", resolve);
-        w.once("close", resolve);
-      });
-      if (w.destroyed) break;
-    }
-  }
-  w.end();
-}
-
-async function* countedBody(body: AsyncIterable<Uint8Array>, env: TcpEnv, maxBody: number) {
-  let received = 0;
-  for await (const chunk of body) {
-    env.counters.bytesIn += chunk.length;
-    received += chunk.length;
-    if (received > maxBody) throw new BodyTooLargeError(maxBody);
-    yield chunk;
   }
 }

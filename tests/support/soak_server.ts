@@ -48,6 +48,8 @@ export interface ServerProcess {
   readonly pid: number;
   /** The admin token from `<data-dir>/admin-token`. */
   readonly adminToken: string;
+  /** Its development CA in PEM, for clients to trust. */
+  readonly caPem: string;
   /** Its metrics, fetched now over HTTPS (TCP, so HTTP/3 counts are not disturbed). */
   metrics(): Promise<Map<string, number>>;
   /** A JSON API answer over HTTPS (TCP). */
@@ -66,6 +68,8 @@ export interface ServerProcess {
   collectGarbage(): Promise<void>;
   /** The last lines the process printed, for failure messages. */
   tail(): string;
+  /** Its exit code, once it has exited. */
+  readonly exited: Promise<number>;
   /** SIGTERM, then waits (bounded) for the exit; returns its code. Removes the data directory. */
   stop(): Promise<number>;
 }
@@ -94,7 +98,7 @@ export async function spawnServer(
       ...["--host", "127.0.0.1", "--port", String(port), "--lab-port", String(labPort)],
       ...["--data-dir", dataDir, ...extraArgs],
     ],
-    cwd: new URL("..", import.meta.url),
+    cwd: new URL("../..", import.meta.url),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -148,6 +152,7 @@ export async function spawnServer(
       labPort,
       pid: child.pid,
       adminToken,
+      caPem,
       metrics: async () => parseMetrics(await (await get("/metrics")).text()),
       getJson: async (path) => await (await get(path)).json(),
       client: (options = {}) =>
@@ -169,9 +174,14 @@ export async function spawnServer(
         return within(collectGarbage(inspectPort), 10_000, "a garbage collection");
       },
       tail,
+      exited: child.status.then((status) => status.code),
       async stop() {
         http.close();
-        child.kill("SIGTERM");
+        try {
+          child.kill("SIGTERM");
+        } catch {
+          // exited already (a test signalled it itself)
+        }
         try {
           return (await within(child.status, 15_000, `the server's exit:\n${tail()}`)).code;
         } catch (error) {

@@ -63,6 +63,13 @@ export async function runCluster(args: string[], io: ClusterIO = {}): Promise<nu
     stdout(CLUSTER_HELP);
     return 0;
   }
+  if (Deno.permissions.querySync({ name: "run" }).state !== "granted") {
+    stderr(
+      "error: cluster starts programs (redis-server, nginx, the nodes) and needs --allow-run " +
+        "(deno task cluster has it; a binary needs deno compile --allow-run)",
+    );
+    return 2;
+  }
   const found = findPrerequisites(
     { redis: options.redisUrl === undefined },
     (name) => findExecutable(name),

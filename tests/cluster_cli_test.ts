@@ -292,6 +292,13 @@ Deno.test("cluster: a bad option, or an address this machine lacks, is one line 
       /^error: --addresses: 198\.51\.100\.7 is not an address of this machine/,
     ],
   ];
+  // A balancer port another program holds: found before anything starts.
+  const holder = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held = (holder.addr as Deno.NetAddr).port;
+  cases.push([
+    ["--balancer-port", String(held)],
+    new RegExp(`^error: --balancer-port ${held} is in use on 127\\.0\\.0\\.1 \\(TCP or UDP\\)`),
+  ]);
   // Without --allow-run (as a binary compiled without it): said plainly, not a stack trace.
   cases.push([["--deny-run"], /^error: cluster starts programs .* needs --allow-run/]);
   for (const [args, expected] of cases) {
@@ -315,4 +322,5 @@ Deno.test("cluster: a bad option, or an address this machine lacks, is one line 
     assert.match(stderr, expected);
     assert.equal(new TextDecoder().decode(output.stdout), "", "nothing started");
   }
+  holder.close();
 });

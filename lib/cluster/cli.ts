@@ -27,7 +27,13 @@ import {
   planNodes,
 } from "./options.ts";
 import { findExecutable, findPrerequisites, streamModulePresent } from "./prerequisites.ts";
-import { describeStatus, freePortOn, isLocalAddress, type ManagedProcess } from "./processes.ts";
+import {
+  describeStatus,
+  freePortOn,
+  isLocalAddress,
+  type ManagedProcess,
+  portIsFree,
+} from "./processes.ts";
 import { nodeReady, spawnNode, startNginx, startRedis } from "./parts.ts";
 
 /** Where `cluster` writes; every field defaults to the process's own. */
@@ -85,6 +91,11 @@ export async function runCluster(args: string[], io: ClusterIO = {}): Promise<nu
       stderr(`error: --addresses: ${ip} is not an address of this machine (see cluster --help)`);
       return 2;
     }
+  }
+  const taken = takenAddress(options);
+  if (taken !== undefined) {
+    stderr(`error: ${taken} (see cluster --help)`);
+    return 2;
   }
   options.dataDir = absolutePath(options.dataDir);
 
@@ -273,6 +284,18 @@ function printSummary(options: ClusterOptions, ready: Ready, out: (line: string)
     "   Ctrl-C stops everything.",
   );
   for (const line of lines) out(line);
+}
+
+/** The first address the cluster needs that another program holds, as one line, or undefined. */
+function takenAddress(options: ClusterOptions): string | undefined {
+  const { balancer, nodes } = options.addresses;
+  if (!portIsFree(balancer, options.balancerPort)) {
+    return `--balancer-port ${options.balancerPort} is in use on ${balancer} (TCP or UDP)`;
+  }
+  const busy = nodes.find((ip) => !portIsFree(ip, options.port));
+  return busy === undefined
+    ? undefined
+    : `--port ${options.port} is in use on ${busy} (TCP or UDP)`;
 }
 
 /** `path` made absolute against the working directory (nginx reads paths from its own prefix). */

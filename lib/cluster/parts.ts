@@ -153,6 +153,8 @@ export async function startNginx(
   await Deno.mkdir(runDir, { recursive: true });
   const configPath = `${runDir}/nginx.conf`;
   const errorLog = `${runDir}/nginx-error.log`;
+  const pidFile = `${runDir}/nginx.pid`;
+  await Deno.remove(pidFile).catch(() => {});
   await Deno.writeTextFile(
     configPath,
     nginxStreamConfig({
@@ -173,6 +175,9 @@ export async function startNginx(
     onSpawn,
   );
   try {
+    // nginx writes its pid file only once its listening sockets are bound: a TCP accept alone
+    // could come from another program on that port.
+    await waitForFile(pidFile, String(process.pid), SERVICE_READY_MS, process);
     await waitForTcp(plan.listenIp, plan.listenPort, SERVICE_READY_MS, process.exited);
     return { process, configPath };
   } catch (error) {
@@ -182,4 +187,21 @@ export async function startNginx(
     const why = lastLine || (error instanceof Error ? error.message : String(error));
     throw new Error(`nginx did not start on ${plan.listen}: ${why}`);
   }
+}
+
+/** Resolves once `path` holds `content` (trimmed), within `timeoutMs`, unless `process` exits. */
+async function waitForFile(
+  path: string,
+  content: string,
+  timeoutMs: number,
+  process: ManagedProcess,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 0; attempt < 10_000 && Date.now() < deadline; attempt++) {
+    if (process.hasExited) throw new Error(`${process.name} exited`);
+    const text = await Deno.readTextFile(path).catch(() => "");
+    if (text.trim() === content) return;
+    await Promise.race([process.exited, new Promise((resolve) => setTimeout(resolve, 50))]);
+  }
+  throw new Error(`${path} did not appear within ${timeoutMs} ms`);
 }

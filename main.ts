@@ -7,6 +7,7 @@
 import { chromiumCommand } from "./lib/chromium_command.ts";
 import { configOrExit } from "./lib/cli/config.ts";
 import { advertisesPreferredAddress, balancerSources } from "./lib/cli/cluster_options.ts";
+import { runCluster } from "./lib/cluster/cli.ts";
 import { runMigrate } from "./lib/migrate/cli.ts";
 import { runNetlab } from "./lib/netlab/cli.ts";
 import { startServer } from "./lib/start_server.ts";
@@ -14,6 +15,7 @@ import { startServer } from "./lib/start_server.ts";
 if (import.meta.main) {
   if (Deno.args[0] === "migrate") Deno.exit(await runMigrate(Deno.args.slice(1)));
   if (Deno.args[0] === "netlab") Deno.exit(await runNetlab(Deno.args.slice(1)));
+  if (Deno.args[0] === "cluster") Deno.exit(await runCluster(Deno.args.slice(1)));
   const config = configOrExit(Deno.args, Deno.env.toObject());
   let server;
   try {

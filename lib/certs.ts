@@ -91,10 +91,13 @@ interface CertificateAuthority {
  *
  * @param dataDir The server's data directory; files go to `<dataDir>/certs/`.
  * @param now The current time (a parameter so tests can move the clock).
+ * @param extraIpAddresses More IP addresses the leaf must cover (a cluster's balancer and
+ *   nodes); a stored leaf that lacks one is replaced.
  */
 export async function ensureDevCertificates(
   dataDir: string,
   now: Date = new Date(),
+  extraIpAddresses: readonly string[] = [],
 ): Promise<DevCertificates> {
   const dir = joinPath(dataDir, "certs");
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
@@ -111,7 +114,8 @@ export async function ensureDevCertificates(
     await Deno.writeTextFile(caPath, authority.pem);
   }
 
-  const existing = await readReusableLeaf(certPath, keyPath, authority, now);
+  const names = devGeneralNames(extraIpAddresses);
+  const existing = await readReusableLeaf(certPath, keyPath, authority, now, names);
   if (existing) {
     return {
       ...existing,
@@ -124,7 +128,7 @@ export async function ensureDevCertificates(
   }
 
   const leafKeys = await generateKeyPair();
-  const leaf = await createLeaf(authority, leafKeys.publicKey, now, leafNotAfter);
+  const leaf = await createLeaf(authority, leafKeys.publicKey, now, leafNotAfter, names);
   const certPem = `${leaf.toString("pem")}\n${authority.pem}`;
   const keyPem = await exportPrivateKeyPem(leafKeys.privateKey);
   await writePrivateFile(keyPath, keyPem);
@@ -207,6 +211,7 @@ async function readReusableLeaf(
   keyPath: string,
   authority: CertificateAuthority,
   now: Date,
+  names: x509.JsonGeneralNames,
 ): Promise<Omit<ServerCertificates, "certPath" | "keyPath"> | undefined> {
   const storedChainPem = await readTextIfExists(certPath);
   const keyPem = await readTextIfExists(keyPath);
@@ -217,7 +222,7 @@ async function readReusableLeaf(
     const leaf = new x509.X509Certificate(leafPem);
     const renewAt = new Date(now.getTime() + RENEW_BEFORE_MS);
     if (!isValidBetween(leaf, now, renewAt)) return undefined;
-    if (!coversDevNames(leaf)) return undefined;
+    if (!coversNames(leaf, names)) return undefined;
     const signedByCa = await leaf.verify(
       { publicKey: authority.certificate.publicKey, signatureOnly: true },
       crypto,
@@ -265,6 +270,7 @@ async function createLeaf(
   publicKey: CryptoKey,
   now: Date,
   notAfter: Date,
+  names: x509.JsonGeneralNames,
 ): Promise<x509.X509Certificate> {
   return await x509.X509CertificateGenerator.create({
     subject: "CN=localhost",
@@ -278,30 +284,31 @@ async function createLeaf(
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
-      new x509.SubjectAlternativeNameExtension(devGeneralNames(), false),
+      new x509.SubjectAlternativeNameExtension(names, false),
       await x509.SubjectKeyIdentifierExtension.create(publicKey, false, crypto),
       await x509.AuthorityKeyIdentifierExtension.create(authority.certificate, false, crypto),
     ],
   }, crypto);
 }
 
-/** True when the certificate's SANs include every development name (compared as DER). */
-function coversDevNames(leaf: x509.X509Certificate): boolean {
+/** True when the certificate's SANs include every one of `names` (compared as DER). */
+function coversNames(leaf: x509.X509Certificate, names: x509.JsonGeneralNames): boolean {
   const san = leaf.getExtension(x509.SubjectAlternativeNameExtension);
   if (!san) return false;
   const present = new Set(
     san.names.items.map((name) => bytesToBase64(new Uint8Array(name.rawData))),
   );
-  return devGeneralNames().every((name) =>
+  return names.every((name) =>
     present.has(bytesToBase64(new Uint8Array(new x509.GeneralName(name.type, name.value).rawData)))
   );
 }
 
-/** The development leaf's subject alternative names. */
-function devGeneralNames(): x509.JsonGeneralNames {
+/** The development leaf's subject alternative names, plus `extraIps` not already among them. */
+function devGeneralNames(extraIps: readonly string[] = []): x509.JsonGeneralNames {
+  const ips = [...new Set([...DEV_IP_ADDRESSES, ...extraIps])];
   return [
     ...DEV_DNS_NAMES.map((value) => ({ type: "dns" as const, value })),
-    ...DEV_IP_ADDRESSES.map((value) => ({ type: "ip" as const, value })),
+    ...ips.map((value) => ({ type: "ip" as const, value })),
   ];
 }
 

@@ -309,3 +309,20 @@ Deno.test("loadCertificates reads user PEMs and hashes the first certificate's S
     await assert.rejects(loadCertificates(`${dir}/missing.pem`, dev.keyPath), Deno.errors.NotFound);
   });
 });
+
+Deno.test("extra IP addresses join the leaf's SANs; a leaf lacking one is replaced, else reused", async () => {
+  await withTempDir(async (dir) => {
+    const ipsOf = (certs: DevCertificates) =>
+      leafOf(certs).getExtension(x509.SubjectAlternativeNameExtension)!.names.items
+        .filter((name) => name.type === "ip").map((name) => name.value);
+    const first = await ensureDevCertificates(dir, new Date(), ["198.18.0.10", "127.0.0.11"]);
+    assert.deepEqual(ipsOf(first).sort(), ["127.0.0.1", "127.0.0.11", "198.18.0.10", "::1"]);
+    const again = await ensureDevCertificates(dir, new Date(), ["127.0.0.11"]);
+    assert.equal(again.created, false, "a leaf covering every asked name is reused");
+    assert.equal(again.spkiSha256Base64, first.spkiSha256Base64);
+    const widened = await ensureDevCertificates(dir, new Date(), ["127.0.0.12"]);
+    assert.equal(widened.created, true, "a leaf lacking an asked IP is replaced");
+    assert.ok(ipsOf(widened).includes("127.0.0.12"));
+    assert.ok(!ipsOf(widened).includes("198.18.0.10"), "only the asked names, not the old ones");
+  });
+});

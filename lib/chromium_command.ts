@@ -9,13 +9,19 @@
  *
  * @param spkiSha256Base64 From `ServerCertificates.spkiSha256Base64` (lib/certs.ts).
  * @param port The server's UDP/TCP port.
+ * @param host The host in the URL: a name the leaf covers, or an IP (IPv6 without brackets).
  */
-export function chromiumCommand(spkiSha256Base64: string, port: number): string {
+export function chromiumCommand(
+  spkiSha256Base64: string,
+  port: number,
+  host = "localhost",
+): string {
+  const origin = `${host.includes(":") ? `[${host}]` : host}:${port}`;
   return [
     "chromium",
-    `--origin-to-force-quic-on=localhost:${port}`,
+    `--origin-to-force-quic-on=${origin}`,
     `--ignore-certificate-errors-spki-list=${spkiSha256Base64}`,
     "--user-data-dir=$(mktemp -d)",
-    `https://localhost:${port}/`,
+    `https://${origin}/`,
   ].join(" ");
 }

@@ -6,7 +6,7 @@
  * mid-download in `tcp_hardening_process_test.ts`.
  */
 
-import { expectedDownloadSha256 } from "./support/download_digest.ts";
+import { downloadSha256 } from "../lib/download.ts";
 import { strict as assert } from "node:assert";
 import process from "node:process";
 import { createHash } from "node:crypto";
@@ -31,7 +31,7 @@ async function download(server: TestServer, client: Deno.HttpClient, bytes: numb
   });
   assert.equal(res.status, 200);
   // Over TCP a large download carries no digest: the test recomputes it from the formula.
-  return { reader: res.body!.getReader(), sha: expectedDownloadSha256(bytes) };
+  return { reader: res.body!.getReader(), sha: downloadSha256(bytes) };
 }
 
 /** Reads `reader` to its end, hashing; `first` is what was read already. */

@@ -37,6 +37,12 @@ export interface ServerLimits {
    * body is answered 408 (or its connection cut when the answer has begun).
    */
   bodyTimeoutMs: number;
+  /**
+   * Milliseconds an answer may wait, unread, for a TCP client to take more of it; then the
+   * connection is closed. A client that stops reading (or is gone without the server seeing it,
+   * while its socket is paused for backpressure) holds nothing longer than this.
+   */
+  sendTimeoutMs: number;
   /** Concurrent client sessions in the migration lab's relay. */
   labMaxSessions: number;
   /**
@@ -152,6 +158,16 @@ export const LIMIT_DEFINITIONS: readonly LimitDefinition[] = [
     min: 100,
     max: 600_000,
     defaultValue: 10_000,
+  },
+  {
+    field: "sendTimeoutMs",
+    flag: "--send-timeout",
+    envVar: "QUIC_SEND_TIMEOUT",
+    description:
+      "ms a TCP client may leave an answer unread (its socket full); then the connection is closed",
+    min: 100,
+    max: 3_600_000,
+    defaultValue: 30_000,
   },
   {
     field: "labMaxSessions",

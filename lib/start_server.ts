@@ -241,6 +241,7 @@ async function startListeners(
       http2: options.tcpHttp2,
       headerTimeoutMs: limits.headerTimeoutMs,
       bodyTimeoutMs: limits.bodyTimeoutMs,
+      sendTimeoutMs: limits.sendTimeoutMs,
     });
   let tcp;
   try {

@@ -39,6 +39,8 @@ export interface ExchangeSettings {
   readonly altSvc: string;
   readonly maxBodyBytes: number;
   readonly bodyTimeoutMs: number;
+  /** How long a blocked answer may wait for the client to read; then the socket is closed. */
+  readonly sendTimeoutMs: number;
   /** True once shutdown began: HTTP/1.1 answers then say `Connection: close`. */
   draining: boolean;
 }
@@ -149,24 +151,37 @@ async function writeResponse(
   for await (const chunk of response.body) {
     env.counters.bytesOut += chunk.length;
     if (!w.write(chunk)) {
-      await writable(w);
+      await writable(w, state.sendTimeoutMs);
       if (w.destroyed) break;
     }
   }
   w.end();
 }
 
-/** Resolves when `w` can take more (`drain`) or is gone (`close`); leaves no listener behind. */
-function writable(w: {
-  once(event: string, f: () => void): void;
-  off(event: string, f: () => void): void;
-}): Promise<void> {
+/**
+ * Resolves when `w` can take more (`drain`) or is gone (`close`); leaves no listener behind.
+ * After `timeoutMs` without either, the client is not reading (or is gone unseen: a socket
+ * paused for backpressure does not read, so it cannot see a close): `w` is destroyed.
+ */
+function writable(
+  w: {
+    once(event: string, f: () => void): void;
+    off(event: string, f: () => void): void;
+    destroy(): void;
+  },
+  timeoutMs: number,
+): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
+      clearTimeout(timer);
       w.off("drain", done);
       w.off("close", done);
       resolve();
     };
+    const timer = setTimeout(() => {
+      w.destroy();
+      done();
+    }, timeoutMs);
     w.once("drain", done);
     w.once("close", done);
   });

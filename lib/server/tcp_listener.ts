@@ -70,6 +70,8 @@ export interface TcpListenerOptions {
   headerTimeoutMs?: number;
   /** Milliseconds a request body may go without a byte while it is read (default: `lib/limits.ts`). */
   bodyTimeoutMs?: number;
+  /** Milliseconds an answer may wait unread before the connection is closed (default: limits). */
+  sendTimeoutMs?: number;
 }
 
 /** A running TCP listener. */
@@ -120,6 +122,7 @@ export async function startTcpListener(options: TcpListenerOptions): Promise<Tcp
     altSvc: options.altSvc,
     headerTimeoutMs: options.headerTimeoutMs ?? DEFAULT_LIMITS.headerTimeoutMs,
     bodyTimeoutMs: options.bodyTimeoutMs ?? DEFAULT_LIMITS.bodyTimeoutMs,
+    sendTimeoutMs: options.sendTimeoutMs ?? DEFAULT_LIMITS.sendTimeoutMs,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_LIMITS.maxBodyBytes,
     draining: false,
   };

@@ -132,6 +132,7 @@ Deno.test("flush arguments: counted lists in the order the script reads them", (
     events: [],
   });
   assert.deepEqual(none.slice(5), ["0", "0", "0", "", "0"]);
-  assert.deepEqual(parseFlushReply([3, 1]), { added: 3, pruned: 1 });
+  assert.deepEqual(parseFlushReply([3, 1, 1]), { added: 3, pruned: 1, known: true });
+  assert.deepEqual(parseFlushReply([0, 0, 0]), { added: 0, pruned: 0, known: false });
   assert.throws(() => parseFlushReply("OK"), /unexpected reply/);
 });

@@ -52,7 +52,9 @@ export interface FlushBatch {
  * KEYS: records, index, open, closed(node), seq, events, written(node), nodes.
  * ARGV: node, boot, maxlen, cutoff, maxClosed, then counted lists (records as id, state,
  * lastSeen, json; deletes as id; events as seq, type, json) and the notice (number, json).
- * Returns { events appended, closed connections pruned }.
+ * Returns { events appended, closed connections pruned, whether the node's mark was there }:
+ * a node that wrote before and finds no mark knows Redis lost its data (restarted without
+ * persistence), and writes all its records again.
  */
 export const FLUSH_SCRIPT = `
 local node, boot = ARGV[1], ARGV[2]
@@ -97,7 +99,9 @@ if excess > 0 then
 end
 local lastSeq, lastNotice = 0, 0
 local written = redis.call('GET', KEYS[7])
+local known = 0
 if written then
+  known = 1
   local b, s, m = string.match(written, '^(.*):(%d+):(%d+)$')
   if b == boot then lastSeq, lastNotice = tonumber(s), tonumber(m) end
 end
@@ -120,7 +124,7 @@ for _ = 1, n do
   end
 end
 redis.call('SET', KEYS[7], boot .. ':' .. string.format('%d', lastSeq) .. ':' .. string.format('%d', lastNotice))
-return { added, pruned }
+return { added, pruned, known }
 `;
 
 /** The script's keys for `node`. */
@@ -156,10 +160,14 @@ export function flushArguments(batch: FlushBatch): string[] {
 }
 
 /** The script's reply, checked. */
-export function parseFlushReply(reply: unknown): { added: number; pruned: number } {
-  if (Array.isArray(reply) && reply.length === 2) {
-    const [added, pruned] = reply.map(Number);
-    if (Number.isInteger(added) && Number.isInteger(pruned)) return { added, pruned };
+export function parseFlushReply(
+  reply: unknown,
+): { added: number; pruned: number; known: boolean } {
+  if (Array.isArray(reply) && reply.length === 3) {
+    const [added, pruned, known] = reply.map(Number);
+    if (Number.isInteger(added) && Number.isInteger(pruned)) {
+      return { added, pruned, known: known === 1 };
+    }
   }
   throw new Error(`unexpected reply from the flush script: ${JSON.stringify(reply)}`);
 }

@@ -33,6 +33,8 @@ export class Metrics {
   readonly #rateLimited = new Map<string, number>();
   /** Requests by protocol, then by status: no key string built per request. */
   readonly #requests = new Map<Protocol, Map<number, number>>();
+  /** Families other modules render (a cluster node's), appended as they are. */
+  readonly #sections: (() => string)[] = [];
 
   /** Subscribes to `tracker`'s events. */
   constructor(tracker: ConnectionTracker) {
@@ -65,6 +67,11 @@ export class Metrics {
         }
       }
     });
+  }
+
+  /** Appends the lines `render` returns to every rendering (whole families, text format). */
+  addSection(render: () => string): void {
+    this.#sections.push(render);
   }
 
   /** Counts one answered request. Hot path: one map update. */
@@ -164,6 +171,7 @@ export class Metrics {
     out.push(`process_resident_memory_bytes ${memory.rss}`);
     family("deno_heap_used_bytes", "gauge", "JavaScript heap in use.");
     out.push(`deno_heap_used_bytes ${memory.heapUsed}`);
+    for (const section of this.#sections) out.push(section().trimEnd());
     return out.join("\n") + "\n";
   }
 }

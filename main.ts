@@ -41,6 +41,7 @@ if (import.meta.main) {
         advertisePreferredAddress: advertisesPreferredAddress(config.cluster),
         balancer: config.cluster.balancer,
         balancerSources: balancerSources(config.cluster),
+        redisUrl: config.cluster.redisUrl,
       },
     });
   } catch (error) {

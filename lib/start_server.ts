@@ -29,6 +29,7 @@ import { startQuicListener } from "./server/quic_listener.ts";
 import { startTcpListener, TcpConnectionSlots } from "./server/tcp_listener.ts";
 import { defaultLimits, type ServerLimits } from "./limits.ts";
 import type { DashboardVisibility } from "./access/visibility.ts";
+import { ClusterState } from "./cluster/cluster_state.ts";
 
 /** What `startServer` needs. */
 export interface StartOptions {
@@ -91,6 +92,11 @@ export interface ClusterNodeOptions {
   balancer?: string;
   /** IPs the balancer forwards from: leaving one is the preferred-address hand-off. */
   balancerSources?: readonly string[];
+  /**
+   * Share connection records and events with the other nodes in this Redis (see
+   * `lib/cluster/cluster_state.ts`); undefined keeps everything local.
+   */
+  redisUrl?: string;
 }
 
 /** A running server. */
@@ -109,6 +115,8 @@ export interface RunningServer {
   readonly certificates: ServerCertificates & { caPem?: string };
   /** The connection history store, or undefined when persistence is off. */
   readonly history: HistoryStore | undefined;
+  /** The Redis-shared cluster state, or undefined without a Redis URL. */
+  readonly cluster: ClusterState | undefined;
   /**
    * Drains both transports for up to `timeoutMs` (HTTP/3: GOAWAY; TCP: no new connections, idle
    * ones closed, answers in flight finished), then closes what is left and releases the ports.
@@ -128,10 +136,16 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   });
   // Restored before any listener starts, so old connections keep the first sequence numbers.
   const history = options.history && await openHistory(options, tracker, logger);
+  // Subscribed before any listener starts; it writes once the node's id (its port) is known.
+  const redisUrl = options.cluster?.redisUrl;
+  const cluster = redisUrl === undefined ? undefined : new ClusterState(tracker, {
+    redisUrl,
+    warn: (line) => logger.event("cluster_warning", line, { message: line }),
+  });
   try {
-    return await startListeners(options, certificates, logger, tracker, history);
+    return await startListeners(options, certificates, logger, tracker, history, cluster);
   } catch (error) {
-    await history?.close();
+    await Promise.all([history?.close(), cluster?.close(0)]);
     throw error;
   }
 }
@@ -160,6 +174,7 @@ async function startListeners(
   logger: Logger,
   tracker: ConnectionTracker,
   history: HistoryStore | undefined,
+  cluster: ClusterState | undefined,
 ): Promise<RunningServer> {
   const defaults = defaultConfig();
   const watcher = new MigrationWatcher(
@@ -220,6 +235,10 @@ async function startListeners(
   listening.port = port;
   /** One cap for the TCP connections of both HTTPS listeners (the main port and the lab's). */
   const tcpSlots = new TcpConnectionSlots(limits.maxTcpConnections);
+  if (cluster !== undefined) {
+    metrics.addSection(() => cluster.renderMetrics());
+    await cluster.start(options.cluster?.nodeId ?? `${options.hostname}:${port}`);
+  }
   /** HTTPS on TCP `tcpPort`, advertising HTTP/3 on the same port number. */
   // Behind a balancer, clients reach HTTP/3 on the balancer's port, not this node's.
   const balancerPort = options.cluster?.balancer === undefined
@@ -310,6 +329,7 @@ async function startListeners(
     adminTokenNote,
     certificates,
     history,
+    cluster,
     async shutdown(timeoutMs = 5000) {
       await Promise.all([
         quic.shutdown(timeoutMs),
@@ -318,9 +338,10 @@ async function startListeners(
       ]);
       await relay?.close();
       watcher.stop();
-      if (history !== undefined) {
+      if (history !== undefined || cluster !== undefined) {
         await closesReported(tracker, 1000);
-        await history.close(); // the final state, with the closes shutdown caused
+        // The final state, with the closes shutdown caused.
+        await Promise.all([history?.close(), cluster?.close()]);
       }
       unsubscribeLog();
     },

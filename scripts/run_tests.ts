@@ -14,6 +14,7 @@ const PEERS: Array<{ command: string; pkg: string; file?: string }> = [
   { command: "jq", pkg: "jq" },
   { command: "h2load", pkg: "nghttp2-client" },
   { command: "nginx", pkg: "nginx" },
+  { command: "redis-server", pkg: "redis-server" },
   {
     command: "nginx stream module",
     pkg: "libnginx-mod-stream",

@@ -41,6 +41,8 @@ export class Metrics {
   /** Requests by protocol, then by status: no key string built per request. */
   readonly #requests = new Map<Protocol, Map<number, number>>();
   #feed: EventFeedGauges | undefined;
+  /** Families other modules render (a cluster node's), appended as they are. */
+  readonly #sections: (() => string)[] = [];
 
   /** Subscribes to `tracker`'s events. */
   constructor(tracker: ConnectionTracker) {
@@ -73,6 +75,11 @@ export class Metrics {
         }
       }
     });
+  }
+
+  /** Appends the lines `render` returns to every rendering (whole families, text format). */
+  addSection(render: () => string): void {
+    this.#sections.push(render);
   }
 
   /** Counts one answered request. Hot path: one map update. */
@@ -205,6 +212,7 @@ export class Metrics {
     out.push(`process_resident_memory_bytes ${memory.rss}`);
     family("deno_heap_used_bytes", "gauge", "JavaScript heap in use.");
     out.push(`deno_heap_used_bytes ${memory.heapUsed}`);
+    for (const section of this.#sections) out.push(section().trimEnd());
     return out.join("\n") + "\n";
   }
 }

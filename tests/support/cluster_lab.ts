@@ -44,6 +44,8 @@ export interface LabClusterOptions {
   rate?: string;
   /** The nodes' QUIC idle timeout: how long a connection nobody answers any more stays open. */
   maxIdleTimeoutMs?: number;
+  /** A Redis the nodes share their records in (cluster mode's shared state); none by default. */
+  redisUrl?: string;
   /** How many labs are built at once (each is a few dozen `ip` commands). */
   buildConcurrency?: number;
 }
@@ -124,6 +126,7 @@ export async function startLabCluster(options: LabClusterOptions): Promise<LabCl
             advertisePreferredAddress: true,
             balancer,
             balancerSources: [balancerIp],
+            redisUrl: options.redisUrl,
           },
         }),
       );

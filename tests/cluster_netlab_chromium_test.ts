@@ -1,0 +1,177 @@
+/**
+ * Chromium behind real NATs in front of a cluster: headless Chromium inside a network lab's
+ * client namespace (Playwright starts it through a wrapper that enters the namespace) opens the
+ * balancer's origin (the dashboard) over HTTP/3. Right after its first request its connection is on its node's
+ * own address (the node recorded the hand-off as `preferred_address`, from the balancer's source
+ * IP to the wifi NAT's address); then {@link FETCHES} fetches, with a wifi → cellular switch after
+ * {@link SWITCH_AFTER} of them, all succeed on that one connection, which the node recorded
+ * moving once (`address_change` to the cellular NAT's address). Nothing of the lab remains.
+ *
+ * The origin is `https://localhost:<balancer port>` with `localhost` mapped to the balancer's IP
+ * (the nodes' shared development certificate covers `localhost`; Chromium pins its key).
+ *
+ * Runs as root (CI does); without root it fails with one line, never skips.
+ */
+
+import { strict as assert } from "node:assert";
+import type { MigrationEvent } from "../lib/tracker/types.ts";
+import {
+  type Browser,
+  collectPageErrors,
+  launchChromium,
+  STEP_TIMEOUT_MS,
+  within,
+} from "./support/chromium.ts";
+import { type LabCluster, startLabCluster, waitUntil } from "./support/cluster_lab.ts";
+import { assertCanBuildLabs, labLeftovers } from "./support/netlab.ts";
+
+const NODES = 3;
+/** Fetches in all, every one of which must succeed on the first connection. */
+const FETCHES = 20;
+/** The switch comes after this many fetches. */
+const SWITCH_AFTER = 5;
+/** Milliseconds between fetches. */
+const FETCH_INTERVAL_MS = 200;
+
+interface FetchResult {
+  ok: boolean;
+  connectionId?: string;
+  remoteAddr?: string;
+  protocol?: string;
+  error?: string;
+}
+
+// Functions given to evaluate/waitForFunction run in the page; this file is checked without
+// the DOM library.
+declare const window: {
+  clusterResults: FetchResult[];
+  clusterTimer: number;
+  setInterval(fn: () => void, ms: number): number;
+  clearInterval(id: number): void;
+};
+
+/** The host of an `ip:port`. */
+function hostOf(addr: string): string {
+  return addr.slice(0, addr.lastIndexOf(":"));
+}
+
+/** Resolves with the next migration of kind `kind` any node records on connection `id`. */
+function nextMigration(cluster: LabCluster, id: string, kind: string): Promise<MigrationEvent> {
+  return new Promise((resolve) => {
+    const stops = cluster.nodes.map((node) =>
+      node.tracker.subscribe((event) => {
+        if (
+          event.type === "migration" && event.connection_id === id &&
+          event.migration.kind === kind
+        ) {
+          for (const stop of stops) stop();
+          resolve(event.migration);
+        }
+      })
+    );
+  });
+}
+
+Deno.test("cluster netlab: Chromium follows the preferred address to its node and keeps its connection across a switch", async () => {
+  assertCanBuildLabs();
+  const dir = await Deno.makeTempDir({ prefix: "cluster-netlab-chromium-" });
+  let cluster: LabCluster | undefined;
+  let browser: Browser | undefined;
+  let slot: number | undefined;
+  try {
+    cluster = await startLabCluster({ nodes: NODES, labs: 1 });
+    const lab = cluster.labs[0];
+    slot = lab.topology.slot;
+    // Playwright talks to the browser over pipes, so the browser may live in another namespace.
+    const wrapper = `${dir}/chromium-in-lab`;
+    await Deno.writeTextFile(
+      wrapper,
+      `#!/bin/sh\nexec ip netns exec ${lab.topology.clientNs} /usr/bin/chromium "$@"\n`,
+      { mode: 0o755 },
+    );
+    // Every node holds the same key (one data directory): pinning the first pins them all.
+    browser = await launchChromium(cluster.nodes[0], cluster.balancerPort, {
+      executablePath: wrapper,
+      localhostIp: cluster.balancerIp,
+    });
+    const { page } = browser;
+    const errors = collectPageErrors(page);
+    const nav = await page.goto(`https://localhost:${cluster.balancerPort}/`);
+    assert.equal(nav?.status(), 200);
+    await page.waitForSelector(`#live[data-state="live"]`);
+    const opened = cluster.connections();
+    assert.equal(opened.length, 1, `one connection: ${JSON.stringify(opened)}`);
+    const { node, conn } = opened[0];
+    const connectionId = conn.connection_id;
+
+    // The hand-off: on the node that owns the connection, recorded once.
+    const wifi = lab.topology.uplinks.wifi.publicIp;
+    const cellular = lab.topology.uplinks.cellular.publicIp;
+    const handedOff = () => cluster!.nodes[node].tracker.get(connectionId)?.toJSON();
+    await waitUntil(
+      () => handedOff()?.migration_events.length === 1,
+      "the hand-off to the node's own address",
+      STEP_TIMEOUT_MS,
+      () => JSON.stringify(handedOff()),
+    );
+    const [handoff] = handedOff()!.migration_events;
+    assert.equal(handoff.kind, "preferred_address", JSON.stringify(handoff));
+    assert.equal(hostOf(handoff.old_addr), cluster.balancerIp);
+    assert.equal(hostOf(handoff.new_addr), wifi);
+
+    const switched = nextMigration(cluster, connectionId, "address_change");
+    await page.evaluate((ms) => {
+      window.clusterResults = [];
+      window.clusterTimer = window.setInterval(async () => {
+        try {
+          const res = await fetch("/api/test", { cache: "no-store" });
+          const body = await res.json();
+          window.clusterResults.push({
+            ok: res.ok,
+            connectionId: body.connection_id,
+            remoteAddr: body.remote_addr,
+            protocol: body.protocol,
+          });
+        } catch (error) {
+          window.clusterResults.push({ ok: false, error: String(error) });
+        }
+      }, Number(ms));
+    }, String(FETCH_INTERVAL_MS));
+    await page.waitForFunction((n) => window.clusterResults.length >= Number(n), SWITCH_AFTER);
+    const first = (await page.evaluate(() => window.clusterResults))[0];
+    assert.equal(first.protocol, "h3", JSON.stringify(first));
+    assert.equal(first.connectionId, connectionId, "the page's fetches use the first connection");
+    assert.equal(hostOf(first.remoteAddr!), wifi, "served on the node's address, from wifi");
+
+    await lab.perform({ kind: "switch", watchMs: 2000 });
+    const migration = await within(switched, STEP_TIMEOUT_MS, "the node seeing the switch");
+    await page.waitForFunction((n) => window.clusterResults.length >= Number(n), FETCHES);
+    const results = await page.evaluate(() => {
+      window.clearInterval(window.clusterTimer);
+      return window.clusterResults;
+    });
+
+    assert.deepEqual(results.filter((r) => !r.ok), [], "no failed fetch");
+    assert.deepEqual(new Set(results.map((r) => r.connectionId)), new Set([connectionId]));
+    assert.equal(hostOf(results.at(-1)!.remoteAddr!), cellular, "now behind cellular");
+    assert.equal(hostOf(migration.old_addr), wifi);
+    assert.equal(hostOf(migration.new_addr), cellular);
+    // Recorded once, on the node that owns the connection, and nowhere else.
+    const all = cluster.connections();
+    assert.deepEqual(all.map((c) => c.conn.connection_id), [connectionId], "no other connection");
+    const record = cluster.nodes[node].tracker.get(connectionId)!.toJSON();
+    assert.deepEqual(record.migration_events.map((e) => e.kind), [
+      "preferred_address",
+      "address_change",
+    ]);
+    assert.equal(record.migration_count, 1);
+    assert.equal(record.local_addr, cluster.nodeAddrs[node]);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser?.close();
+    await cluster?.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+  assert.ok(slot !== undefined);
+  assert.deepEqual(await labLeftovers(slot), [], "nothing of the lab remains");
+});

@@ -21,6 +21,7 @@ import {
   until,
   withTwoNodes,
 } from "./support/cluster_servers.ts";
+import { stateReached } from "./support/cluster_nodes.ts";
 import { type SseMessage, sseReader } from "./support/sse.ts";
 
 /** Ids listed on one page of `/api/connections` with `query`, and the body. */
@@ -184,7 +185,9 @@ Deno.test("cluster API: an event stream read on node-a resumes on node-b with La
       const liveId = await connectionIdOf(live);
       const tail = await messages(
         fromB,
-        (m) => m.event === "connection_opened" && JSON.parse(m.data!).connection.connection_id === liveId,
+        (m) =>
+          m.event === "connection_opened" &&
+          JSON.parse(m.data!).connection.connection_id === liveId,
         5000,
       );
       live.close();
@@ -225,5 +228,137 @@ Deno.test("cluster API: an event stream read on node-a resumes on node-b with La
       watcher.close();
       watcherOnB.close();
     }
+  });
+});
+
+Deno.test("cluster API: Redis stops for 5 s: no request fails, /healthz degraded then ok, every event of the window reaches Redis or is counted", async () => {
+  await withTwoNodes(async (nodes) => {
+    const { redis, a, b } = nodes;
+    const servers = [a, b];
+    const names = ["node-a", "node-b"];
+    const pollers = [await a.client(), await b.client()];
+    const observers = [await a.client(), await b.client()];
+    const failures: string[] = [];
+    let requests = 0;
+    let stopLoad = false;
+    // A client on each node keeps GETting /api/test throughout.
+    const load = pollers.map(async (client, i) => {
+      for (let n = 0; n < 100_000 && !stopLoad; n++) {
+        try {
+          const res = await client.fetch("/api/test");
+          await res.body?.cancel();
+          if (res.status === 200) requests++;
+          else failures.push(`${names[i]}: /api/test answered ${res.status}`);
+        } catch (error) {
+          failures.push(`${names[i]}: ${error}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    });
+    const watcher = sseReader((await observers[1].fetch("/api/events")).body!);
+    try {
+      const theirs = await connectionIdOf(observers[1]);
+      await flushBoth(nodes);
+      const windowIds: number[][] = [[], []];
+      const unsubscribe = servers.map((server, i) =>
+        server.tracker.subscribe((event) => windowIds[i].push(event.id))
+      );
+      const degraded = servers.map((s) => stateReached(s.cluster!, "degraded", 5000));
+      const outageStart = Date.now();
+      await redis.pause();
+      await Promise.all(degraded);
+
+      // The outage: both nodes serve, track and answer from what they hold themselves.
+      const openedOnA: string[] = [];
+      for (let round = 0; round < 100 && Date.now() - outageStart < 5000; round++) {
+        for (const [i, server] of servers.entries()) {
+          const brief = await server.client();
+          const id = await connectionIdOf(brief);
+          if (i === 0) openedOnA.push(id);
+          brief.close();
+          const health = await getJson(observers[i], "/healthz");
+          assert.equal(health.status, 200, "a degraded node still answers 200");
+          assert.deepEqual(health.body, {
+            status: "degraded",
+            cluster: { status: "degraded", redis: "degraded", node: names[i] },
+          });
+          const { body } = await listed(observers[i]);
+          assert.equal(body.source, "local (cluster store unreachable)");
+          assert.ok(body.connections[id] !== undefined, "this node's own connections");
+          assert.equal(body.connections[id].node, names[i]);
+        }
+        const other = await getJson(observers[0], `/api/connections/${theirs}`);
+        assert.equal(other.status, 404, "another node's connection cannot be looked up");
+        assert.equal(other.body.error, "not_found");
+        assert.match(other.body.detail, /cluster store unreachable/);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      const metricsDown = await (await observers[0].fetch("/metrics")).text();
+      assert.match(metricsDown, /^cluster_redis_up\{node="node-a"\} 0$/m);
+
+      const back = servers.map((s) => stateReached(s.cluster!, "ok", 15_000));
+      await redis.resume();
+      await Promise.all(back);
+      for (const observer of observers) {
+        await until(
+          async () => {
+            const { body } = await getJson(observer, "/healthz");
+            return body.status === "ok" ? body : undefined;
+          },
+          5000,
+          "healthz ok",
+        ).then((body) => assert.deepEqual(body, { status: "ok" }));
+      }
+      await flushBoth(nodes);
+      for (const off of unsubscribe) off();
+
+      // Every event of the window reached Redis, or is counted as dropped, on both nodes.
+      const stream = await streamAfter(a, "0-0");
+      for (const [i, server] of servers.entries()) {
+        const stats = server.cluster!.sink.stats;
+        assert.equal(stats.written + stats.dropped, stats.produced, names[i]);
+        assert.equal(stats.queued, 0);
+        const inStream = new Set(
+          stream.filter((e) => e.node === names[i]).map((e) => e.event.id),
+        );
+        const missing = windowIds[i].filter((id) => !inStream.has(id)).length;
+        const notices = stream
+          .filter((e) => e.node === names[i] && e.event.type === "events_dropped")
+          .reduce((sum, e) => sum + (e.event as { dropped: number }).dropped, 0);
+        assert.equal(missing, notices, `${names[i]}: missing events are the dropped ones`);
+        assert.equal(notices, stats.dropped);
+        assert.ok(windowIds[i].length >= 10, `${names[i]}: ${windowIds[i].length} events`);
+        const text = await (await observers[i].fetch("/metrics")).text();
+        assert.match(
+          text,
+          new RegExp(
+            `^cluster_events_dropped_total\\{node="${names[i]}"\\} ${stats.dropped}$`,
+            "m",
+          ),
+        );
+        assert.match(text, new RegExp(`^cluster_redis_up\\{node="${names[i]}"\\} 1$`, "m"));
+      }
+
+      // The event stream open on node-b through the outage carries the window's events.
+      const lastOpened = openedOnA.at(-1)!;
+      await messages(
+        watcher,
+        (m) =>
+          m.event === "connection_opened" &&
+          JSON.parse(m.data!).connection.connection_id === lastOpened,
+        10_000,
+      );
+      // And the listing is the cluster's again.
+      const { body } = await listed(observers[0], "?state=open");
+      assert.equal(body.source, "cluster");
+      assert.equal(body.connections[theirs]?.node, "node-b");
+    } finally {
+      stopLoad = true;
+      await Promise.all(load);
+      await watcher.cancel();
+      for (const client of [...pollers, ...observers]) client.close();
+    }
+    assert.deepEqual(failures, [], "no request failed");
+    assert.ok(requests > 100, `${requests} requests answered`);
   });
 });

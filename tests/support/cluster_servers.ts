@@ -45,12 +45,15 @@ export async function withTwoNodes(
   }
 }
 
-/** GETs `path` on `client`; returns the status and the parsed JSON body. */
+/** A parsed JSON answer; tests index into it freely (assertions check what they read). */
 // deno-lint-ignore no-explicit-any
+export type JsonBody = any;
+
+/** GETs `path` on `client`; returns the status and the parsed JSON body. */
 export async function getJson(
   client: H3Client,
   path: string,
-): Promise<{ status: number; body: any }> {
+): Promise<{ status: number; body: JsonBody }> {
   const res = await client.fetch(path);
   return { status: res.status, body: await res.json() };
 }

@@ -105,7 +105,7 @@ export class ClusterEventStream implements EventStreamSubscription {
   async next(): Promise<Uint8Array | null> {
     // Bounded: each round sends a frame, reads a page that moves `#last` on, or waits a retry.
     for (let round = 0; round < MAX_REPLAY_ROUNDS; round++) {
-      if (!this.live.open) return null;
+      if (!this.live.open) return this.live.next(); // its last words, if any, then the end
       const frame = this.#pending.shift();
       if (frame !== undefined) return frame;
       if (!this.#replaying) return this.live.next();

@@ -204,6 +204,7 @@ async function startListeners(
     maxJsonBodyBytes: limits.maxJsonBodyBytes,
     maxEventStreams: limits.maxEventStreams,
     eventStreamBufferBytes: limits.eventStreamBufferBytes,
+    cluster,
     facts: () =>
       listening.port === undefined ? undefined : {
         port: listening.port,

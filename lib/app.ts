@@ -12,14 +12,14 @@ import { excerpt } from "./bounded_int.ts";
 import { connectionHeaders } from "./middleware/connection_headers.ts";
 import type { AppEnv } from "./connection_env.ts";
 import type { ConnectionTracker } from "./tracker/tracker.ts";
-import type { Metrics } from "./metrics/metrics.ts";
+import type { EventFeedGauges, Metrics } from "./metrics/metrics.ts";
 import { connections } from "../routes/connections.ts";
 import { echo } from "../routes/echo.ts";
 import { events } from "../routes/events.ts";
 import { metricsRoute } from "../routes/metrics.ts";
 import { simulate } from "../routes/simulate.ts";
 import type { MigrationLab } from "./lab/lab.ts";
-import { health } from "../routes/health.ts";
+import { healthRoute } from "../routes/health.ts";
 import { info, type ServerFacts } from "../routes/info.ts";
 import { pages } from "../routes/pages.ts";
 import { test } from "../routes/test.ts";
@@ -29,6 +29,15 @@ import { sameOriginOnly } from "./middleware/same_origin.ts";
 import { securityHeaders } from "./middleware/security_headers.ts";
 import { EventFeed } from "./tracker/event_feed.ts";
 import { Visibility } from "./access/visibility.ts";
+import {
+  type ConnectionDirectory,
+  type EventStreamSource,
+  LocalConnectionDirectory,
+  localEventSource,
+} from "./tracker/api_sources.ts";
+import type { ClusterState } from "./cluster/cluster_state.ts";
+import { ClusterConnectionDirectory } from "./cluster/cluster_directory.ts";
+import { ClusterEventFeed } from "./cluster/cluster_event_feed.ts";
 
 /** What the app needs from the rest of the server. */
 export interface AppDeps {
@@ -52,17 +61,43 @@ export interface AppDeps {
   eventStreamBufferBytes?: number;
   /** Ports, certificate hash and bound host, for the page's instructions (`GET /api/info`). */
   facts?: () => ServerFacts | undefined;
+  /** Cluster mode: the API answers from the Redis-shared state (see `lib/cluster/`). */
+  cluster?: ClusterState;
+}
+
+/** Where the connection and event routes read: this node's tracker, or the cluster's store. */
+function apiSources(deps: AppDeps): {
+  directory: ConnectionDirectory;
+  events: EventStreamSource;
+  gauges: EventFeedGauges;
+} {
+  const limits = {
+    maxSubscribers: deps.maxEventStreams ?? DEFAULT_LIMITS.maxEventStreams,
+    maxQueuedBytes: deps.eventStreamBufferBytes ?? DEFAULT_LIMITS.eventStreamBufferBytes,
+  };
+  if (deps.cluster === undefined) {
+    const feed = new EventFeed(deps.tracker, limits);
+    return {
+      directory: new LocalConnectionDirectory(deps.tracker),
+      events: localEventSource(feed),
+      gauges: feed,
+    };
+  }
+  const feed = new ClusterEventFeed(deps.tracker, deps.cluster, limits);
+  return {
+    directory: new ClusterConnectionDirectory(deps.tracker, deps.cluster),
+    events: feed,
+    gauges: feed,
+  };
 }
 
 /** Builds the app. Errors become JSON `{error, detail}` with the right status. */
 export async function createApp(deps: AppDeps): Promise<Hono<AppEnv>> {
   const app = new Hono<AppEnv>();
   const visibility = new Visibility(deps.publicDashboard ?? "localhost", deps.adminToken, deps.lab);
-  const feed = new EventFeed(deps.tracker, {
-    maxSubscribers: deps.maxEventStreams ?? DEFAULT_LIMITS.maxEventStreams,
-    maxQueuedBytes: deps.eventStreamBufferBytes ?? DEFAULT_LIMITS.eventStreamBufferBytes,
-  });
-  deps.metrics.observeEventFeed(feed);
+  const sources = apiSources(deps);
+  deps.metrics.observeEventFeed(sources.gauges);
+  const cluster = deps.cluster;
   app.use(connectionHeaders({ tracker: deps.tracker, metrics: deps.metrics }));
   app.use(securityHeaders());
   // Only on state-changing methods, so GETs (the hot path) pass no extra middleware.
@@ -74,12 +109,18 @@ export async function createApp(deps: AppDeps): Promise<Hono<AppEnv>> {
       onLimited: (route) => deps.metrics.countRateLimited(route),
     }),
   );
-  app.route("/", health);
+  app.route(
+    "/",
+    healthRoute(() => {
+      const report = cluster?.health();
+      return report?.status === "degraded" ? { ...report, status: "degraded" } : undefined;
+    }),
+  );
   app.route("/", test);
   app.route("/", echo);
-  app.route("/", connections(deps.tracker, deps.lab, visibility));
+  app.route("/", connections(sources.directory, deps.lab, visibility));
   app.route("/", simulate(deps));
-  app.route("/", events(feed, visibility));
+  app.route("/", events(sources.events, visibility));
   app.route("/", metricsRoute(deps.metrics));
   app.route("/", info(deps.facts ?? (() => undefined), deps.lab));
   app.route("/", await pages());

@@ -18,7 +18,7 @@ import { type LogFormat, Logger } from "./log.ts";
 import { ConnectionTracker, type TrackerOptions } from "./tracker/tracker.ts";
 import { resolveAdminToken } from "./access/admin_token.ts";
 import { parseAddr } from "./addr.ts";
-import { DEFAULT_LAB_HOST, defaultConfig } from "./cli/option_spec.ts";
+import { DEFAULT_LAB_HOST, defaultConfig } from "./cli/server_config.ts";
 import { MigrationLab } from "./lab/lab.ts";
 import { UdpRelay } from "./lab/udp_relay.ts";
 import { Metrics } from "./metrics/metrics.ts";
@@ -204,6 +204,7 @@ async function startListeners(
     maxJsonBodyBytes: limits.maxJsonBodyBytes,
     maxEventStreams: limits.maxEventStreams,
     eventStreamBufferBytes: limits.eventStreamBufferBytes,
+    cluster,
     facts: () =>
       listening.port === undefined ? undefined : {
         port: listening.port,

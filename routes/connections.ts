@@ -2,6 +2,9 @@
  * `GET /api/connections` and `GET /api/connections/:id`: what the tracker observed about every
  * connection. `connection_id` is a random id this server assigned when it accepted the
  * connection; Deno exposes no QUIC wire connection IDs, and an address is never used as an id.
+ * The answers come from a `ConnectionDirectory`: this node's tracker, or in cluster mode every
+ * node's connections (each record names its `node`, and a `source` field says whether the
+ * answer came from the cluster store or, while it is unreachable, from this node alone).
  * @module
  */
 
@@ -9,8 +12,9 @@ import { boundedInt, excerpt } from "../lib/bounded_int.ts";
 import { Hono } from "hono";
 import type { MigrationLab } from "../lib/lab/lab.ts";
 import type { AppEnv } from "../lib/connection_env.ts";
-import type { ConnectionTracker, ListFilter } from "../lib/tracker/tracker.ts";
-import type { ConnectionInfo, Protocol } from "../lib/tracker/types.ts";
+import type { ListFilter } from "../lib/tracker/tracker.ts";
+import type { Protocol } from "../lib/tracker/types.ts";
+import type { ConnectionDirectory, ListedConnection } from "../lib/tracker/api_sources.ts";
 import { Visibility } from "../lib/access/visibility.ts";
 
 const IDENTITY_NOTE =
@@ -60,14 +64,19 @@ function integer(raw: string, name: string, min: number, max: number): number {
   return n;
 }
 
-/** The connection routes over `tracker`. */
+/** `{source}` when the directory named one (cluster mode), else nothing: the shape stays. */
+function sourceField(source: string | undefined): { source?: string } {
+  return source === undefined ? {} : { source };
+}
+
+/** The connection routes over `directory`. */
 export function connections(
-  tracker: ConnectionTracker,
+  directory: ConnectionDirectory,
   lab?: () => MigrationLab | undefined,
   visibility: Visibility = new Visibility("on"),
 ): Hono<AppEnv> {
   return new Hono<AppEnv>()
-    .get("/api/connections", (c) => {
+    .get("/api/connections", async (c) => {
       let filter: ListFilter;
       try {
         filter = parseFilter((name) => c.req.query(name));
@@ -79,44 +88,53 @@ export function connections(
         // Only the caller's own connection, and no server-wide summary of other clients.
         const own = c.env.connection;
         return c.json({
-          connections: { [own.id]: own.toJSON() },
+          connections: { [own.id]: directory.own(own) },
           next_cursor: null,
           scope: "own",
           note: `${IDENTITY_NOTE} ${Visibility.OWN_ONLY_NOTE}`,
         });
       }
-      const page = tracker.list(filter);
-      const byId: Record<string, ConnectionInfo> = {};
-      for (const conn of page.connections) byId[conn.id] = conn.toJSON();
+      const page = await directory.list(filter);
+      const byId: Record<string, ListedConnection> = {};
+      for (const info of page.connections) byId[info.connection_id] = info;
       return c.json({
         connections: byId,
-        summary: tracker.summary(),
+        summary: page.summary,
         next_cursor: page.nextCursor,
         scope: "all",
         note: IDENTITY_NOTE,
+        ...sourceField(page.source),
       });
     })
-    .get("/api/connections/:id", (c) => {
-      const conn = tracker.get(c.req.param("id"));
-      if (conn !== undefined && conn !== c.env.connection && !visibility.seesAll(c)) {
+    .get("/api/connections/:id", async (c) => {
+      const { found, source } = await directory.get(c.req.param("id"));
+      if (
+        found !== undefined && found.local !== c.env.connection && !visibility.seesAll(c)
+      ) {
         return c.json({ error: "forbidden", detail: Visibility.OWN_ONLY_NOTE }, 403);
       }
-      if (conn === undefined) {
+      if (found === undefined) {
+        const where = source === undefined ? "" : ` (searched: ${source})`;
         return c.json({
           error: "not_found",
-          detail: `no open or recently closed connection with id ${quoted(c.req.param("id"))}`,
+          detail: `no open or recently closed connection with id ${
+            quoted(c.req.param("id"))
+          }${where}`,
         }, 404);
       }
+      const conn = found.local;
       const labs = lab?.();
       return c.json({
-        ...conn.toJSON(),
-        // Requests per second over the last two minutes (only here: lists stay small).
-        request_activity: conn.requestActivity(),
+        ...found.info,
+        // Requests per second over the last two minutes (only here: lists stay small). Another
+        // node's connection has none here: only the node holding it counts its requests.
+        request_activity: conn === undefined ? null : conn.requestActivity(),
         // The lab's view: whether it carries this connection, its rebindings and conformance.
-        lab: labs === undefined ? null : {
+        lab: labs === undefined || conn === undefined ? null : {
           on_lab_path: labs.sessionFor(conn) !== undefined,
           ...(labs.recordFor(conn) ?? { migrations: [], dcids_seen: [], conformance: null }),
         },
+        ...sourceField(found.source),
       });
     });
 }

@@ -7,12 +7,14 @@
  * The fan-out is `lib/tracker/event_feed.ts`: each event is encoded once for all streams; at
  * most `--max-event-streams` streams are open at once (more get 503 with `Retry-After`), and a
  * stream whose client falls `--event-stream-buffer` bytes behind is ended (it can resume).
+ * In cluster mode the streams come from the cluster's shared Redis stream instead (its ids are
+ * stream ids, valid on every node; see `lib/cluster/cluster_event_feed.ts`), with the same limits.
  * @module
  */
 
 import { Hono } from "hono";
 import type { AppEnv } from "../lib/connection_env.ts";
-import type { EventFeed, FeedSubscription } from "../lib/tracker/event_feed.ts";
+import type { EventStreamSource, EventStreamSubscription } from "../lib/tracker/api_sources.ts";
 import { Visibility } from "../lib/access/visibility.ts";
 import { jsonError } from "../lib/http_error.ts";
 
@@ -20,7 +22,7 @@ import { jsonError } from "../lib/http_error.ts";
 const RETRY_AFTER_SECONDS = 10;
 
 /** The body of one client's stream: its subscription's chunks, pulled as the client reads. */
-function streamOf(subscription: FeedSubscription): ReadableStream<Uint8Array> {
+function streamOf(subscription: EventStreamSubscription): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       const chunk = await subscription.next();
@@ -35,14 +37,13 @@ function streamOf(subscription: FeedSubscription): ReadableStream<Uint8Array> {
 
 /** The event stream route over `feed` (which holds the limits). */
 export function events(
-  feed: EventFeed,
+  feed: EventStreamSource,
   visibility: Visibility = new Visibility("on"),
 ): Hono<AppEnv> {
   return new Hono<AppEnv>().get("/api/events", (c) => {
     const raw = c.req.header("last-event-id") ?? c.req.query("last_event_id");
-    const lastId = raw !== undefined && /^[0-9]+$/.test(raw) ? Number(raw) : feed.lastEventId;
     const own = c.env.connection.id;
-    const subscription = feed.subscribe(lastId, {
+    const subscription = feed.subscribe(raw, {
       only: visibility.seesAll(c) ? undefined : own,
       owner: own,
     });

@@ -1,5 +1,7 @@
 /**
- * `GET /healthz`: liveness for load balancers and scripts.
+ * `GET /healthz`: liveness for load balancers and scripts. A cluster node whose Redis is away
+ * answers `{status: "degraded", cluster: …}`, still with 200: it serves and tracks locally, so
+ * a balancer must keep sending it traffic.
  * @module
  */
 
@@ -7,5 +9,24 @@ import { Hono } from "hono";
 import type { AppEnv } from "../lib/connection_env.ts";
 import { jsonResponse } from "../lib/json_response.ts";
 
-/** The health route. */
-export const health = new Hono<AppEnv>().get("/healthz", () => jsonResponse({ status: "ok" }));
+/** A degraded part of the node, as `/healthz` reports it. */
+export interface DegradedReport {
+  status: "degraded";
+  [detail: string]: unknown;
+}
+
+/**
+ * The health route; `degraded` (cluster mode) says what is degraded now, or undefined when all
+ * is well (the answer is then the plain `{status: "ok"}`).
+ */
+export function healthRoute(degraded?: () => DegradedReport | undefined): Hono<AppEnv> {
+  return new Hono<AppEnv>().get("/healthz", () => {
+    const report = degraded?.();
+    return jsonResponse(report === undefined ? OK : { status: "degraded", cluster: report });
+  });
+}
+
+const OK = { status: "ok" } as const;
+
+/** The health route of a node with nothing that can degrade. */
+export const health: Hono<AppEnv> = healthRoute();

@@ -28,6 +28,7 @@ export const FLOORS: readonly Floor[] = [
       "lib/http_error.ts",
       "lib/response_trailers.ts",
       "lib/light_response.ts",
+      "lib/authority.ts",
       "lib/addr.ts",
       "lib/timeout.ts",
     ],

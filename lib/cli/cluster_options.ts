@@ -17,9 +17,9 @@ import {
   type OptionSpec,
   quote,
   type ServerConfig,
-} from "./option_spec.ts";
+} from "./server_config.ts";
 
-export type { ClusterConfig } from "./option_spec.ts";
+export type { ClusterConfig } from "./server_config.ts";
 
 /** The cluster options, in help order. */
 export const CLUSTER_OPTION_SPECS: readonly OptionSpec[] = [

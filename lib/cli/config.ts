@@ -6,7 +6,7 @@
  * {@link ConfigError} whose message is one line naming the option and the value.
  *
  * To add an option: add a field to `ServerConfig` and its default to `defaultConfig`
- * (`option_spec.ts`), and one entry to `OPTION_SPECS` (`options.ts`); the help text is built from
+ * (`server_config.ts`), and one entry to `OPTION_SPECS` (`options.ts`); the help text is built from
  * that table. A resource limit is one entry in `lib/limits.ts`.
  *
  * ```ts
@@ -25,10 +25,10 @@ import {
   type OptionSpec,
   quote,
   type ServerConfig,
-} from "./option_spec.ts";
+} from "./server_config.ts";
 
-export { ConfigError, DEFAULT_HOST, defaultConfig } from "./option_spec.ts";
-export type { LogFormat, ServerConfig } from "./option_spec.ts";
+export { ConfigError, DEFAULT_HOST, defaultConfig } from "./server_config.ts";
+export type { LogFormat, ServerConfig } from "./server_config.ts";
 
 /** Usage text for `--help`, built from the option table. */
 export const HELP: string = buildHelp();

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { ConfigError, quote } from "./option_spec.ts";
+import { ConfigError, quote } from "./server_config.ts";
 
 /** A flag's raw value and where it came from (the flag itself or an environment variable). */
 export interface GivenFlag {

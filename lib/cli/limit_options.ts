@@ -6,7 +6,7 @@
  */
 
 import { LIMIT_DEFINITIONS, type LimitDefinition } from "../limits.ts";
-import { ConfigError, type OptionSpec, parseBoundedInt, quote } from "./option_spec.ts";
+import { ConfigError, type OptionSpec, parseBoundedInt, quote } from "./server_config.ts";
 
 /** The option for one limit. */
 function limitSpec(limit: LimitDefinition): OptionSpec {

@@ -1,7 +1,7 @@
 /**
  * The server's option table: each option's flag, environment variable, help text and how its
  * value is checked and stored. Adding an option is one entry here plus its field and default in
- * `ServerConfig` (`option_spec.ts`); a resource limit is one entry in `lib/limits.ts` instead.
+ * `ServerConfig` (`server_config.ts`); a resource limit is one entry in `lib/limits.ts` instead.
  * The help (`config.ts`) and the README's option table (`options_table.ts`) are built from it.
  * @module
  */
@@ -20,7 +20,7 @@ import {
   type OptionSpec,
   parsePort,
   quote,
-} from "./option_spec.ts";
+} from "./server_config.ts";
 
 /** An option taking a port number for `field`. */
 function portSpec(

@@ -14,7 +14,7 @@
  */
 
 import { ensureDevCertificates } from "../certs.ts";
-import { ConfigError } from "../cli/option_spec.ts";
+import { ConfigError } from "../cli/server_config.ts";
 import { chromiumCommand } from "../chromium_command.ts";
 import { formatAddr } from "../addr.ts";
 import {

@@ -17,7 +17,7 @@
 import { lastPerFlag, scanFlags } from "../cli/flag_scanner.ts";
 import { formatAddr, isIPv4, isIPv6 } from "../addr.ts";
 import { parseConfig } from "../cli/config.ts";
-import { ConfigError, parseBoundedInt, quote } from "../cli/option_spec.ts";
+import { ConfigError, parseBoundedInt, quote } from "../cli/server_config.ts";
 
 /** Where the balancer listens, where it forwards from, and each node's own IP. */
 export interface ClusterAddresses {

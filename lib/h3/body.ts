@@ -7,7 +7,7 @@
 import { BodyTooLargeError } from "../http_error.ts";
 import { H3_MESSAGE_ERROR, H3Error } from "./errors.ts";
 import { encodeFrameHeader, FRAME_DATA, FRAME_HEADERS, frameHeaderSize } from "./frame.ts";
-import { encodedFieldSectionLength, encodeFieldSectionInto } from "./qpack/mod.ts";
+import { encodedFieldSectionLength, encodePlannedFieldSectionInto } from "./qpack/mod.ts";
 import type { FrameReader } from "./frame_reader.ts";
 import { parseTrailers } from "./message.ts";
 
@@ -169,7 +169,8 @@ export function encodeHeadersFrame(fields: readonly string[], data?: Uint8Array)
   const headersSize = frameHeaderSize(FRAME_HEADERS, blockLength) + blockLength;
   const dataSize = data === undefined ? 0 : frameHeaderSize(FRAME_DATA, data.length) + data.length;
   const out = new Uint8Array(headersSize + dataSize);
-  const at = encodeFieldSectionInto(
+  // Sized just above, so the section is written from that plan rather than planned again.
+  const at = encodePlannedFieldSectionInto(
     fields,
     out,
     encodeFrameHeader(FRAME_HEADERS, blockLength, out, 0),

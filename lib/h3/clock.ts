@@ -12,7 +12,7 @@
 
 /** A clock with one-shot timers. Timer ids are opaque: each clock knows its own. */
 export interface Clock {
-  /** Milliseconds on a monotonic scale (only differences matter). */
+  /** Milliseconds (only differences matter). */
   now(): number;
   /** Calls `callback` once after `ms`; returns an id for `clearTimeout`. */
   setTimeout(callback: () => void, ms: number): unknown;
@@ -22,9 +22,14 @@ export interface Clock {
   unref?(id: unknown): void;
 }
 
-/** The process's clock and timers. */
+/**
+ * The process's clock and timers. `now` is `Date.now()`: every request stream reads it once (its
+ * header deadline), and it costs no call into the runtime, unlike `performance.now()`. A
+ * deadline is seconds long and enforced to the nearest sweep, so a wall-clock step can at worst
+ * move the few deadlines running at that moment.
+ */
 export const systemClock: Clock = {
-  now: () => performance.now(),
+  now: () => Date.now(),
   setTimeout: (callback, ms) => setTimeout(callback, ms),
   clearTimeout: (id) => clearTimeout(id as number),
   unref: (id) => Deno.unrefTimer(id as number),

@@ -12,6 +12,7 @@
  * @module
  */
 
+import { isValidAuthority } from "../authority.ts";
 import { BodilessRequest } from "./bodiless_request.ts";
 import { H3_MESSAGE_ERROR, H3Error } from "./errors.ts";
 
@@ -45,13 +46,9 @@ const CONNECTION_SPECIFIC = new Set([
   "upgrade",
 ]);
 
-// RFC 3986 §3.1 scheme, and §3.2 authority without userinfo (forbidden in HTTP/3, §4.3.1):
-// an IP literal in brackets or a reg-name (unreserved, sub-delims, valid %-escapes), then an
-// optional port. Finer host rules (IPv4 ranges, forbidden code points) are left to the URL parser
-// in `buildRequest`.
+// RFC 3986 §3.1 scheme; the authority is checked by `lib/authority.ts` (finer host rules are left
+// to the URL parser in `buildRequest`).
 const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*$/;
-const AUTHORITY =
-  /^(?:\[[0-9A-Fa-f:.]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})+)(?::[0-9]{0,5})?$/;
 
 function malformed(detail: string): never {
   throw new H3Error(H3_MESSAGE_ERROR, "stream", detail);
@@ -161,7 +158,7 @@ export function parseRequestHead(fields: string[]): RequestHead {
     }
   }
   const effectiveAuthority = authority ?? host ?? "";
-  if (effectiveAuthority !== "" && !AUTHORITY.test(effectiveAuthority)) {
+  if (effectiveAuthority !== "" && !isValidAuthority(effectiveAuthority)) {
     malformed("invalid :authority");
   }
   return {

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { ConfigError, parseBoundedInt, quote } from "../cli/option_spec.ts";
+import { ConfigError, parseBoundedInt, quote } from "../cli/server_config.ts";
 import { lastPerFlag, scanFlags } from "../cli/flag_scanner.ts";
 
 /** How the lab rebinds the path: a new source port, a new loopback address, or alternating. */

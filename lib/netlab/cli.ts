@@ -8,7 +8,7 @@
  * @module
  */
 
-import { ConfigError } from "../cli/option_spec.ts";
+import { ConfigError } from "../cli/server_config.ts";
 import { NETLAB_HELP, type NetlabOptions, parseNetlabOptions } from "./options.ts";
 import { runLab } from "./run.ts";
 import { type ServerApi, serverApi } from "./server_api.ts";

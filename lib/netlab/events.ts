@@ -11,7 +11,7 @@
  * @module
  */
 
-import { ConfigError } from "../cli/option_spec.ts";
+import { ConfigError } from "../cli/server_config.ts";
 
 /** What happens to the client's network. */
 export type NetEventKind = "switch" | "rebind" | "blackout";

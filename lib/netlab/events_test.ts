@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { ConfigError } from "../cli/option_spec.ts";
+import { ConfigError } from "../cli/server_config.ts";
 import { MAX_EVENTS, parseDuration, parseEventList, timeline } from "./events.ts";
 
 Deno.test("parseDuration: ms, s, m and bare milliseconds", () => {

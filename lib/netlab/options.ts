@@ -14,7 +14,7 @@
  * @module
  */
 
-import { ConfigError, parseBoundedInt, quote } from "../cli/option_spec.ts";
+import { ConfigError, parseBoundedInt, quote } from "../cli/server_config.ts";
 import { scanFlags } from "../cli/flag_scanner.ts";
 import { type NetEvent, parseDuration, parseEventList, type PeriodicEvent } from "./events.ts";
 import type { Uplink } from "./topology.ts";

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { ConfigError } from "../cli/option_spec.ts";
+import { ConfigError } from "../cli/server_config.ts";
 import { loopbackTarget, NETLAB_HELP, parseNetlabOptions, substituteServerIp } from "./options.ts";
 
 Deno.test("netlab options: the issue's command line", () => {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { ConfigError } from "../cli/option_spec.ts";
+import { ConfigError } from "../cli/server_config.ts";
 import type { ConnectionInfo } from "../tracker/types.ts";
 import { hostOf } from "./conntrack.ts";
 import { delay } from "./delay.ts";

@@ -51,9 +51,17 @@ class QuicConnectionEnv implements ConnectionEnv {
   #host = "";
   #port = -1;
   #formatted = "";
+  #readAt = -1;
   constructor(readonly connection: TrackedConnection, private readonly conn: Deno.QuicConn) {}
-  /** Asks quinn every time (it is live); formats only when the address changed. */
+  /**
+   * Asks quinn (the address is live) at most once per millisecond: a burst of requests on one
+   * connection shares one reading, which costs an op call; a change is still seen by the first
+   * request of the next millisecond. Formats only when the address changed.
+   */
   remoteAddr(): string {
+    const now = Date.now();
+    if (now === this.#readAt) return this.#formatted;
+    this.#readAt = now;
     const addr = this.conn.remoteAddr;
     if (addr.port !== this.#port || addr.hostname !== this.#host) {
       this.#host = addr.hostname;

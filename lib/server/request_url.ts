@@ -10,24 +10,12 @@
  * @module
  */
 
-/**
- * RFC 3986 §3.2.2 host, with an optional port: an IP literal in brackets, or a reg-name
- * (unreserved characters, percent-encodings and sub-delims, which covers IPv4 addresses too),
- * then `:` and digits. Nothing here may contain `/`, `?`, `#`, `@` or whitespace.
- */
-const AUTHORITY =
-  /^(?:\[[0-9A-Fa-f:.]+\]|\[v[0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?$/;
+import { isValidAuthority } from "../authority.ts";
 
-/** Longest authority accepted: a DNS name is at most 253 characters, plus a port. */
-const MAX_AUTHORITY = 262;
+export { isValidAuthority };
 
 /** A request's URL, or why it has none (the request gets 400). */
 export type RequestUrl = { url: string; error?: undefined } | { url?: undefined; error: string };
-
-/** Whether `authority` is an RFC 3986 `host[:port]` (IPv6 in brackets). */
-export function isValidAuthority(authority: string): boolean {
-  return authority.length > 0 && authority.length <= MAX_AUTHORITY && AUTHORITY.test(authority);
-}
 
 /**
  * The absolute `https` URL of a request with `target` (origin-form, or absolute-form, whose own

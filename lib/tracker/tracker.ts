@@ -18,11 +18,11 @@
 import { EventLog } from "./event_log.ts";
 import { byStartTime, connectionFromInfo } from "./restore.ts";
 import { TrackedConnection } from "./tracked_connection.ts";
+import { changeKind, newConnectionId, outcomeAtClose } from "./migration_rules.ts";
 import type {
   ConnectionEnding,
   ConnectionInfo,
   MigrationEvent,
-  MigrationKind,
   MigrationOutcome,
   Protocol,
   TrackerEvent,
@@ -33,6 +33,7 @@ export type { ByteCounters } from "./tracked_connection.ts";
 export type { RequestActivityInfo } from "./request_activity.ts";
 export { TrackedConnection } from "./tracked_connection.ts";
 export { LOST_AT_RESTART } from "./restore.ts";
+export { newConnectionId } from "./migration_rules.ts";
 
 /** Limits and timing. */
 export interface TrackerOptions {
@@ -78,42 +79,6 @@ export interface TrackerSummary {
   migrations_by_outcome: Record<string, number>;
 }
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-
-/** A random 64-bit connection id as 16 hex digits. */
-export function newConnectionId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(8));
-  let id = "";
-  for (let i = 0; i < 8; i++) id += HEX[bytes[i]];
-  return id;
-}
-
-/**
- * What a migration still pending when `conn` ended became. An error or a timeout lost the
- * connection. A normal close on the new address is not a loss: the migration is validated if
- * request body bytes arrived after it was detected (quinn moves a connection to a new address
- * only on a packet newer than any before it, so what follows came by the new path), and
- * otherwise nothing about the new path was seen either way.
- *
- * Body bytes validate only at a close, not while the window runs: a path whose validation is
- * failing still carries the client's packets until quinn falls back, and a fallback inside the
- * window must be recorded as `reverted`. Once the connection has closed normally, no fallback
- * can follow.
- */
-function outcomeAtClose(
-  conn: TrackedConnection,
-  ending: ConnectionEnding,
-): Exclude<MigrationOutcome, "pending"> {
-  if (ending === "error") return "connection_lost";
-  const bytesIn = conn.counters?.bytesIn ?? 0;
-  return bytesIn > conn.pendingBytesIn ? "validated" : "closed_before_validation";
-}
-
-function hostOf(addr: string): string {
-  const host = addr.slice(0, addr.lastIndexOf(":"));
-  return host.startsWith("[") ? host.slice(1, -1) : host;
-}
-
 /** How long a new address must stand before its migration counts as validated, by default. */
 export const DEFAULT_VALIDATION_WINDOW_MS = 1000;
 
@@ -148,16 +113,6 @@ export class ConnectionTracker {
     this.#log = new EventLog(options.eventBufferSize ?? 1000);
     this.#now = options.now ?? Date.now;
     this.#balancerSources = options.balancerSources ?? new Set();
-  }
-
-  /** What kind of change a move from `old` to `addr` is (see `MigrationKind`). */
-  #kindOf(old: string, addr: string): MigrationKind {
-    const from = hostOf(old);
-    const to = hostOf(addr);
-    if (this.#balancerSources.has(from) && !this.#balancerSources.has(to)) {
-      return "preferred_address";
-    }
-    return from === to ? "port_change" : "address_change";
   }
 
   /** The validation window in milliseconds. */
@@ -308,7 +263,7 @@ export class ConnectionTracker {
       timestamp: new Date(now).toISOString(),
       old_addr: old,
       new_addr: addr,
-      kind: this.#kindOf(old, addr),
+      kind: changeKind(old, addr, this.#balancerSources),
       detected_by: by,
       detection_window_ms: now - conn.lastObservedMs,
       validated: false,

@@ -56,7 +56,9 @@ export async function postJson(path, body) {
 /**
  * Every connection matching `filter`, following `next_cursor` for up to 10 pages of 1,000.
  * @param {{state?: string, protocol?: string, migrated?: boolean}} filter
- * @returns {Promise<{connections: any[], summary: any, truncated: boolean}>}
+ * `localOnly` is true when a cluster node answered from its own connections alone (its cluster
+ * store was unreachable).
+ * @returns {Promise<{connections: any[], summary: any, truncated: boolean, localOnly: boolean}>}
  */
 export async function listConnections(filter) {
   const query = new URLSearchParams({ state: filter.state ?? "all", limit: "1000" });
@@ -64,14 +66,16 @@ export async function listConnections(filter) {
   if (filter.migrated) query.set("migrated", "true");
   const connections = [];
   let summary = null;
+  let localOnly = false;
   for (let page = 0; page < MAX_PAGES; page++) {
     const body = await getJson(`/api/connections?${query}`);
     connections.push(...Object.values(body.connections ?? {}));
     summary = body.summary ?? summary;
+    localOnly ||= typeof body.source === "string" && body.source.startsWith("local");
     if (body.next_cursor === null || body.next_cursor === undefined) {
-      return { connections, summary, truncated: false };
+      return { connections, summary, truncated: false, localOnly };
     }
     query.set("cursor", String(body.next_cursor));
   }
-  return { connections, summary, truncated: true };
+  return { connections, summary, truncated: true, localOnly };
 }

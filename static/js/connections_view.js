@@ -29,6 +29,7 @@ export class ConnectionsView {
     this.range = /** @type {HTMLElement} */ (document.getElementById("page-range"));
     this.prev = /** @type {HTMLButtonElement} */ (document.getElementById("page-prev"));
     this.next = /** @type {HTMLButtonElement} */ (document.getElementById("page-next"));
+    this.nodeCol = /** @type {HTMLElement} */ (document.getElementById("node-col"));
     this.prev.addEventListener("click", () => this.#turn(-1));
     this.next.addEventListener("click", () => this.#turn(1));
     this.#bindFilters();
@@ -68,11 +69,14 @@ export class ConnectionsView {
     const first = this.page * PAGE_SIZE;
     const shown = visible.slice(first, first + PAGE_SIZE);
     const now = Date.now();
+    // In cluster mode every record names the node holding it: show which.
+    const clustered = visible.some((info) => typeof info.node === "string");
+    this.nodeCol.hidden = !clustered;
 
     const focusedId = /** @type {HTMLElement | null} */ (document.activeElement)?.closest?.(
       "#rows tr",
     )?.getAttribute("data-id");
-    this.rows.replaceChildren(...shown.map((info) => this.#row(info, now)));
+    this.rows.replaceChildren(...shown.map((info) => this.#row(info, now, clustered)));
     if (focusedId) {
       /** @type {HTMLElement | null} */ (this.rows.querySelector(
         `tr[data-id="${focusedId}"] button`,
@@ -81,7 +85,7 @@ export class ConnectionsView {
     if (shown.length === 0) {
       this.rows.append(
         el("tr", { class: "empty" }, [
-          el("td", { colspan: 8, text: "No connections match these filters." }),
+          el("td", { colspan: clustered ? 9 : 8, text: "No connections match these filters." }),
         ]),
       );
     }
@@ -93,13 +97,15 @@ export class ConnectionsView {
     this.next.disabled = this.page >= pages - 1;
     const s = this.store.summary;
     this.status.textContent = s
-      ? `${count(s.open)} open, ${count(s.closed)} recently closed on the server` +
+      ? `${count(s.open)} open, ${count(s.closed)} recently closed ${
+        clustered ? "in the cluster" : "on the server"
+      }` + (this.store.localOnly ? " (this node only: the cluster store is unreachable)" : "") +
         (this.store.truncated ? " (listing capped at 10,000; narrow the filters)" : "")
       : "Loading…";
   }
 
-  /** One table row. */
-  #row(info, now) {
+  /** One table row; `clustered` adds the node column. */
+  #row(info, now, clustered) {
     const migrated = info.migration_count > 0;
     const classes = [info.state, migrated ? "migrated" : ""];
     if (info.connection_id === this.selectedId) classes.push("selected");
@@ -119,6 +125,7 @@ export class ConnectionsView {
       "data-migrations": info.migration_count,
     }, [
       el("td", {}, [select, idLabel ? el("span", { class: "you", text: "you" }) : undefined]),
+      clustered ? el("td", { class: "node" }, [el("code", { text: info.node ?? "" })]) : undefined,
       el("td", { text: info.protocol }),
       el("td", { text: info.state }),
       el("td", { class: "addr" }, [el("code", { text: info.remote_addr })]),

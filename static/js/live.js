@@ -53,7 +53,8 @@ export class LiveUpdates {
     this.backoffMs = options.backoffMs ?? 1000;
     /** @type {EventStream | undefined} */
     this.source = undefined;
-    this.lastEventId = 0;
+    /** The id of the newest event (a number on one node, a Redis stream id in a cluster). */
+    this.lastEventId = "";
     this.failures = 0;
     /** @type {LiveState} */
     this.state = "paused";
@@ -81,7 +82,9 @@ export class LiveUpdates {
   }
 
   #open() {
-    const query = this.lastEventId > 0 ? `?last_event_id=${this.lastEventId}` : "";
+    const query = this.lastEventId !== ""
+      ? `?last_event_id=${encodeURIComponent(this.lastEventId)}`
+      : "";
     const source = new this.EventSourceClass(`/api/events${query}`);
     this.source = source;
     this.#setState(this.failures === 0 ? "connecting" : this.#downState(), "opening the stream");
@@ -105,8 +108,8 @@ export class LiveUpdates {
     };
     for (const type of EVENT_TYPES) {
       source.addEventListener(type, (message) => {
-        const id = Number(message.lastEventId);
-        if (Number.isInteger(id) && id > this.lastEventId) this.lastEventId = id;
+        // Events arrive in id order (replays too), so the latest is the one to resume from.
+        if (message.lastEventId) this.lastEventId = message.lastEventId;
         try {
           this.hooks.onEvent(JSON.parse(message.data));
         } catch (error) {

@@ -89,6 +89,7 @@ function refresh() {
       store.replaceAll(list.connections);
       store.summary = list.summary;
       store.truncated = list.truncated;
+      store.localOnly = list.localOnly;
       times.replaceAll(migrated.connections);
       $("list-error").textContent = "";
     } catch (error) {
@@ -128,7 +129,10 @@ function render() {
   if (s) {
     const o = s.migrations_by_outcome ?? {};
     const noun = s.total_migrations === 1 ? "migration" : "migrations";
-    $("overview-totals").textContent = `${count(s.total_migrations)} ${noun} since start: ` +
+    // A cluster node's migration totals are its own (each node counts what it observes).
+    const where = typeof s.node === "string" ? ` on node ${s.node}` : "";
+    $("overview-totals").textContent =
+      `${count(s.total_migrations)} ${noun} since start${where}: ` +
       `${count(o.validated ?? 0)} validated, ${count(o.pending ?? 0)} pending, ` +
       `${count(o.reverted ?? 0)} reverted, ` +
       `${count(o.closed_before_validation ?? 0)} closed before validation, ` +

@@ -26,6 +26,8 @@ export class ConnectionStore {
     this.summary = null;
     /** True when the last listing hit the page limit. */
     this.truncated = false;
+    /** True when a cluster node listed only its own connections (its store was unreachable). */
+    this.localOnly = false;
   }
 
   /**

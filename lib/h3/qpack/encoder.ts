@@ -6,7 +6,10 @@
  * - Indexed Field Line (static) when name and value match a static entry;
  * - Literal Field Line with (static) Name Reference when only the name matches;
  * - Literal Field Line with Literal Name otherwise.
- * Each string literal is Huffman-coded only when that is strictly shorter.
+ * Each string literal is Huffman-coded only when that is strictly shorter. Responses repeat the
+ * same values (a connection's id and address, content types, security policies), so the Huffman
+ * form of literals of a few characters or more is kept in a small bounded cache; short values
+ * (counters) are coded directly, since their cost is below a lookup's.
  *
  * Input is a flat `[name0, value0, name1, value1, …]` array of Latin-1 strings whose names are
  * already lowercase (not checked here). The exact size is computed first into a reusable scratch
@@ -33,8 +36,38 @@ const KIND_LITERAL = 2;
  */
 let plan = new Int32Array(3 * 32);
 
+/** Literals at least this long are looked up in, and added to, the Huffman cache. */
+const CACHED_MIN_LENGTH = 6;
+/** …and at most this long (a long value is rare and would crowd the cache). */
+const CACHED_MAX_LENGTH = 256;
+/** Distinct literals kept; the cache starts over when full. */
+const CACHE_ENTRIES = 2048;
+/** A literal's Huffman bytes, or null when Huffman is not shorter than the raw bytes. */
+const huffmanCache = new Map<string, Uint8Array | null>();
+
+/** The Huffman form of `s` when it is shorter than `s`, cached for medium-length literals. */
+function cachedHuffman(s: string): Uint8Array | null {
+  let bytes = huffmanCache.get(s);
+  if (bytes === undefined) {
+    const length = huffmanEncodedLength(s);
+    bytes = length < s.length ? new Uint8Array(length) : null;
+    if (bytes !== null) huffmanEncode(s, bytes, 0);
+    if (huffmanCache.size >= CACHE_ENTRIES) huffmanCache.clear();
+    huffmanCache.set(s, bytes);
+  }
+  return bytes;
+}
+
+function cacheable(s: string): boolean {
+  return s.length >= CACHED_MIN_LENGTH && s.length <= CACHED_MAX_LENGTH;
+}
+
 /** Wire length of `s` as a string literal, shifted left once, low bit = Huffman. */
 function planString(s: string): number {
+  if (cacheable(s)) {
+    const bytes = cachedHuffman(s);
+    return bytes === null ? s.length << 1 : (bytes.length << 1) | 1;
+  }
   const h = huffmanEncodedLength(s);
   return h < s.length ? (h << 1) | 1 : s.length << 1;
 }
@@ -76,7 +109,14 @@ function planFieldSection(fields: readonly string[]): number {
 
 /** Writes the string bytes of `s` as planned by `planString` (length already written). */
 function writeStringBytes(s: string, planned: number, out: Uint8Array, p: number): number {
-  if (planned & 1) return huffmanEncode(s, out, p);
+  if (planned & 1) {
+    const cached = cacheable(s) ? huffmanCache.get(s) : undefined;
+    if (cached) {
+      out.set(cached, p);
+      return p + cached.length;
+    }
+    return huffmanEncode(s, out, p);
+  }
   for (let i = 0; i < s.length; i++) out[p++] = s.charCodeAt(i);
   return p;
 }
@@ -120,6 +160,19 @@ export function encodeFieldSection(fields: readonly string[]): Uint8Array {
 /** Returns the exact byte length `encodeFieldSection(fields)` would produce. */
 export function encodedFieldSectionLength(fields: readonly string[]): number {
   return planFieldSection(fields);
+}
+
+/**
+ * Writes the field section last sized by `encodedFieldSectionLength(fields)` (same `fields`, no
+ * other encoding in between) at `out[offset]`, without planning it again; returns the offset
+ * after it. For callers that size the buffer first, as a frame writer must.
+ */
+export function encodePlannedFieldSectionInto(
+  fields: readonly string[],
+  out: Uint8Array,
+  offset: number,
+): number {
+  return writeFieldSection(fields, out, offset);
 }
 
 /**

@@ -104,3 +104,15 @@ Deno.test("encoder: many fields grow the scratch plan", () => {
   // And a small list afterwards still encodes correctly.
   assert.equal(enc([":status", "200"]), h("0000 d9"));
 });
+
+Deno.test("encoder: cached literals encode exactly as fresh ones, also past the cache's size", () => {
+  const values = Array.from({ length: 5000 }, (_, i) => `value-${i}-${"x".repeat(i % 40)}`);
+  for (const round of [0, 1]) {
+    for (const value of values) {
+      const fields = ["x-custom", value];
+      const block = encodeFieldSection(fields);
+      assert.deepEqual(decodeFieldSection(block, 1 << 16), fields, `round ${round}: ${value}`);
+      assert.equal(block.length, encodedFieldSectionLength(fields));
+    }
+  }
+});

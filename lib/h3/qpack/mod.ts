@@ -16,6 +16,7 @@ export {
   encodedFieldSectionLength,
   encodeFieldSection,
   encodeFieldSectionInto,
+  encodePlannedFieldSectionInto,
 } from "./encoder.ts";
 export { huffmanDecode, huffmanEncode, huffmanEncodedLength } from "./huffman.ts";
 export { decodePrefixInt, encodePrefixInt, type PrefixInt, prefixIntLength } from "./prefix_int.ts";

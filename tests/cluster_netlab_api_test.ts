@@ -3,10 +3,6 @@
  * node owns (a gtlsclient that followed the preferred address from a network lab) is visible in
  * every node's `/api/connections` within {@link VISIBLE_WITHIN_MS}.
  *
- * Waiting for the cluster-wide routes (any node's API serving every node's connections from
- * Redis): until they are merged this test is reported as ignored, never skipped silently; set
- * {@link CLUSTER_API_MERGED} to true to run it.
- *
  * Runs as root (CI does); without root it fails with one line.
  */
 
@@ -16,8 +12,6 @@ import { spawnInLab, startLabCluster } from "./support/cluster_lab.ts";
 import { assertCanBuildLabs, labLeftovers } from "./support/netlab.ts";
 import { startRedis } from "./support/redis.ts";
 
-/** Flip once the cluster-wide API (routes reading Redis) is on main. */
-const CLUSTER_API_MERGED = false;
 const NODES = 3;
 /** How soon every node's API shows a connection its owner recorded. */
 const VISIBLE_WITHIN_MS = 1000;
@@ -41,42 +35,38 @@ async function listedBy(addr: string, caPem: string, token: string, id: string) 
   }
 }
 
-Deno.test({
-  name: "cluster netlab: a connection one node owns is visible from every node's API within 1 s",
-  ignore: !CLUSTER_API_MERGED,
-  async fn() {
-    assertCanBuildLabs();
-    const redis = await startRedis();
-    let slot: number | undefined;
+Deno.test("cluster netlab: a connection one node owns is visible from every node's API within 1 s", async () => {
+  assertCanBuildLabs();
+  const redis = await startRedis();
+  let slot: number | undefined;
+  try {
+    const cluster = await startLabCluster({ nodes: NODES, labs: 1, redisUrl: redis.url });
+    slot = cluster.labs[0].topology.slot;
     try {
-      const cluster = await startLabCluster({ nodes: NODES, labs: 1, redisUrl: redis.url });
-      slot = cluster.labs[0].topology.slot;
-      try {
-        const { code, stderrTail } = await spawnInLab(cluster.labs[0], [
-          ...["gtlsclient", "-q", "--exit-on-all-streams-close", "--delay-stream=500ms"],
-          ...["--timeout=5s", cluster.balancerIp, String(cluster.balancerPort)],
-          `https://localhost:${cluster.balancerPort}/api/test`,
-        ], 60_000).done;
-        assert.equal(code, 0, stderrTail);
-        const [{ node, conn }] = cluster.connections();
-        assert.equal(conn.migration_events[0]?.kind, "preferred_address");
-        const id = conn.connection_id;
-        const seen = new Set<number>();
-        const deadline = Date.now() + VISIBLE_WITHIN_MS;
-        for (let round = 0; seen.size < NODES && Date.now() < deadline && round < 100; round++) {
-          for (const [i, addr] of cluster.nodeAddrs.entries()) {
-            const n = cluster.nodes[i];
-            if (!seen.has(i) && await listedBy(addr, n.caPem, n.adminToken, id)) seen.add(i);
-          }
+      const { code, stderrTail } = await spawnInLab(cluster.labs[0], [
+        ...["gtlsclient", "-q", "--exit-on-all-streams-close", "--delay-stream=500ms"],
+        ...["--timeout=5s", cluster.balancerIp, String(cluster.balancerPort)],
+        `https://localhost:${cluster.balancerPort}/api/test`,
+      ], 60_000).done;
+      assert.equal(code, 0, stderrTail);
+      const [{ node, conn }] = cluster.connections();
+      assert.equal(conn.migration_events[0]?.kind, "preferred_address");
+      const id = conn.connection_id;
+      const seen = new Set<number>();
+      const deadline = Date.now() + VISIBLE_WITHIN_MS;
+      for (let round = 0; seen.size < NODES && Date.now() < deadline && round < 100; round++) {
+        for (const [i, addr] of cluster.nodeAddrs.entries()) {
+          const n = cluster.nodes[i];
+          if (!seen.has(i) && await listedBy(addr, n.caPem, n.adminToken, id)) seen.add(i);
         }
-        assert.deepEqual([...seen].sort(), cluster.nodes.map((_, i) => i), `owner: node ${node}`);
-      } finally {
-        await cluster.stop();
       }
+      assert.deepEqual([...seen].sort(), cluster.nodes.map((_, i) => i), `owner: node ${node}`);
     } finally {
-      await redis.stop();
+      await cluster.stop();
     }
-    assert.ok(slot !== undefined);
-    assert.deepEqual(await labLeftovers(slot), [], "nothing of the lab remains");
-  },
+  } finally {
+    await redis.stop();
+  }
+  assert.ok(slot !== undefined);
+  assert.deepEqual(await labLeftovers(slot), [], "nothing of the lab remains");
 });

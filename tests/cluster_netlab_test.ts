@@ -52,9 +52,9 @@ const IDLE_TIMEOUT_MS = 5000;
 const PHASE_TIMEOUT_MS = 30_000;
 /**
  * How long each client waits after the handshake before it sends its request. A request sent at
- * once, on the balancer's path, races the client's probe of the preferred address, and the
- * hand-off then often fails (the client stays behind the balancer); see the README's Cluster
- * section.
+ * once, on the balancer's path, races the client's probe of the preferred address: the probe
+ * then often goes unanswered and the client stays behind the balancer (not lost, but not handed
+ * off). These tests are about what happens after the hand-off, so they let it finish first.
  */
 const DELAY_STREAM = "500ms";
 /** Bound for one client process. */

@@ -40,7 +40,9 @@ const VALUE_OPTIONS = ["--only", "--rounds", "--pairs", "--requests"];
 const FLAGS = ["--quick", "--no-deno-bench"];
 
 /** Parses the command line; throws an Error with a one-line message when it is wrong. */
-export function parseOptions(args: string[]): BenchOptions {
+export function parseOptions(given: string[]): BenchOptions {
+  // `deno task bench -- --only one` hands the task a literal `--` first: it separates nothing.
+  const args = given[0] === "--" ? given.slice(1) : given;
   for (const [i, arg] of args.entries()) {
     const isValue = i > 0 && VALUE_OPTIONS.includes(args[i - 1]);
     if (!isValue && !VALUE_OPTIONS.includes(arg) && !FLAGS.includes(arg)) {

@@ -59,7 +59,7 @@ Deno.test("interleave runs A B C A B C after one uncounted warm-up round", async
 
 Deno.test("parseOptions: defaults, --only, --quick, --rounds and errors", () => {
   assertEquals(parseOptions([]).only, [...SCENARIOS]);
-  assertEquals(parseOptions(["--", "--only", "one"]).only, ["one"], "a task's `--` is skipped");
+  assertEquals(parseOptions(["--", "--only", "one"]).only, ["one"]); // a task's `--` is skipped
   assertEquals(parseOptions([]).rounds, 5);
   assertEquals(parseOptions(["--only", "bulk,many"]).only, ["many", "bulk"]);
   assertEquals(parseOptions(["--quick"]).rounds, 2);

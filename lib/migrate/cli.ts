@@ -13,6 +13,7 @@
  * @module
  */
 
+import { startTool, type ToolIO } from "../cli/tool_io.ts";
 import { ConfigError } from "../cli/config.ts";
 import type { H3Client } from "../h3/client.ts";
 import {
@@ -27,15 +28,9 @@ import { MIGRATE_HELP, type MigrateOptions, parseMigrateOptions } from "./option
 import { formatReportTable, ProgressLine, reportsPassed } from "./report.ts";
 
 /** Where `migrate` reads and writes; every field defaults to the process's own. */
-export interface MigrateIO {
-  /** The table and `--help`. */
-  stdout?: (text: string) => void;
-  /** Progress and errors. */
-  stderr?: (text: string) => void;
+export interface MigrateIO extends ToolIO {
   /** Whether stderr is a terminal (then progress is one line redrawn in place). */
   stderrIsTerminal?: boolean;
-  /** Environment variables (`QUIC_ADMIN_TOKEN`, `QUIC_DATA_DIR`). */
-  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** Keep-alive on the admin control connection, which may wait long for the lab's report. */
@@ -46,22 +41,15 @@ const CONTROL_KEEP_ALIVE_MS = 1_000;
  * Never throws for bad input or an unreachable server; those are reported and give 2 or 1.
  */
 export async function runMigrate(args: string[], io: MigrateIO = {}): Promise<number> {
-  const stdout = io.stdout ?? writerTo(Deno.stdout);
-  const stderr = io.stderr ?? writerTo(Deno.stderr);
-  let options: MigrateOptions;
-  let trust: Trust;
-  try {
-    options = parseMigrateOptions(args, io.env ?? Deno.env.toObject());
-    if (options.help) {
-      stdout(MIGRATE_HELP + "\n");
-      return 0;
-    }
-    trust = await readTrust(options);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    stderr(`error: ${error.message} (see migrate --help)\n`);
-    return 2;
-  }
+  const started = await startTool(
+    "migrate",
+    MIGRATE_HELP,
+    io,
+    (env) => parseMigrateOptions(args, env),
+    readTrust,
+  );
+  if (typeof started === "number") return started;
+  const { options, prepared: trust, stdout, stderr } = started;
 
   const mode = trust.adminToken === undefined ? "self" : "admin";
   const reports = Array.from(
@@ -179,14 +167,4 @@ async function readIfPresent(path: string): Promise<string | undefined> {
   } catch {
     return undefined;
   }
-}
-
-function writerTo(file: { writeSync(p: Uint8Array): number }): (text: string) => void {
-  const encoder = new TextEncoder();
-  return (text) => {
-    const bytes = encoder.encode(text);
-    for (let written = 0; written < bytes.length;) {
-      written += file.writeSync(bytes.subarray(written));
-    }
-  };
 }

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { SERVER_TOOL_ENV_FLAGS } from "../cli/tool_io.ts";
 import { ConfigError, parseBoundedInt, quote } from "../cli/server_config.ts";
 import { lastPerFlag, scanFlags } from "../cli/flag_scanner.ts";
 
@@ -113,12 +114,6 @@ const APPLY: Readonly<
   },
 };
 
-/** Environment variables read, and the flag each stands for; the flag wins. */
-const ENV_FLAGS: ReadonlyArray<[envVar: string, flag: string]> = [
-  ["QUIC_DATA_DIR", "--data-dir"],
-  ["QUIC_ADMIN_TOKEN", "--admin-token"],
-];
-
 /**
  * Builds `migrate`'s options from its arguments (after `migrate`) and the environment. If
  * `--help`/`-h` appears anywhere, returns the defaults with `help: true` and reports no error.
@@ -129,7 +124,10 @@ export function parseMigrateOptions(
   args: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
 ): MigrateOptions {
-  const scan = scanFlags(args, env, { isFlag: (name) => name in APPLY, envFlags: ENV_FLAGS });
+  const scan = scanFlags(args, env, {
+    isFlag: (name) => name in APPLY,
+    envFlags: SERVER_TOOL_ENV_FLAGS,
+  });
   const options: MigrateOptions = {
     target: parseLabUrl(DEFAULT_LAB_URL, "default"),
     migrations: 10,

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { startTool, type ToolIO } from "../cli/tool_io.ts";
 import { ConfigError } from "../cli/server_config.ts";
 import { NETLAB_HELP, type NetlabOptions, parseNetlabOptions } from "./options.ts";
 import { runLab } from "./run.ts";
@@ -15,13 +16,7 @@ import { type ServerApi, serverApi } from "./server_api.ts";
 import { isRoot, missingPackages } from "./system.ts";
 
 /** Where `netlab` reads and writes; every field defaults to the process's own. */
-export interface NetlabIO {
-  /** The report and `--help`. */
-  stdout?: (text: string) => void;
-  /** Progress and errors. */
-  stderr?: (text: string) => void;
-  /** Environment variables (`QUIC_ADMIN_TOKEN`, `QUIC_DATA_DIR`). */
-  env?: Readonly<Record<string, string | undefined>>;
+export interface NetlabIO extends ToolIO {
   /** The client's stdio (default: this process's). */
   clientStdio?: "inherit" | "null";
   /** Handle SIGINT/SIGTERM (default true; tests running netlab in-process turn it off). */
@@ -34,22 +29,15 @@ export interface NetlabIO {
  * without root, or without the tools; 130/143 when stopped by SIGINT/SIGTERM.
  */
 export async function runNetlab(args: string[], io: NetlabIO = {}): Promise<number> {
-  const stdout = io.stdout ?? writerTo(Deno.stdout);
-  const stderr = io.stderr ?? writerTo(Deno.stderr);
-  let options: NetlabOptions;
-  let api: ServerApi;
-  try {
-    options = parseNetlabOptions(args, io.env ?? Deno.env.toObject());
-    if (options.help) {
-      stdout(NETLAB_HELP + "\n");
-      return 0;
-    }
-    api = await serverApi(options);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    stderr(`error: ${error.message} (see netlab --help)\n`);
-    return 2;
-  }
+  const started = await startTool<NetlabOptions, ServerApi>(
+    "netlab",
+    NETLAB_HELP,
+    io,
+    (env) => parseNetlabOptions(args, env),
+    serverApi,
+  );
+  if (typeof started === "number") return started;
+  const { options, prepared: api, stdout, stderr } = started;
   if (!isRoot()) {
     stderr("error: netlab needs root (CAP_NET_ADMIN) to create namespaces and NATs\n");
     return 2;
@@ -71,14 +59,4 @@ export async function runNetlab(args: string[], io: NetlabIO = {}): Promise<numb
     stderr(`error: ${error.message} (see netlab --help)\n`);
     return 2;
   }
-}
-
-function writerTo(file: { writeSync(p: Uint8Array): number }): (text: string) => void {
-  const encoder = new TextEncoder();
-  return (text) => {
-    const bytes = encoder.encode(text);
-    for (let written = 0; written < bytes.length;) {
-      written += file.writeSync(bytes.subarray(written));
-    }
-  };
 }

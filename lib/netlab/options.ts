@@ -14,6 +14,7 @@
  * @module
  */
 
+import { SERVER_TOOL_ENV_FLAGS } from "../cli/tool_io.ts";
 import { ConfigError, parseBoundedInt, quote } from "../cli/server_config.ts";
 import { scanFlags } from "../cli/flag_scanner.ts";
 import { type NetEvent, parseDuration, parseEventList, type PeriodicEvent } from "./events.ts";
@@ -123,11 +124,6 @@ const APPLY: Readonly<Record<string, Apply>> = {
   "--report-json": (options, value) => (options.reportJson = value),
 };
 
-const ENV_FLAGS: ReadonlyArray<[envVar: string, flag: string]> = [
-  ["QUIC_DATA_DIR", "--data-dir"],
-  ["QUIC_ADMIN_TOKEN", "--admin-token"],
-];
-
 /**
  * Builds `netlab`'s options from its arguments (after `netlab`) and the environment. With
  * `--help`/`-h` before `--`, returns defaults with `help: true` and reports no error.
@@ -155,7 +151,7 @@ export function parseNetlabOptions(
   options.command = separator === -1 ? [] : args.slice(separator + 1);
   const scan = scanFlags(flags, env, {
     isFlag: (name) => name in APPLY,
-    envFlags: ENV_FLAGS,
+    envFlags: SERVER_TOOL_ENV_FLAGS,
     strayHint: " (put the client command after --)",
   });
   options.help = scan.help;

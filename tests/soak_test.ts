@@ -129,8 +129,8 @@ async function untilNoneOpen(server: ServerProcess): Promise<void> {
  * Memory once idle: waits (bounded) until no HTTP/3 connection is open, has V8 collect all
  * garbage (through the inspector), then reads the heap from `/metrics` and RSS from `/proc`.
  * Without the forced collection the reading of an idle server includes garbage for as long as
- * V8's memory reducer waits (measured here: 7–15 s, or not at all before the first full
- * collection), so a baseline and a later reading would not compare.
+ * V8's memory reducer waits (seconds, or not at all before the first full collection), so a
+ * baseline and a later reading would not compare.
  */
 async function idleMemory(server: ServerProcess): Promise<Memory> {
   await untilNoneOpen(server);

@@ -13,7 +13,7 @@
  *
  * ```sh
  * deno run -A --v8-flags=--expose-gc bench/tools/server_entry.ts --port 9443 --lab-port 9444 \
- *   --data-dir /tmp/x --admin-token t
+ *   --data-dir DIR --admin-token t
  * ```
  * @module
  */

@@ -105,11 +105,12 @@ export async function runCluster(env: BenchEnv, options: BenchOptions): Promise<
     const medians = { one: medianOf(samples, "one"), cluster: medianOf(samples, "cluster") };
     const ratio = median(ratios);
     const perNode = await connectionsPerNode(cluster);
+    const serving = Object.values(perNode).filter((n) => n > 0).length;
     const cpu = (target: string, key: string) => fmt(medianDetail(samples, target, key), 2);
     part1 = {
       rows: [{
         scenario: `${conns} connections × ${requests} GETs ${PATH}, ${nodes} nodes vs one (req/s)`,
-        ours: `${fmt(medians.cluster)} (${nodes} nodes)`,
+        ours: `${fmt(medians.cluster)} (${nodes} nodes, ${serving} serving)`,
         peer: `one node ${fmt(medians.one)}`,
         ratio: fmt(ratio, 2),
         target: "—",
@@ -155,8 +156,15 @@ export async function runCluster(env: BenchEnv, options: BenchOptions): Promise<
         `Per-round ratios cluster/one: ${ratios.join(", ")}`,
         "",
         "HTTP/3 connections each node accepted over the whole comparison (its `/metrics`, " +
-        "`quic_connections_total`; the balancer hashes each client's address): " +
-        Object.entries(perNode).map(([name, n]) => `${name} ${fmt(n)}`).join(", ") + ".",
+        "`quic_connections_total`): " +
+        Object.entries(perNode).map(([name, n]) => `${name} ${fmt(n)}`).join(", ") +
+        `: ${serving} of ${nodes} node(s) served. The balancer (nginx) picks a node by ` +
+        "hashing the client's IP address (`hash $remote_addr consistent`), and every client " +
+        "here comes from 127.0.0.1 (`gtlsclient` cannot choose its source address)" +
+        (serving === 1
+          ? ", so all connections landed on one node: the cluster figure is one node behind " +
+            "the balancer, sharing its records and events through Redis, the others idle."
+          : "."),
         "",
       ],
       commands: {

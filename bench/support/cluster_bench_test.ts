@@ -11,6 +11,7 @@ import {
   microsPer,
   parseClusterSummary,
   roundDifferences,
+  signed,
 } from "./cluster_figures.ts";
 import type { Sample } from "./stats.ts";
 
@@ -94,4 +95,11 @@ Deno.test("roundDifferences pairs by round and skips failed runs; microsPer scal
   assert.deepEqual(roundDifferences(samples, "redis", "plain"), [200, 50.3]);
   assert.equal(microsPer(0.5, 1000), 500);
   assert.ok(Number.isNaN(microsPer(0.5, 0)));
+});
+
+Deno.test("signed shows the sign of a difference once", () => {
+  assert.equal(signed(12.54), "+12.5");
+  assert.equal(signed(-25), "-25");
+  assert.equal(signed(0.01), "0");
+  assert.equal(signed(NaN), "n/a");
 });

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { fmt } from "./format.ts";
 import type { Sample } from "./stats.ts";
 import { round } from "./stats.ts";
 
@@ -82,4 +83,9 @@ export function roundDifferences(samples: Sample[], a: string, b: string, digits
 /** Microseconds of CPU per item: `cpuSeconds` / `count` × 10⁶ (NaN when `count` is not positive). */
 export function microsPer(cpuSeconds: number, count: number): number {
   return count > 0 ? (cpuSeconds / count) * 1e6 : NaN;
+}
+
+/** A difference for people, with its sign: `+12.5`, `-3`, `0`, `n/a`. */
+export function signed(n: number, digits = 1): string {
+  return Number.isFinite(n) && round(n, digits) > 0 ? `+${fmt(n, digits)}` : fmt(n, digits);
 }

@@ -18,7 +18,7 @@ import { capture, cpuSeconds, type ServerProcess, sleep } from "./process.ts";
 import type { BenchOptions } from "./options.ts";
 import type { SummaryRow } from "./scenario_result.ts";
 import { interleave, median, medianDetail, round, type Sample } from "./stats.ts";
-import { metricValue, microsPer, roundDifferences } from "./cluster_figures.ts";
+import { metricValue, microsPer, roundDifferences, signed } from "./cluster_figures.ts";
 import { MetricsReader, startNode, startRedisServer } from "./cluster_env.ts";
 import { manyScript } from "../scenarios/many.ts";
 
@@ -191,6 +191,8 @@ function report(
       ),
     ),
   };
+  // One tick of one reading, spread over the events of one run.
+  const resolution = microsPer(0.01, cycles * eventsPerConn);
   const dropped = ok("redis").reduce((sum, s) => sum + (s.detail?.dropped as number), 0);
   const us = (n: number) => `${fmt(n, 1)} µs`;
   return {
@@ -198,7 +200,7 @@ function report(
       scenario: "Redis writes: node CPU per event, with --redis vs without (µs)",
       ours: us(perEvent.redis),
       peer: `without ${us(perEvent.plain)}`,
-      ratio: `+${fmt(perEvent.extra, 1)} µs/event`,
+      ratio: `${signed(perEvent.extra)} µs/event`,
       target: "—",
       met: null,
     }],
@@ -221,7 +223,8 @@ function report(
       "",
       `**Events per connection: ${fmt(eventsPerConn, 2)}. Node CPU per event: with Redis ` +
       `${us(perEvent.redis)}, without ${us(perEvent.plain)}; median of the per-round ` +
-      `differences: +${us(perEvent.extra)} per event (+${us(median(diffs))} per connection). ` +
+      `differences: ${signed(perEvent.extra)} µs per event (${signed(median(diffs))} µs per ` +
+      `connection). One reading's resolution (a 10 ms tick) is ${us(resolution)} per event. ` +
       `redis-server's own CPU: ${us(perEvent.redisServer)} per event. Events dropped: ` +
       `${fmt(dropped)}.**`,
       "",

@@ -12,7 +12,10 @@
  *   rebindings with 1,000 connections open;
  * - `idle` (`scenarios/idle.ts`): RSS per idle connection at 1,000 and 10,000, and the migration
  *   watcher's CPU share at 1,000;
- * - `tracker` (`scenarios/tracker.ts`): tracker bytes per connection, in-process.
+ * - `tracker` (`scenarios/tracker.ts`): tracker bytes per connection, in-process;
+ * - `cluster` (`scenarios/cluster.ts`): 100 connections × 50 GETs against one node vs a cluster
+ *   started by `main.ts cluster` (through its balancer), and the node CPU each event's Redis
+ *   write costs.
  *
  * Comparisons are interleaved (A B C A B C …, one uncounted warm-up round, then `--rounds`
  * rounds) and reported as medians of per-round ratios. Everything listens on 127.0.0.1 only
@@ -51,6 +54,7 @@ import { runTcp } from "./scenarios/tcp.ts";
 import { runMigration } from "./scenarios/migration.ts";
 import { runIdle } from "./scenarios/idle.ts";
 import { runTracker } from "./scenarios/tracker.ts";
+import { runCluster } from "./scenarios/cluster.ts";
 
 type Runner = (env: BenchEnv, options: BenchOptions) => Promise<ScenarioResult>;
 
@@ -62,6 +66,7 @@ const RUNNERS: Record<ScenarioName, Runner> = {
   migration: runMigration,
   idle: runIdle,
   tracker: runTracker,
+  cluster: runCluster,
 };
 
 /** Which tools each scenario needs: command and Debian package. */
@@ -73,6 +78,7 @@ const TOOLS: Record<ScenarioName, [string, string][]> = {
   migration: [],
   idle: [],
   tracker: [],
+  cluster: [["gtlsclient", "ngtcp2-client"], ["nginx", "nginx"], ["redis-server", "redis-server"]],
 };
 
 /** Runs `deno bench` in a subprocess, echoing and capturing what it prints. */

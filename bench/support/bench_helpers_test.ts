@@ -10,10 +10,10 @@ import { childCpuSeconds, parseGtlsResponses, parseH2load } from "./client_outpu
 import { summaryTable } from "./report.ts";
 import { CEILING_PROBE, ceilingProbeMissing } from "./env.ts";
 
-function assertEquals<T>(actual: T, expected: T): void {
+function assertEquals<T>(actual: T, expected: T, message = ""): void {
   const a = JSON.stringify(actual);
   const e = JSON.stringify(expected);
-  if (a !== e) throw new Error(`expected ${e}, got ${a}`);
+  if (a !== e) throw new Error(`${message ? `${message}: ` : ""}expected ${e}, got ${a}`);
 }
 
 function assertThrows(fn: () => unknown, includes: string): void {
@@ -66,6 +66,9 @@ Deno.test("parseOptions: defaults, --only, --quick, --rounds and errors", () => 
   assertEquals(parseOptions(["--quick", "--rounds", "1", "--requests", "50"]).requests, 50);
   assertEquals(parseOptions(["--rounds", "15"]).rounds, 15);
   assertEquals(parseOptions(["--pairs", "7"]).rounds, 7);
+  assertEquals(parseOptions([]).clusterNodes, 3);
+  assertEquals(parseOptions(["--only", "cluster", "--cluster-nodes", "2"]).clusterNodes, 2);
+  assertThrows(() => parseOptions(["--cluster-nodes", "9"]), "--cluster-nodes");
   assertThrows(() => parseOptions(["--only", "nope"]), "unknown scenario");
   assertThrows(() => parseOptions(["--rounds", "3"]), "--rounds");
   assertThrows(() => parseOptions(["--pairs", "3"]), "--pairs");

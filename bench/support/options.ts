@@ -5,7 +5,16 @@
  */
 
 /** The scenarios, in the order they run. */
-export const SCENARIOS = ["one", "many", "bulk", "tcp", "migration", "idle", "tracker"] as const;
+export const SCENARIOS = [
+  "one",
+  "many",
+  "bulk",
+  "tcp",
+  "migration",
+  "idle",
+  "tracker",
+  "cluster",
+] as const;
 
 /** A scenario's name, as given to `--only`. */
 export type ScenarioName = typeof SCENARIOS[number];
@@ -22,10 +31,15 @@ export interface BenchOptions {
   requests: number;
   /** Whether to run the in-process `deno bench` files first. */
   denoBench: boolean;
+  /** Nodes of the cluster the `cluster` scenario compares with one node. */
+  clusterNodes: number;
 }
 
 /** The default number of rounds, and the least a run that is not `--quick` may ask for. */
 const DEFAULT_ROUNDS = 5;
+
+/** The default node count of the `cluster` scenario (the orchestrator's own default). */
+const DEFAULT_CLUSTER_NODES = 3;
 
 /** What `--help` prints. */
 export const USAGE = `deno task bench [-- options]
@@ -34,9 +48,11 @@ export const USAGE = `deno task bench [-- options]
   --rounds N       interleaved rounds per comparison, each running every server once
                    (default ${DEFAULT_ROUNDS}; 1–50, at least ${DEFAULT_ROUNDS} unless --quick; --pairs is the old name)
   --requests N     GETs per one-connection run (default 20000; 2000 with --quick)
+  --cluster-nodes N
+                   nodes of the cluster scenario's cluster (default ${DEFAULT_CLUSTER_NODES}; 1–8)
   --no-deno-bench  skip the in-process micro-benchmarks`;
 
-const VALUE_OPTIONS = ["--only", "--rounds", "--pairs", "--requests"];
+const VALUE_OPTIONS = ["--only", "--rounds", "--pairs", "--requests", "--cluster-nodes"];
 const FLAGS = ["--quick", "--no-deno-bench"];
 
 /** Parses the command line; throws an Error with a one-line message when it is wrong. */
@@ -82,5 +98,6 @@ export function parseOptions(given: string[]): BenchOptions {
     rounds: int(roundsName, quick ? 2 : DEFAULT_ROUNDS, quick ? 1 : DEFAULT_ROUNDS, 50),
     requests: int("--requests", quick ? 2000 : 20_000, 1, 100_000),
     denoBench: !args.includes("--no-deno-bench") && !quick,
+    clusterNodes: int("--cluster-nodes", DEFAULT_CLUSTER_NODES, 1, 8),
   };
 }

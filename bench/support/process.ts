@@ -6,6 +6,8 @@
  * @module
  */
 
+import { parseProcStat } from "./proc_stat.ts";
+
 const MAX_KEPT_LINES = 200;
 
 /** A spawned server whose stdout and stderr are read line by line until it exits. */
@@ -196,10 +198,8 @@ export async function timedRun(cmd: string[], limitMs: number): Promise<TimedRun
 /** CPU time (user + system, all threads) of process `pid` so far, in seconds; NaN if gone. */
 export async function cpuSeconds(pid: number): Promise<number> {
   try {
-    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-    // Fields after the command name (which may hold spaces) start at field 3.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    const stat = parseProcStat(await Deno.readTextFile(`/proc/${pid}/stat`));
+    return stat === undefined ? NaN : stat.cpuTicks / CLOCK_TICKS;
   } catch {
     return NaN;
   }

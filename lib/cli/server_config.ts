@@ -236,6 +236,26 @@ export function parseBoundedInt(
   return n;
 }
 
+/**
+ * `value` as an `https://` URL without query, fragment or credentials (a server of this kind: HTTP/3
+ * needs TLS), or a ConfigError naming `source`.
+ */
+export function parseHttpsUrl(value: string, source: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`${source}: ${quote(value)} is not a URL`);
+  }
+  if (url.protocol !== "https:") {
+    throw new ConfigError(`${source}: ${quote(value)} is not an https:// URL (HTTP/3 needs TLS)`);
+  }
+  if (url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "") {
+    throw new ConfigError(`${source}: ${quote(value)} must not carry a query, fragment or user`);
+  }
+  return url;
+}
+
 /** `value` as a port from 1 to 65535, or a ConfigError naming `source`. */
 export function parsePort(value: string, source: string): number {
   const port = boundedInt(value, 1, 65535);

@@ -12,7 +12,7 @@
  */
 
 import { SERVER_TOOL_ENV_FLAGS } from "../cli/tool_io.ts";
-import { ConfigError, parseBoundedInt, quote } from "../cli/server_config.ts";
+import { ConfigError, parseBoundedInt, parseHttpsUrl, quote } from "../cli/server_config.ts";
 import { lastPerFlag, scanFlags } from "../cli/flag_scanner.ts";
 
 /** How the lab rebinds the path: a new source port, a new loopback address, or alternating. */
@@ -147,18 +147,7 @@ export function parseMigrateOptions(
 
 /** Takes the lab's URL apart: `https://host[:port][/base]`, port 443 when not given. */
 export function parseLabUrl(value: string, source: string): LabTarget {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigError(`${source}: ${quote(value)} is not a URL`);
-  }
-  if (url.protocol !== "https:") {
-    throw new ConfigError(`${source}: ${quote(value)} is not an https:// URL (HTTP/3 needs TLS)`);
-  }
-  if (url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "") {
-    throw new ConfigError(`${source}: ${quote(value)} must not carry a query, fragment or user`);
-  }
+  const url = parseHttpsUrl(value, source);
   const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
   return {
     url: url.href,

@@ -15,7 +15,7 @@
  */
 
 import { SERVER_TOOL_ENV_FLAGS } from "../cli/tool_io.ts";
-import { ConfigError, parseBoundedInt, quote } from "../cli/server_config.ts";
+import { ConfigError, parseBoundedInt, parseHttpsUrl, quote } from "../cli/server_config.ts";
 import { scanFlags } from "../cli/flag_scanner.ts";
 import { type NetEvent, parseDuration, parseEventList, type PeriodicEvent } from "./events.ts";
 import type { Uplink } from "./topology.ts";
@@ -175,19 +175,7 @@ export function substituteServerIp(command: readonly string[], serverIp: string)
 
 /** Takes `--server`: an `https://host:port` URL without path, query or credentials. */
 export function parseServerUrl(value: string, source: string): URL {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigError(`${source}: ${quote(value)} is not a URL`);
-  }
-  if (url.protocol !== "https:") {
-    throw new ConfigError(`${source}: ${quote(value)} is not an https:// URL (HTTP/3 needs TLS)`);
-  }
-  if (url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "") {
-    throw new ConfigError(`${source}: ${quote(value)} must not carry a query, fragment or user`);
-  }
-  return url;
+  return parseHttpsUrl(value, source);
 }
 
 /**

@@ -78,3 +78,22 @@ export const DEFAULT_UNANSWERED_TIMEOUT_MS = 5_000;
 
 /** How long an answered session must be quiet before a newcomer may push it out of a full table. */
 export const DEFAULT_EVICTABLE_IDLE_MS = 10_000;
+
+/** Stats with every count at zero, for a new relay. */
+export function emptyRelayStats(): UdpRelayStats {
+  return {
+    sessionsOpened: 0,
+    sessionsClosed: 0,
+    datagramsFromClients: 0,
+    datagramsFromServer: 0,
+    droppedNotInitial: 0,
+    droppedOverSessionCap: 0,
+    droppedOverAddressCap: 0,
+    sessionsEvicted: 0,
+    sessionsUnanswered: 0,
+    droppedOnOldMapping: 0,
+    droppedFromStranger: 0,
+    sendErrors: 0,
+    receiveErrors: 0,
+  };
+}

@@ -33,9 +33,11 @@ import { nextLoopbackAddress } from "./loopback.ts";
 import {
   DEFAULT_EVICTABLE_IDLE_MS,
   DEFAULT_UNANSWERED_TIMEOUT_MS,
+  emptyRelayStats,
   type UdpRelayOptions,
   type UdpRelayStats,
 } from "./relay_options.ts";
+import { SessionTable } from "./session_table.ts";
 import {
   type RebindKind,
   type RebindRecord,
@@ -77,26 +79,10 @@ export class UdpRelay implements AsyncDisposable {
   readonly #unansweredTimeoutMs: number;
   readonly #evictableIdleMs: number;
   readonly #maxDcids: number;
-  readonly #sessions = new Map<string, SessionState>();
-  /** Open sessions by client IP, for the per-address cap. */
-  readonly #byAddress = new Map<string, Set<SessionState>>();
+  readonly #sessions = new SessionTable<SessionState>();
   readonly #loops = new Set<Promise<void>>();
   readonly #subscribers = new Set<(event: RelaySessionEvent) => void>();
-  readonly #stats: UdpRelayStats = {
-    sessionsOpened: 0,
-    sessionsClosed: 0,
-    datagramsFromClients: 0,
-    datagramsFromServer: 0,
-    droppedNotInitial: 0,
-    droppedOverSessionCap: 0,
-    droppedOverAddressCap: 0,
-    sessionsEvicted: 0,
-    sessionsUnanswered: 0,
-    droppedOnOldMapping: 0,
-    droppedFromStranger: 0,
-    sendErrors: 0,
-    receiveErrors: 0,
-  };
+  readonly #stats: UdpRelayStats = emptyRelayStats();
   #closing: Promise<void> | undefined;
 
   /** Binds the listening socket and starts relaying at once. Throws if `targetHostname` is a name. */
@@ -324,7 +310,7 @@ export class UdpRelay implements AsyncDisposable {
     listener: Deno.DatagramConn,
   ): SessionState | undefined {
     if (this.#closing) return undefined;
-    const sameAddress = this.#byAddress.get(client.hostname);
+    const sameAddress = this.#sessions.fromAddress(client.hostname);
     if (sameAddress !== undefined && sameAddress.size >= this.#maxPerAddress) {
       if (!this.#makeRoom(sameAddress)) {
         this.#stats.droppedOverAddressCap++;
@@ -347,10 +333,7 @@ export class UdpRelay implements AsyncDisposable {
       return undefined;
     }
     const session = new SessionState(key, client, listener, upstream, this.#maxDcids);
-    this.#sessions.set(key, session);
-    const peers = this.#byAddress.get(client.hostname) ?? new Set();
-    peers.add(session);
-    this.#byAddress.set(client.hostname, peers);
+    this.#sessions.add(session);
     this.#stats.sessionsOpened++;
     this.#armExpiry(session, Math.min(this.#idleTimeoutMs, this.#unansweredTimeoutMs));
     this.#track(this.#relayFromServer(session, upstream, null));
@@ -387,10 +370,7 @@ export class UdpRelay implements AsyncDisposable {
     if (session.closeReason) return;
     session.closeReason = reason;
     clearTimeout(session.idleTimer);
-    this.#sessions.delete(session.key);
-    const peers = this.#byAddress.get(session.client.hostname);
-    peers?.delete(session);
-    if (peers?.size === 0) this.#byAddress.delete(session.client.hostname);
+    this.#sessions.remove(session);
     this.#stats.sessionsClosed++;
     session.upstream.close();
     this.#emit({ type: "closed", session });

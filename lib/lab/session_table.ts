@@ -1,0 +1,59 @@
+/**
+ * The relay's open sessions, by client address (`ip:port`) and by client IP (for the
+ * per-address cap): one place that keeps both indexes in step.
+ *
+ * ```ts
+ * const table = new SessionTable<{ key: string; client: { hostname: string } }>();
+ * table.add(session);
+ * table.fromAddress("127.0.0.1")?.size; // 1
+ * ```
+ * @module
+ */
+
+/** What the table needs of a session. */
+export interface TableSession {
+  readonly key: string;
+  readonly client: { readonly hostname: string };
+}
+
+/** Sessions by key and by client IP. */
+export class SessionTable<S extends TableSession> {
+  readonly #byKey = new Map<string, S>();
+  readonly #byAddress = new Map<string, Set<S>>();
+
+  /** Open sessions. */
+  get size(): number {
+    return this.#byKey.size;
+  }
+
+  /** The session of the client at `key` (`ip:port`), if open. */
+  get(key: string): S | undefined {
+    return this.#byKey.get(key);
+  }
+
+  /** Every open session, in opening order. */
+  values(): IterableIterator<S> {
+    return this.#byKey.values();
+  }
+
+  /** The open sessions from client IP `hostname`, if any. */
+  fromAddress(hostname: string): ReadonlySet<S> | undefined {
+    return this.#byAddress.get(hostname);
+  }
+
+  /** Adds an opened session. */
+  add(session: S): void {
+    this.#byKey.set(session.key, session);
+    const peers = this.#byAddress.get(session.client.hostname) ?? new Set();
+    peers.add(session);
+    this.#byAddress.set(session.client.hostname, peers);
+  }
+
+  /** Removes a closed session. */
+  remove(session: S): void {
+    this.#byKey.delete(session.key);
+    const peers = this.#byAddress.get(session.client.hostname);
+    peers?.delete(session);
+    if (peers?.size === 0) this.#byAddress.delete(session.client.hostname);
+  }
+}

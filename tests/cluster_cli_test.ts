@@ -6,6 +6,7 @@
  * Redis, and leaves no process behind. A node that dies stops the cluster with exit 1.
  */
 
+import { threeSpacedGets } from "./support/ngtcp2.ts";
 import { strict as assert } from "node:assert";
 import { freePort } from "./support/free_port.ts";
 import { withTimeout } from "../lib/timeout.ts";
@@ -131,25 +132,6 @@ async function stillAlive(pids: Iterable<number>): Promise<number[]> {
   return alive;
 }
 
-/** ngtcp2's client through the balancer: three requests spaced out so traffic follows the handshake. */
-async function gtlsclient(port: number) {
-  const output = await new Deno.Command("gtlsclient", {
-    args: [
-      ...["--no-quic-dump", "--no-http-dump", "-n", "3", "--delay-stream=400ms"],
-      ...["--exit-on-all-streams-close", "--timeout=5s", "127.0.0.1", String(port)],
-      `https://localhost:${port}/api/test`,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(30_000),
-  }).output();
-  const log = new TextDecoder().decode(output.stderr);
-  const statuses = [...log.matchAll(/http: stream 0x[0-9a-f]+ \[:status: (\d+)\]/g)].map((m) =>
-    m[1]
-  );
-  return { code: output.code, statuses, text: log };
-}
-
 interface ConnectionJson {
   local_addr: string;
   remote_addr: string;
@@ -211,7 +193,7 @@ Deno.test("cluster: 3 nodes behind nginx serve TCP and HTTP/3, the hand-off is r
     assert.ok(overTcp.remote_addr.startsWith(`${SOURCE}:`), overTcp.remote_addr);
 
     // HTTP/3 through the balancer; ngtcp2 follows the preferred address to its node.
-    const run = await gtlsclient(balancerPort);
+    const run = await threeSpacedGets(balancerPort);
     assert.equal(run.code, 0, run.text.slice(-500));
     assert.deepEqual(run.statuses, ["200", "200", "200"]);
     const owners: Array<{ ip: string; conn: ConnectionJson }> = [];

@@ -6,6 +6,7 @@
  * preferred address stays behind the balancer, with nothing recorded.
  */
 
+import { threeSpacedGets } from "./support/ngtcp2.ts";
 import { strict as assert } from "node:assert";
 import { startTestServer, type TestServer } from "./support/server.ts";
 import { startBalancer } from "./support/nginx.ts";
@@ -44,33 +45,6 @@ async function cluster(nodeIps: string[]) {
   };
 }
 
-/** ngtcp2's client: three requests spaced out, so traffic follows the handshake. */
-async function gtlsclient(port: number, extra: string[] = []) {
-  const output = await new Deno.Command("gtlsclient", {
-    args: [
-      ...extra,
-      "--no-quic-dump",
-      "--no-http-dump",
-      "-n",
-      "3",
-      "--delay-stream=400ms",
-      "--exit-on-all-streams-close",
-      "--timeout=5s",
-      "127.0.0.1",
-      String(port),
-      `https://localhost:${port}/api/test`,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(30_000),
-  }).output();
-  const log = new TextDecoder().decode(output.stderr);
-  const statuses = [...log.matchAll(/http: stream 0x[0-9a-f]+ \[:status: (\d+)\]/g)].map((m) =>
-    m[1]
-  );
-  return { code: output.code, statuses, text: log };
-}
-
 function allConnections(nodes: TestServer[]) {
   return nodes.flatMap((node, index) =>
     [...node.tracker.openConnections(), ...node.tracker.closedConnections()].map((conn) => ({
@@ -83,7 +57,7 @@ function allConnections(nodes: TestServer[]) {
 Deno.test("cluster: a client that follows the preferred address is handed off once, to its node", async () => {
   const rig = await cluster(["127.0.0.2", "127.0.0.3"]);
   try {
-    const run = await gtlsclient(rig.balancerPort);
+    const run = await threeSpacedGets(rig.balancerPort);
     assert.equal(run.code, 0, run.text.slice(-500));
     assert.deepEqual(run.statuses, ["200", "200", "200"]);
     const seen = allConnections(rig.nodes);
@@ -105,7 +79,7 @@ Deno.test("cluster: a client that follows the preferred address is handed off on
 Deno.test("cluster: a client that ignores the preferred address stays behind the balancer", async () => {
   const rig = await cluster(["127.0.0.2"]);
   try {
-    const run = await gtlsclient(rig.balancerPort, ["--no-preferred-addr"]);
+    const run = await threeSpacedGets(rig.balancerPort, ["--no-preferred-addr"]);
     assert.equal(run.code, 0, run.text.slice(-500));
     assert.deepEqual(run.statuses, ["200", "200", "200"]);
     const seen = allConnections(rig.nodes);

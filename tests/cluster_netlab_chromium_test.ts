@@ -13,6 +13,12 @@
  * Runs as root (CI does); without root it fails with one line, never skips.
  */
 
+import {
+  fetchResults,
+  startFetchLoop,
+  stopFetchLoop,
+  waitForFetches,
+} from "./support/page_fetch_loop.ts";
 import { strict as assert } from "node:assert";
 import type { MigrationEvent } from "../lib/tracker/types.ts";
 import {
@@ -32,23 +38,6 @@ const FETCHES = 20;
 const SWITCH_AFTER = 5;
 /** Milliseconds between fetches. */
 const FETCH_INTERVAL_MS = 200;
-
-interface FetchResult {
-  ok: boolean;
-  connectionId?: string;
-  remoteAddr?: string;
-  protocol?: string;
-  error?: string;
-}
-
-// Functions given to evaluate/waitForFunction run in the page; this file is checked without
-// the DOM library.
-declare const window: {
-  clusterResults: FetchResult[];
-  clusterTimer: number;
-  setInterval(fn: () => void, ms: number): number;
-  clearInterval(id: number): void;
-};
 
 /** The host of an `ip:port`. */
 function hostOf(addr: string): string {
@@ -120,36 +109,17 @@ Deno.test("cluster netlab: Chromium follows the preferred address to its node an
     assert.equal(hostOf(handoff.new_addr), wifi);
 
     const switched = nextMigration(cluster, connectionId, "address_change");
-    await page.evaluate((ms) => {
-      window.clusterResults = [];
-      window.clusterTimer = window.setInterval(async () => {
-        try {
-          const res = await fetch("/api/test", { cache: "no-store" });
-          const body = await res.json();
-          window.clusterResults.push({
-            ok: res.ok,
-            connectionId: body.connection_id,
-            remoteAddr: body.remote_addr,
-            protocol: body.protocol,
-          });
-        } catch (error) {
-          window.clusterResults.push({ ok: false, error: String(error) });
-        }
-      }, Number(ms));
-    }, String(FETCH_INTERVAL_MS));
-    await page.waitForFunction((n) => window.clusterResults.length >= Number(n), SWITCH_AFTER);
-    const first = (await page.evaluate(() => window.clusterResults))[0];
+    await startFetchLoop(page, FETCH_INTERVAL_MS);
+    await waitForFetches(page, SWITCH_AFTER);
+    const first = (await fetchResults(page))[0];
     assert.equal(first.protocol, "h3", JSON.stringify(first));
     assert.equal(first.connectionId, connectionId, "the page's fetches use the first connection");
     assert.equal(hostOf(first.remoteAddr!), wifi, "served on the node's address, from wifi");
 
     await lab.perform({ kind: "switch", watchMs: 2000 });
     const migration = await within(switched, STEP_TIMEOUT_MS, "the node seeing the switch");
-    await page.waitForFunction((n) => window.clusterResults.length >= Number(n), FETCHES);
-    const results = await page.evaluate(() => {
-      window.clearInterval(window.clusterTimer);
-      return window.clusterResults;
-    });
+    await waitForFetches(page, FETCHES);
+    const results = await stopFetchLoop(page);
 
     assert.deepEqual(results.filter((r) => !r.ok), [], "no failed fetch");
     assert.deepEqual(new Set(results.map((r) => r.connectionId)), new Set([connectionId]));

@@ -8,6 +8,12 @@
  * Runs as root (CI does); without root it fails with one line, never skips.
  */
 
+import {
+  fetchResults,
+  startFetchLoop,
+  stopFetchLoop,
+  waitForFetches,
+} from "./support/page_fetch_loop.ts";
 import { strict as assert } from "node:assert";
 import { NetworkLab } from "../lib/netlab/lab.ts";
 import { buildReport } from "../lib/netlab/report.ts";
@@ -25,23 +31,6 @@ import { assertCanBuildLabs, labLeftovers } from "./support/netlab.ts";
 
 /** Fetches after the switch that must all succeed on the same connection. */
 const FETCHES_AFTER_SWITCH = 15;
-
-interface FetchResult {
-  ok: boolean;
-  connectionId?: string;
-  remoteAddr?: string;
-  protocol?: string;
-  error?: string;
-}
-
-// Functions given to evaluate/waitForFunction run in the page; this file is checked without
-// the DOM library.
-declare const window: {
-  netlabResults: FetchResult[];
-  netlabTimer: number;
-  setInterval(fn: () => void, ms: number): number;
-  clearInterval(id: number): void;
-};
 
 Deno.test("netlab: Chromium in the lab keeps its HTTP/3 connection across a wifi → cellular switch", async () => {
   assertCanBuildLabs();
@@ -71,28 +60,12 @@ Deno.test("netlab: Chromium in the lab keeps its HTTP/3 connection across a wifi
     assert.equal(nav?.status(), 200);
     await page.waitForSelector(`#live[data-state="live"]`);
 
-    await page.evaluate(() => {
-      window.netlabResults = [];
-      window.netlabTimer = window.setInterval(async () => {
-        try {
-          const res = await fetch("/api/test", { cache: "no-store" });
-          const body = await res.json();
-          window.netlabResults.push({
-            ok: res.ok,
-            connectionId: body.connection_id,
-            remoteAddr: body.remote_addr,
-            protocol: body.protocol,
-          });
-        } catch (error) {
-          window.netlabResults.push({ ok: false, error: String(error) });
-        }
-      }, 200);
-    });
-    await page.waitForFunction(() => window.netlabResults.length >= 5);
+    await startFetchLoop(page, 200);
+    await waitForFetches(page, 5);
 
     const wifiPublic = lab.topology.uplinks.wifi.publicIp;
     const cellularPublic = lab.topology.uplinks.cellular.publicIp;
-    const first = (await page.evaluate(() => window.netlabResults))[0];
+    const first = (await fetchResults(page))[0];
     assert.equal(first.protocol, "h3");
     assert.equal(
       first.remoteAddr?.split(":")[0],
@@ -109,17 +82,11 @@ Deno.test("netlab: Chromium in the lab keeps its HTTP/3 connection across a wifi
         }
       });
     });
-    const before = await page.evaluate(() => window.netlabResults.length);
+    const before = (await fetchResults(page)).length;
     await lab.perform({ kind: "switch", watchMs: 2000 });
     const migration = await within(migrated, STEP_TIMEOUT_MS, "the server seeing the switch");
-    await page.waitForFunction(
-      (n) => window.netlabResults.length >= Number(n),
-      String(before + FETCHES_AFTER_SWITCH),
-    );
-    const results = await page.evaluate(() => {
-      window.clearInterval(window.netlabTimer);
-      return window.netlabResults;
-    });
+    await waitForFetches(page, before + FETCHES_AFTER_SWITCH);
+    const results = await stopFetchLoop(page);
 
     assert.deepEqual(results.filter((r) => !r.ok), [], "no failed fetch");
     assert.deepEqual(new Set(results.map((r) => r.connectionId)), new Set([connectionId]));

@@ -214,32 +214,27 @@ async function startListeners(
         devCertificate: !(options.certFile && options.keyFile),
       },
   });
-  const quic = startQuicListener({
-    hostname: options.hostname,
-    port: options.port,
-    cert: certificates.certPem,
-    key: certificates.keyPem,
-    fetch: app.fetch,
-    tracker,
-    watcher,
-    maxIdleTimeout: options.maxIdleTimeout,
-    maxConnections: limits.maxConnections,
-    maxConcurrentStreams: limits.maxStreamsPerConnection,
-    maxFieldSectionSize: limits.maxFieldSectionSize,
-    maxRequestBodySize: limits.maxBodyBytes,
-    headerTimeoutMs: limits.headerTimeoutMs,
-    bodyTimeoutMs: limits.bodyTimeoutMs,
-    onRefused: () => metrics.countRefused("quic"),
-    advertisePreferredAddress: options.cluster?.advertisePreferredAddress,
-  });
-  const port = quic.addr.port;
-  listening.port = port;
+  const bindQuic = () =>
+    startQuicListener({
+      hostname: options.hostname,
+      port: options.port,
+      cert: certificates.certPem,
+      key: certificates.keyPem,
+      fetch: app.fetch,
+      tracker,
+      watcher,
+      maxIdleTimeout: options.maxIdleTimeout,
+      maxConnections: limits.maxConnections,
+      maxConcurrentStreams: limits.maxStreamsPerConnection,
+      maxFieldSectionSize: limits.maxFieldSectionSize,
+      maxRequestBodySize: limits.maxBodyBytes,
+      headerTimeoutMs: limits.headerTimeoutMs,
+      bodyTimeoutMs: limits.bodyTimeoutMs,
+      onRefused: () => metrics.countRefused("quic"),
+      advertisePreferredAddress: options.cluster?.advertisePreferredAddress,
+    });
   /** One cap for the TCP connections of both HTTPS listeners (the main port and the lab's). */
   const tcpSlots = new TcpConnectionSlots(limits.maxTcpConnections);
-  if (cluster !== undefined) {
-    metrics.addSection(() => cluster.renderMetrics());
-    await cluster.start(options.cluster?.nodeId ?? `${options.hostname}:${port}`);
-  }
   /** HTTPS on TCP `tcpPort`, advertising HTTP/3 on the same port number. */
   // Behind a balancer, clients reach HTTP/3 on the balancer's port, not this node's.
   const balancerPort = options.cluster?.balancer === undefined
@@ -263,12 +258,25 @@ async function startListeners(
       bodyTimeoutMs: limits.bodyTimeoutMs,
       sendTimeoutMs: limits.sendTimeoutMs,
     });
+  let quic = bindQuic();
   let tcp;
-  try {
-    tcp = await startTcp(port, balancerPort ?? port);
-  } catch (error) {
-    await quic.shutdown(0);
-    throw error;
+  // With port 0 the system picks the UDP port, and that number may be taken for TCP: then the
+  // pair is picked again (a few times), so "any free port" holds for both transports.
+  for (let attempt = 1;; attempt++) {
+    try {
+      tcp = await startTcp(quic.addr.port, balancerPort ?? quic.addr.port);
+      break;
+    } catch (error) {
+      await quic.shutdown(0);
+      if (options.port !== 0 || attempt >= PORT_ATTEMPTS || !isAddrInUse(error)) throw error;
+      quic = bindQuic();
+    }
+  }
+  const port = quic.addr.port;
+  listening.port = port;
+  if (cluster !== undefined) {
+    metrics.addSection(() => cluster.renderMetrics());
+    await cluster.start(options.cluster?.nodeId ?? `${options.hostname}:${port}`);
   }
   let relay: UdpRelay | undefined;
   const labTcp: Awaited<ReturnType<typeof startTcp>>[] = [];
@@ -380,4 +388,13 @@ function labListenHostnames(labHost: string): string[] {
 /** Where the lab relay sends: the bound IPv4 address, or loopback when bound to all. */
 function relayTarget(hostname: string): string {
   return /^\d+\.\d+\.\d+\.\d+$/.test(hostname) && hostname !== "0.0.0.0" ? hostname : "127.0.0.1";
+}
+
+/** How many times a port-0 server picks its port pair before giving up. */
+const PORT_ATTEMPTS = 10;
+
+/** Whether `error` says the address is taken (Deno's error or Node's `EADDRINUSE`). */
+function isAddrInUse(error: unknown): boolean {
+  return error instanceof Deno.errors.AddrInUse ||
+    (error as { code?: unknown } | null)?.code === "EADDRINUSE";
 }

@@ -3,6 +3,8 @@
  * @module
  */
 
+import { withTimeout } from "../../lib/timeout.ts";
+
 /** One SSE message. */
 export interface SseMessage {
   id?: string;
@@ -37,4 +39,23 @@ export function sseReader(
     }
   };
   return Object.assign(next, { cancel: () => reader.cancel().catch(() => {}) });
+}
+
+/**
+ * Everything `body` still carries, as text, once it ends (each read bounded by `timeoutMs`), for
+ * a stream the server is expected to close, such as one it drops for not being read.
+ */
+export async function readToEnd(
+  body: ReadableStream<Uint8Array>,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<string> {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  for (let i = 0; i < 1_000_000; i++) {
+    const { value, done } = await withTimeout(reader.read(), timeoutMs, what);
+    if (done) break;
+    text += value;
+  }
+  return text;
 }

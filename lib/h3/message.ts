@@ -177,7 +177,7 @@ export function parseRequestHead(fields: string[]): RequestHead {
  * its parts on first use. A target the URL parser still refuses (a host such as `256.1.1.1`)
  * makes the request malformed: `H3Error(H3_MESSAGE_ERROR, "stream")`, not an internal error.
  */
-export function buildRequest(head: RequestHead, body: ReadableStream<Uint8Array> | null): Request {
+export function buildRequest(head: Readonly<RequestHead>, body: ReadableStream<Uint8Array> | null): Request {
   if (body === null) {
     if (!originParses(head)) malformed(`invalid request: ${head.scheme}://${head.authority}`);
     // Handlers take it as a Request: it has the members a router and routes use (see there).
@@ -203,7 +203,7 @@ const MAX_PARSED_ORIGINS = 256;
 let lastHttpsAuthority: string | undefined;
 
 /** Whether the URL parser accepts `head`'s scheme and authority (remembered when it does). */
-function originParses(head: RequestHead): boolean {
+function originParses(head: Readonly<RequestHead>): boolean {
   // The common case, one string comparison: the same https authority as the request before.
   if (head.authority === lastHttpsAuthority && head.scheme === "https") return true;
   const origin = `${head.scheme}://${head.authority}`;

@@ -35,6 +35,7 @@ import { FrameReader } from "./frame_reader.ts";
 import { buildRequest, parseRequestHead } from "./message.ts";
 import { decodeFieldSection } from "./qpack/mod.ts";
 import type { QuicBidiStream } from "./transport.ts";
+import { RequestHeadCache } from "./request_head_cache.ts";
 
 /** A `fetch`-style handler. `context` is the object given to the server connection. */
 export type H3Handler<C> = (request: Request, context: C) => Response | Promise<Response>;
@@ -91,6 +92,9 @@ export class RequestStreams<C> implements BodyReadWatch {
   };
   readonly #decodeTrailers = (block: Uint8Array) =>
     decodeFieldSection(block, this.#config.maxFieldSectionSize);
+  readonly #decodeHead = (block: Uint8Array) =>
+    parseRequestHead(decodeFieldSection(block, this.#config.maxFieldSectionSize));
+  readonly #heads = new RequestHeadCache();
 
   /** @param config the handler, limits and error sink */
   constructor(config: RequestStreamsConfig<C>) {
@@ -151,7 +155,7 @@ export class RequestStreams<C> implements BodyReadWatch {
         last = value;
       }
       this.#deadlines.delete(reader);
-      const head = parseRequestHead(decodeFieldSection(block, config.maxFieldSectionSize));
+      const head = this.#heads.headFor(block, this.#decodeHead);
       // The header section is now strings; the buffer is free unless more frames sit in it.
       if (!frames.holdsChunks) returnReadBuffer(last);
       method = head.method;

@@ -177,7 +177,10 @@ export function parseRequestHead(fields: string[]): RequestHead {
  * its parts on first use. A target the URL parser still refuses (a host such as `256.1.1.1`)
  * makes the request malformed: `H3Error(H3_MESSAGE_ERROR, "stream")`, not an internal error.
  */
-export function buildRequest(head: Readonly<RequestHead>, body: ReadableStream<Uint8Array> | null): Request {
+export function buildRequest(
+  head: Readonly<RequestHead>,
+  body: ReadableStream<Uint8Array> | null,
+): Request {
   if (body === null) {
     if (!originParses(head)) malformed(`invalid request: ${head.scheme}://${head.authority}`);
     // Handlers take it as a Request: it has the members a router and routes use (see there).

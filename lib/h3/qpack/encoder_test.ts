@@ -116,3 +116,28 @@ Deno.test("encoder: cached literals encode exactly as fresh ones, also past the 
     }
   }
 });
+
+Deno.test("encoder: a line cache miss after planned fields leaves their plan intact", () => {
+  // Each section mixes planned-in-place fields (status, a name reference, a counter) with
+  // cacheable values that are new, so every miss encodes a line while the section's plan is
+  // half filled.
+  for (let i = 0; i < 50; i++) {
+    const fields = [
+      ":status",
+      "200",
+      "content-type",
+      "text/x-" + i, // name reference, cacheable, new
+      "x-request-count",
+      String(1_000_000 + i), // a number: never cached
+      "x-connection-id",
+      `conn-${i}-abcdef`, // literal name, cacheable, new
+      "content-length",
+      "15",
+    ];
+    const block = encodeFieldSection(fields);
+    assert.deepEqual(decodeFieldSection(block, 1 << 16), fields);
+    assert.equal(block.length, encodedFieldSectionLength(fields));
+    // And again, now from the cache, byte for byte the same.
+    assert.deepEqual(encodeFieldSection(fields), block);
+  }
+});

@@ -14,3 +14,8 @@ import { LightResponse } from "./light_response.ts";
 export function jsonResponse(value: unknown, status = 200): Response {
   return LightResponse.json(value, status) as unknown as Response;
 }
+
+/** `text`, already serialized JSON, as {@link jsonResponse} would answer it. */
+export function jsonTextResponse(text: string, status = 200): Response {
+  return LightResponse.jsonText(text, status) as unknown as Response;
+}

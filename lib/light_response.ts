@@ -45,12 +45,19 @@ export class LightResponse {
   constructor(bodyBytes: Uint8Array<ArrayBuffer>, status: number, fields: readonly string[]) {
     this.bodyBytes = bodyBytes;
     this.status = status;
-    this.#fields = [":status", String(status), ...fields];
+    const all = [":status", String(status)];
+    for (let i = 0; i < fields.length; i++) all.push(fields[i]);
+    this.#fields = all;
   }
 
   /** `value` as JSON with `content-type` and `content-length`. */
   static json(value: unknown, status = 200): LightResponse {
-    const bytes = encoder.encode(JSON.stringify(value));
+    return LightResponse.jsonText(JSON.stringify(value), status);
+  }
+
+  /** `text`, already JSON, with `content-type` and `content-length`. */
+  static jsonText(text: string, status = 200): LightResponse {
+    const bytes = utf8Bytes(text);
     return new LightResponse(bytes, status, [
       "content-type",
       JSON_TYPE,
@@ -157,3 +164,22 @@ export class LightResponse {
     return this.toResponse().clone();
   }
 }
+
+/**
+ * `text` as UTF-8. An ASCII string (every JSON answer on the hot path) is copied in a loop: for
+ * a short string that is cheaper than the call into the runtime `TextEncoder` makes.
+ */
+export function utf8Bytes(text: string): Uint8Array<ArrayBuffer> {
+  const n = text.length;
+  if (n > ASCII_LOOP_MAX) return encoder.encode(text);
+  const bytes = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0x7f) return encoder.encode(text);
+    bytes[i] = c;
+  }
+  return bytes;
+}
+
+/** Longest string {@link utf8Bytes} copies itself; a longer one goes to `TextEncoder` at once. */
+const ASCII_LOOP_MAX = 1024;

@@ -41,3 +41,11 @@ Deno.test("light response: reads like a Response for code that streams its body"
   for await (const chunk of res.body!) chunks.push(chunk);
   assert.equal(new TextDecoder().decode(chunks[0]), "[1,2,3]");
 });
+
+Deno.test("utf8Bytes: ASCII, non-ASCII and long text all match TextEncoder", async () => {
+  const { utf8Bytes } = await import("./light_response.ts");
+  const encoder = new TextEncoder();
+  for (const text of ["", '{"a":1}', "héllo", "😀x", "a".repeat(5000), "a".repeat(1000) + "é"]) {
+    assert.deepEqual(utf8Bytes(text), encoder.encode(text), text.slice(0, 20));
+  }
+});

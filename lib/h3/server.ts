@@ -20,7 +20,7 @@ import { readDeadlinesFor } from "./header_deadlines.ts";
 import { PeerStreams } from "./peer_streams.ts";
 import { type H3Handler, RequestStreams } from "./request_stream.ts";
 import { openControlStream } from "./uni_stream.ts";
-import type { QuicBidiStream, QuicCloseInfo, QuicConnection } from "./transport.ts";
+import type { QuicCloseInfo, QuicConnection } from "./transport.ts";
 
 export type { H3Handler } from "./request_stream.ts";
 
@@ -208,21 +208,14 @@ export class H3ServerConnection<C> {
         continue;
       }
       this.#activeRequests++;
-      this.#serveRequest(value).catch(ignore);
+      // One reaction instead of an async wrapper per request; `serve` is not meant to reject.
+      this.#requests.serve(value).then(this.#requestDone, this.#requestDone);
     }
   }
 
-  #requestDone(): void {
+  readonly #requestDone = (): void => {
     if (--this.#activeRequests === 0 && this.#idle) this.#idle();
-  }
-
-  async #serveRequest(stream: QuicBidiStream): Promise<void> {
-    try {
-      await this.#requests.serve(stream);
-    } finally {
-      this.#requestDone();
-    }
-  }
+  };
 
   #streamOrConnectionError(error: H3Error): void {
     if (error.scope === "connection") this.#connectionError(error);
@@ -240,6 +233,3 @@ export class H3ServerConnection<C> {
     }
   }
 }
-
-/** For promises whose failure is already handled or meaningless. */
-function ignore(): void {}

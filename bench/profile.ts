@@ -7,12 +7,15 @@
  *   and garbage collection;
  * - the functions with the most self time.
  *
- * Options: `--path /healthz` (what to GET), `--requests N`, `--rounds N`, `--top N`,
- * `--keep DIR` (keep the .cpuprofile there, to open in Chrome DevTools).
+ * Options: `--path /healthz` (what to GET), `--requests N` (per connection), `--connections C`
+ * (C clients at once, one connection each, as the `many` scenario runs them: what each
+ * connection costs shows up then), `--rounds N`, `--top N`, `--keep DIR` (keep the .cpuprofile
+ * there, to open in Chrome DevTools).
  * @module
  */
 
 import { gtlsCommand } from "./support/gtls.ts";
+import { manyScript } from "./scenarios/many.ts";
 import { freePort } from "./support/process.ts";
 
 const ROOT = new URL("../", import.meta.url);
@@ -91,6 +94,7 @@ async function waitForServer(port: number): Promise<void> {
 if (import.meta.main) {
   const path = option("--path", "/healthz");
   const requests = count("--requests", 20_000, 200_000);
+  const connections = count("--connections", 1, 1000);
   const rounds = count("--rounds", 3, 20);
   const top = count("--top", 25, 200);
   const keep = option("--keep", "");
@@ -114,7 +118,9 @@ if (import.meta.main) {
     await waitForServer(port);
     for (let round = 1; round <= rounds; round++) {
       const started = performance.now();
-      const [command, ...args] = gtlsCommand(port, requests, true, path);
+      const [command, ...args] = connections === 1
+        ? gtlsCommand(port, requests, true, path)
+        : ["sh", "-c", manyScript(port, connections, requests, path)];
       const out = await new Deno.Command(command, {
         args,
         stdout: "null",
@@ -122,9 +128,10 @@ if (import.meta.main) {
         signal: AbortSignal.timeout(120_000),
       }).output();
       const ms = performance.now() - started;
+      const failed = !out.success || (connections > 1 && out.stderr.length > 0);
       console.error(
-        `round ${round}/${rounds}: ${requests} GETs in ${ms.toFixed(0)} ms` +
-          (out.success ? "" : ` (gtlsclient failed: ${new TextDecoder().decode(out.stderr)})`),
+        `round ${round}/${rounds}: ${connections} × ${requests} GETs in ${ms.toFixed(0)} ms` +
+          (failed ? ` (gtlsclient failed: ${new TextDecoder().decode(out.stderr)})` : ""),
       );
     }
   } finally {
@@ -135,7 +142,7 @@ if (import.meta.main) {
   if (file === undefined) throw new Error("the server wrote no profile");
   const profile: CpuProfile = JSON.parse(await Deno.readTextFile(`${dir}/${file.name}`));
   const { categories, functions } = summarize(profile);
-  const total = rounds * requests;
+  const total = rounds * requests * connections;
   const busy = [...categories].reduce((n, [c, us]) => (c === "idle" ? n : n + us), 0);
   console.log(
     `\nMain thread, ${total} requests of ${path}: ${

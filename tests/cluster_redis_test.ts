@@ -8,12 +8,20 @@
 
 import { strict as assert } from "node:assert";
 import { ClusterState } from "../lib/cluster/cluster_state.ts";
+import { ClusterConnectionDirectory } from "../lib/cluster/cluster_directory.ts";
 import type { ClusterStreamEntry } from "../lib/cluster/cluster_record.ts";
 import { startServer } from "../lib/start_server.ts";
 import { withTimeout } from "../lib/timeout.ts";
 import { ConnectionTracker } from "../lib/tracker/tracker.ts";
 import { allEntries, startNode, take, withRedis } from "./support/cluster_nodes.ts";
 import { startRedis } from "./support/redis.ts";
+
+/** A tracker's outcome counts with `validated` validated migrations and nothing else. */
+function expectedOutcomes(validated: number): Record<string, number> {
+  const outcomes = new ConnectionTracker().summary().migrations_by_outcome;
+  for (const key of Object.keys(outcomes)) outcomes[key] = 0;
+  return { ...outcomes, validated };
+}
 
 Deno.test("cluster: two nodes write to one Redis; each node's directory lists both", async () => {
   await withRedis(async (redis, nodes) => {
@@ -69,7 +77,16 @@ Deno.test("cluster: two nodes write to one Redis; each node's directory lists bo
       cursor = page.nextCursor;
     }
     assert.deepEqual(paged, [a1.id, a2.id, b1.id]);
-    assert.deepEqual(await dir.counts(), { open: 2, total: 3 });
+    assert.deepEqual(await dir.counts(), {
+      open: 2,
+      total: 3,
+      migrations: { total_migrations: 1, migrations_by_outcome: expectedOutcomes(1), nodes: 2 },
+    });
+    // Any node's listing gives the cluster's totals, not its own.
+    const listing = new ClusterConnectionDirectory(b.tracker, b.cluster);
+    const summary = (await listing.list({ state: "all", limit: 1 })).summary;
+    assert.equal(summary.total_migrations, 1, "node-b made none; node-a's counts");
+    assert.equal(summary.migrations_by_outcome.validated, 1);
   });
 });
 

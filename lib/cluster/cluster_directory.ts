@@ -78,19 +78,20 @@ export class ClusterConnectionDirectory implements ConnectionDirectory {
       () => Promise.all([store.list(filter), store.counts()]),
       "the cluster's connections",
     );
-    // The migration totals are kept per node (each node's /metrics has its own): only the
-    // open and closed counts are the cluster's.
     const local = this.#tracker.summary();
     if (read !== undefined) {
       const [page, counts] = read.value;
+      const { migrations } = counts;
       return {
         connections: page.connections,
         summary: {
-          ...local,
           open: counts.open,
           closed: Math.max(0, counts.total - counts.open),
+          total_migrations: migrations.total_migrations,
+          migrations_by_outcome: migrations.migrations_by_outcome,
           node: this.#cluster.node,
-          note: "open and closed count the whole cluster; the migration totals are this node's",
+          note: `the whole cluster; migration totals add up what each of ${migrations.nodes} ` +
+            "node(s) last wrote (each node's /metrics has its own)",
         },
         nextCursor: page.nextCursor,
         source: FROM_CLUSTER,

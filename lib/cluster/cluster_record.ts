@@ -84,6 +84,53 @@ export function lostAtRestart(info: ClusterConnectionInfo): ClusterConnectionInf
   };
 }
 
+/** A node's migration totals as it writes them beside its records (`P:summary`). */
+export interface NodeSummary {
+  total_migrations: number;
+  migrations_by_outcome: Record<string, number>;
+}
+
+/** The stored form of a node's totals, taken from its tracker's summary. */
+export function encodeNodeSummary(summary: NodeSummary): string {
+  return JSON.stringify({
+    total_migrations: summary.total_migrations,
+    migrations_by_outcome: summary.migrations_by_outcome,
+  });
+}
+
+/**
+ * The cluster's migration totals: the sum over every node's stored totals (values that are not
+ * a node summary are skipped, so one bad entry cannot hide the others).
+ */
+export function sumNodeSummaries(stored: Iterable<string>): NodeSummary & { nodes: number } {
+  const total: NodeSummary & { nodes: number } = {
+    total_migrations: 0,
+    migrations_by_outcome: {},
+    nodes: 0,
+  };
+  for (const json of stored) {
+    let value: unknown;
+    try {
+      value = JSON.parse(json);
+    } catch {
+      continue;
+    }
+    const summary = value as Partial<NodeSummary> | null;
+    const byOutcome = summary?.migrations_by_outcome;
+    if (
+      typeof summary?.total_migrations !== "number" || typeof byOutcome !== "object" ||
+      byOutcome === null
+    ) continue;
+    total.nodes++;
+    total.total_migrations += summary.total_migrations;
+    for (const [outcome, n] of Object.entries(byOutcome)) {
+      if (typeof n !== "number") continue;
+      total.migrations_by_outcome[outcome] = (total.migrations_by_outcome[outcome] ?? 0) + n;
+    }
+  }
+  return total;
+}
+
 /** The JSON of a dropped-events notice. */
 export function encodeDroppedNotice(node: string, dropped: number): string {
   const notice: EventsDroppedNotice = { id: 0, type: "events_dropped", node, dropped };

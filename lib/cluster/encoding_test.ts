@@ -24,6 +24,7 @@ Deno.test("keys: one prefix, per-node keys for closed sets and written marks", (
     "p:events",
     "p:written:n2",
     "p:nodes",
+    "p:summary",
   ]);
 });
 
@@ -99,6 +100,7 @@ Deno.test("flush arguments: counted lists in the order the script reads them", (
     deletes: ["c2", "c3"],
     notice: { no: 2, json: "N" },
     events: [{ seq: 7, type: "migration", json: "E" }],
+    summary: "S",
   });
   assert.deepEqual(args, [
     "n1",
@@ -120,6 +122,7 @@ Deno.test("flush arguments: counted lists in the order the script reads them", (
     "7",
     "migration",
     "E",
+    "S",
   ]);
   const none = flushArguments({
     node: "n1",
@@ -130,9 +133,32 @@ Deno.test("flush arguments: counted lists in the order the script reads them", (
     records: [],
     deletes: [],
     events: [],
+    summary: "{}",
   });
-  assert.deepEqual(none.slice(5), ["0", "0", "0", "", "0"]);
+  assert.deepEqual(none.slice(5), ["0", "0", "0", "", "0", "{}"]);
   assert.deepEqual(parseFlushReply([3, 1, 1]), { added: 3, pruned: 1, known: true });
   assert.deepEqual(parseFlushReply([0, 0, 0]), { added: 0, pruned: 0, known: false });
   assert.throws(() => parseFlushReply("OK"), /unexpected reply/);
+});
+
+Deno.test("node summaries: the cluster's totals add up every node's, skipping what is not one", async () => {
+  const { encodeNodeSummary, sumNodeSummaries } = await import("./cluster_record.ts");
+  const a = encodeNodeSummary({
+    total_migrations: 3,
+    migrations_by_outcome: { validated: 2, pending: 1 },
+  });
+  const b = encodeNodeSummary({
+    total_migrations: 2,
+    migrations_by_outcome: { validated: 1, connection_lost: 1, pending: 0 },
+  });
+  assert.deepEqual(sumNodeSummaries([a, b, "not json", '{"total_migrations":"x"}', "null"]), {
+    total_migrations: 5,
+    migrations_by_outcome: { validated: 3, pending: 1, connection_lost: 1 },
+    nodes: 2,
+  });
+  assert.deepEqual(sumNodeSummaries([]), {
+    total_migrations: 0,
+    migrations_by_outcome: {},
+    nodes: 0,
+  });
 });

@@ -46,12 +46,15 @@ export interface FlushBatch {
   /** A dropped-events notice to put before the events, numbered per process; or undefined. */
   notice?: { no: number; json: string };
   events: readonly QueuedEvent[];
+  /** The node's migration totals now, as JSON (`NodeSummary`). */
+  summary: string;
 }
 
 /**
- * KEYS: records, index, open, closed(node), seq, events, written(node), nodes.
+ * KEYS: records, index, open, closed(node), seq, events, written(node), nodes, summaries.
  * ARGV: node, boot, maxlen, cutoff, maxClosed, then counted lists (records as id, state,
- * lastSeen, json; deletes as id; events as seq, type, json) and the notice (number, json).
+ * lastSeen, json; deletes as id; events as seq, type, json), the notice (number, json), and
+ * the node's migration totals (JSON).
  * Returns { events appended, closed connections pruned, whether the node's mark was there }:
  * a node that wrote before and finds no mark knows Redis lost its data (restarted without
  * persistence), and writes all its records again.
@@ -124,6 +127,7 @@ for _ = 1, n do
   end
 end
 redis.call('SET', KEYS[7], boot .. ':' .. string.format('%d', lastSeq) .. ':' .. string.format('%d', lastNotice))
+redis.call('HSET', KEYS[9], node, ARGV[i])
 return { added, pruned, known }
 `;
 
@@ -138,6 +142,7 @@ export function flushKeys(keys: ClusterKeys, node: string): string[] {
     keys.events,
     keys.written(node),
     keys.nodes,
+    keys.summaries,
   ];
 }
 
@@ -156,6 +161,7 @@ export function flushArguments(batch: FlushBatch): string[] {
   args.push(String(batch.notice?.no ?? 0), batch.notice?.json ?? "");
   args.push(String(batch.events.length));
   for (const e of batch.events) args.push(String(e.seq), e.type, e.json);
+  args.push(batch.summary);
   return args;
 }
 

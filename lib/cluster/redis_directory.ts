@@ -20,6 +20,8 @@ import {
   type ClusterStreamEntry,
   decodeRecord,
   decodeStreamEntry,
+  type NodeSummary,
+  sumNodeSummaries,
 } from "./cluster_record.ts";
 import { LuaScript, type RedisClient } from "./redis_client.ts";
 import {
@@ -38,6 +40,15 @@ export interface RedisDirectoryOptions {
   retention?: { closedRetentionMs: number };
   /** The clock, in milliseconds since the epoch. */
   now?: () => number;
+}
+
+/** The cluster's connection counts and migration totals. */
+export interface ClusterCounts {
+  open: number;
+  /** Open, and closed ones still retained. */
+  total: number;
+  /** Summed over the nodes' stored totals; `nodes` is how many nodes had written some. */
+  migrations: NodeSummary & { nodes: number };
 }
 
 /** One page of the cluster's connections. */
@@ -150,13 +161,17 @@ export class RedisDirectory {
     return info !== undefined && this.#retained(info) ? info : undefined;
   }
 
-  /** How many connections the cluster holds: open, and closed within retention or not yet pruned. */
-  async counts(): Promise<{ open: number; total: number }> {
-    const [open, total] = await Promise.all([
+  /**
+   * How many connections the cluster holds (open, and closed within retention or not yet
+   * pruned), and its migration totals: the sum of what each node last wrote.
+   */
+  async counts(): Promise<ClusterCounts> {
+    const [open, total, summaries] = await Promise.all([
       this.#client.zCard(this.#keys.open),
       this.#client.zCard(this.#keys.index),
+      this.#client.hGetAll(this.#keys.summaries),
     ]);
-    return { open, total };
+    return { open, total, migrations: sumNodeSummaries(Object.values(summaries)) };
   }
 
   /** The stream id of the newest event ("0-0" before any). */

@@ -14,6 +14,7 @@
  * | `P:events`               | stream | every node's events: fields `node`, `type`, `json`    |
  * | `P:written:NODE`         | string | `BOOT:SEQ`: the newest event of a node's process in   |
  * |                          |        | the stream (a retried batch adds nothing twice)       |
+ * | `P:summary`              | hash   | node → its migration totals as it last wrote them     |
  *
  * ```ts
  * const keys = clusterKeys("quic-migration");
@@ -34,6 +35,8 @@ export interface ClusterKeys {
   readonly nodes: string;
   readonly seq: string;
   readonly events: string;
+  /** Each node's migration totals, as it last wrote them. */
+  readonly summaries: string;
   /** A node's closed connections, by last-seen time (retention walks it oldest first). */
   closed(node: string): string;
   /** Where a node notes the newest event of its process already in the stream. */
@@ -49,6 +52,7 @@ export function clusterKeys(prefix: string = DEFAULT_PREFIX): ClusterKeys {
     nodes: `${prefix}:nodes`,
     seq: `${prefix}:seq`,
     events: `${prefix}:events`,
+    summaries: `${prefix}:summary`,
     closed: (node) => `${prefix}:closed:${node}`,
     written: (node) => `${prefix}:written:${node}`,
   };

@@ -27,6 +27,7 @@ import {
   type ClusterConnectionInfo,
   decodeRecord,
   encodeDroppedNotice,
+  encodeNodeSummary,
   encodeRecord,
   eventConnectionId,
   lostAtRestart,
@@ -267,6 +268,7 @@ export class RedisSink {
           deletes,
           notice: notice && { no: notice.no, json: encodeDroppedNotice(node, notice.count) },
           events,
+          summary: encodeNodeSummary(this.#tracker.summary()),
         }),
       );
       const { pruned, known } = parseFlushReply(reply);

@@ -216,9 +216,15 @@ async function settledOutcomes(server: ServerProcess, expected: number) {
     const settled = sumOf(metrics, "quic_migration_outcomes_total");
     const pending = metrics.get("quic_migrations_pending")!;
     if (settled >= expected && pending === 0) {
+      const outcome = (name: string) =>
+        sumOf(metrics, "quic_migration_outcomes_total", `outcome="${name}"`);
+      // Every outcome, so that a failure names what the others became.
       return {
         detected: sumOf(metrics, "quic_migrations_total"),
-        validated: sumOf(metrics, "quic_migration_outcomes_total", 'outcome="validated"'),
+        validated: outcome("validated"),
+        reverted: outcome("reverted"),
+        closed_before_validation: outcome("closed_before_validation"),
+        connection_lost: outcome("connection_lost"),
         settled,
       };
     }
@@ -291,7 +297,14 @@ Deno.test("soak: 10,000 connections and 1,000 migrations, memory back near basel
     assert.ok(moved.ok > 0, "requests kept flowing during the moves");
     const moves = LAB_CONNECTIONS * MOVES_EACH;
     const outcomes = await settledOutcomes(server, moves);
-    assert.deepEqual(outcomes, { detected: moves, validated: moves, settled: moves });
+    assert.deepEqual(outcomes, {
+      detected: moves,
+      validated: moves,
+      reverted: 0,
+      closed_before_validation: 0,
+      connection_lost: 0,
+      settled: moves,
+    });
     log(
       `${moves} migrations in ${migrateSeconds.toFixed(1)} s, all detected and validated; ` +
         `${moved.ok} requests on the moving connections, none failed`,

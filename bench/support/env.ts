@@ -30,6 +30,8 @@ const OUR_BANNER = "QUIC connection-migration server on";
 export class BenchEnv {
   readonly #processes = new Set<ServerProcess>();
   readonly #ports: number[] = [];
+  /** What `stopAll` undoes after the processes stopped (network namespaces, …). */
+  readonly #undos = new Set<() => Promise<void>>();
 
   private constructor(
     /** The temporary directory (removed by `close`). */
@@ -84,9 +86,25 @@ export class BenchEnv {
     this.#processes.delete(proc);
   }
 
-  /** Stops every process still running. */
+  /**
+   * Registers `undo` (e.g. removing network namespaces) to run at the end of the scenario, on
+   * failure and on Ctrl-C, after every process stopped; returns the function that runs it now
+   * (once) and unregisters it.
+   */
+  defer(undo: () => Promise<void>): () => Promise<void> {
+    this.#undos.add(undo);
+    return async () => {
+      if (this.#undos.delete(undo)) await undo();
+    };
+  }
+
+  /** Stops every process still running, then runs what was deferred. */
   async stopAll(): Promise<void> {
     await Promise.all([...this.#processes].map((p) => this.stop(p)));
+    for (const undo of [...this.#undos].reverse()) {
+      this.#undos.delete(undo);
+      await undo().catch((error) => progress(`cleanup failed: ${errorText(error)}`));
+    }
   }
 
   /** Stops everything and removes the temporary directory. */
@@ -95,9 +113,12 @@ export class BenchEnv {
     await Deno.remove(this.tmp, { recursive: true }).catch(() => {});
   }
 
-  /** Our server as shipped (`main.ts`), on `port` (TCP and UDP) with the lab on `labPort`. */
-  ourServerCommand(port: number, labPort: number): string[] {
-    return denoRun("main.ts", ["--host", "127.0.0.1", ...this.#serverArgs(port, labPort)]);
+  /**
+   * Our server as shipped (`main.ts`), on `host` (an IP, 127.0.0.1 by default) and `port` (TCP
+   * and UDP) with the lab on `labPort`.
+   */
+  ourServerCommand(port: number, labPort: number, host = "127.0.0.1"): string[] {
+    return denoRun("main.ts", ["--host", host, ...this.#serverArgs(port, labPort)]);
   }
 
   /** Ports and data directory, as both our entries take them. */
@@ -105,9 +126,9 @@ export class BenchEnv {
     return ["--port", String(port), "--lab-port", String(labPort), "--data-dir", this.tmp];
   }
 
-  /** Starts our server as shipped. */
-  startOurs(port: number, labPort: number): Promise<ServerProcess> {
-    const cmd = this.ourServerCommand(port, labPort);
+  /** Starts our server as shipped (on `host`, 127.0.0.1 by default). */
+  startOurs(port: number, labPort: number, host?: string): Promise<ServerProcess> {
+    const cmd = this.ourServerCommand(port, labPort, host);
     return this.spawn("our server", cmd, { line: OUR_BANNER }, 60_000);
   }
 

@@ -21,8 +21,8 @@
  * rounds) and reported as medians of per-round ratios. Everything listens on 127.0.0.1 only
  * (except the ceiling probe, which takes only a port and binds every address); every process is
  * stopped at the end of its scenario, on failure and on Ctrl-C. Writes
- * `bench/results/<YYYY-MM-DD>.md` and `.json` with machine paths redacted, and exits non-zero
- * if any run failed. `--help` lists the options.
+ * `bench/results/<YYYY-MM-DD>.md` and `.json` (or `--out NAME`'s) with machine paths redacted,
+ * and exits non-zero if any run failed. `--help` lists the options.
  * @module
  */
 
@@ -169,7 +169,7 @@ async function main(): Promise<number> {
 
   const date = startedAt.slice(0, 10);
   const dir = `${ROOT}bench/results`;
-  const base = `${dir}/${date}`;
+  const base = `${dir}/${options.out ?? date}`;
   // When this run measures "one" again, today's earlier figures stay as "previous" runs.
   const recorded = await previousOneConnection(`${base}.json`);
   const rerunOne = options.only.includes("one") && !options.quick;

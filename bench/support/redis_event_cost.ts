@@ -30,7 +30,7 @@ const BATCH = 50;
 /** Milliseconds between batches: more than the sink's write interval. */
 const PACE_MS = 20;
 /** Uncounted cycles at the start of each run (JIT, Redis connection, first writes). */
-const WARMUP_CYCLES = 1000;
+const WARMUP_CYCLES = 2000;
 /** Upper bound of one run. */
 const RUN_LIMIT_MS = 120_000;
 
@@ -82,7 +82,7 @@ export async function measureRedisEventCost(
   env: BenchEnv,
   options: BenchOptions,
 ): Promise<RedisEventCost> {
-  const cycles = options.quick ? 1000 : 5000;
+  const cycles = options.quick ? 2000 : 10_000;
   const { rounds } = options;
   const errors: string[] = [];
   progress("cluster: the Redis writes' cost: a redis-server, a tracker with and without them");

@@ -130,7 +130,9 @@ async function main(): Promise<number> {
   if (denoBench && denoBench.code !== 0) errors.push(`deno bench exited ${denoBench.code}`);
 
   const env = await BenchEnv.create();
+  let interrupted = false;
   const onSignal = async () => {
+    interrupted = true;
     console.error("interrupted: stopping every process started");
     await env.close();
     Deno.exit(130);
@@ -166,6 +168,8 @@ async function main(): Promise<number> {
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);
   }
+  // The scenario under way may have ended on its own meanwhile: no results from a broken run.
+  if (interrupted) return 130;
 
   const date = startedAt.slice(0, 10);
   const dir = `${ROOT}bench/results`;

@@ -9,6 +9,7 @@
  */
 
 import { type BenchEnv, denoRun, tail } from "./env.ts";
+import { progress } from "./format.ts";
 import { descendantsOf, parseProcStat } from "./proc_stat.ts";
 import { CLUSTER_READY_LINE, CLUSTER_SUMMARY_END, parseClusterSummary } from "./cluster_figures.ts";
 import { cpuSeconds, type ServerProcess } from "./process.ts";
@@ -17,6 +18,10 @@ import { cpuSeconds, type ServerProcess } from "./process.ts";
 const CLUSTER_STOP_MS = 40_000;
 /** From spawn to the summary: Redis, the nodes (a cold module cache loads first), nginx. */
 const CLUSTER_READY_MS = 180_000;
+/** Starts of a cluster before a port taken meanwhile counts as a failure. */
+const START_ATTEMPTS = 3;
+/** What a node prints when its address and port are taken. */
+const PORT_TAKEN = "Address already in use";
 
 /** Where a bench cluster's parts listen: IPs of this machine, as `--addresses` takes them. */
 export interface BenchClusterAddresses {
@@ -70,17 +75,33 @@ export async function startCluster(
   env: BenchEnv,
   addresses: BenchClusterAddresses,
 ): Promise<BenchCluster> {
+  for (let attempt = 1;; attempt++) {
+    let portTaken = false;
+    const watch = (line: string) => (portTaken ||= line.includes(PORT_TAKEN));
+    try {
+      const dataDir = `${env.tmp}/cluster-bench-${attempt}`;
+      return await startClusterOnce(env, addresses, dataDir, watch);
+    } catch (error) {
+      // A port found free may be taken before a node binds it (a client elsewhere on this
+      // machine binding every address on an ephemeral port): new ports, a bounded few times.
+      if (attempt >= START_ATTEMPTS || !portTaken) throw error;
+      progress(`cluster: a port was taken meanwhile; starting again (${attempt + 1})`);
+    }
+  }
+}
+
+async function startClusterOnce(
+  env: BenchEnv,
+  addresses: BenchClusterAddresses,
+  dataDir: string,
+  onLine: (line: string) => void,
+): Promise<BenchCluster> {
   const nodes = addresses.nodes.length;
   const balancerPort = env.port();
   const nodePort = env.port();
-  const dataDir = `${env.tmp}/cluster-bench`;
   const cmd = clusterCommand(addresses, nodePort, balancerPort, dataDir);
-  const proc = await env.spawn(
-    "cluster",
-    cmd,
-    { line: CLUSTER_READY_LINE },
-    CLUSTER_READY_MS,
-  );
+  const ready = { line: CLUSTER_READY_LINE };
+  const proc = await env.spawn("cluster", cmd, ready, CLUSTER_READY_MS, {}, onLine);
   try {
     await proc.waitForLine(CLUSTER_SUMMARY_END, 10_000);
   } catch (error) {

@@ -32,6 +32,7 @@ export class BenchEnv {
   readonly #ports: number[] = [];
   /** What `stopAll` undoes after the processes stopped (network namespaces, …). */
   readonly #undos = new Set<() => Promise<void>>();
+  #closing: Promise<void> | undefined;
 
   private constructor(
     /** The temporary directory (removed by `close`). */
@@ -92,25 +93,37 @@ export class BenchEnv {
    * (once) and unregisters it.
    */
   defer(undo: () => Promise<void>): () => Promise<void> {
-    this.#undos.add(undo);
-    return async () => {
-      if (this.#undos.delete(undo)) await undo();
+    // Once, and whoever comes second (a Ctrl-C's cleanup, the scenario's own) waits for the
+    // first to finish instead of returning while it still runs.
+    let running: Promise<void> | undefined;
+    const once = () =>
+      running ??= undo().catch((error) => progress(`cleanup failed: ${errorText(error)}`));
+    this.#undos.add(once);
+    return () => {
+      this.#undos.delete(once);
+      return once();
     };
   }
 
   /** Stops every process still running, then runs what was deferred. */
   async stopAll(): Promise<void> {
     await Promise.all([...this.#processes].map((p) => this.stop(p)));
-    for (const undo of [...this.#undos].reverse()) {
-      this.#undos.delete(undo);
-      await undo().catch((error) => progress(`cleanup failed: ${errorText(error)}`));
+    for (const once of [...this.#undos].reverse()) {
+      this.#undos.delete(once);
+      await once();
     }
   }
 
-  /** Stops everything and removes the temporary directory. */
-  async close(): Promise<void> {
-    await this.stopAll();
-    await Deno.remove(this.tmp, { recursive: true }).catch(() => {});
+  /**
+   * Stops everything and removes the temporary directory; a second call (the task's end while
+   * a Ctrl-C's cleanup runs) waits for the first.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.stopAll();
+      await Deno.remove(this.tmp, { recursive: true }).catch(() => {});
+    })();
+    return this.#closing;
   }
 
   /**

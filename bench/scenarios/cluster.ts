@@ -3,9 +3,9 @@
  *
  * 1. One node vs N nodes (`support/cluster_vs_one.ts`): many connections from many client
  *    addresses (network namespaces; needs root) against one node and against a cluster started
- *    by our orchestrator (`main.ts cluster --nodes N`), reached through its balancer. With 2
- *    cores the N nodes, nginx, Redis and the clients all share the same cores: this measures the
- *    overhead of the balancer and of sharing, not scale-out.
+ *    by our orchestrator (`main.ts cluster --nodes N`), reached through its balancer. The N
+ *    nodes, nginx, Redis and the clients all share this machine's cores: a cluster can use the
+ *    cores one single-threaded node leaves to others, and no more.
  * 2. The cost of the Redis writes per event (`support/redis_event_cost.ts`).
  * @module
  */

@@ -69,6 +69,12 @@ async function connectionsPerNode(cluster: BenchCluster): Promise<Record<string,
   }
 }
 
+/** The machine's 1-minute load average now (from /proc/loadavg), NaN when unreadable. */
+async function loadAverage(): Promise<number> {
+  const text = await Deno.readTextFile("/proc/loadavg").catch(() => "");
+  return Number(text.split(" ")[0] || NaN);
+}
+
 /** One line when this process cannot build the client namespaces, else undefined. */
 export function cannotBuildFleet(uid: number | null = Deno.uid()): string | undefined {
   return uid === 0 ? undefined : "cluster: one node vs N nodes needs root (its clients run in " +
@@ -123,6 +129,7 @@ export async function compareClusterWithOne(
     progress(`cluster: ${conns} connections × ${requests} GETs at once, one vs ${nodes} nodes`);
     const samples = await interleave(["one", "cluster"], rounds, async (name) => {
       const target = targets[name as keyof typeof targets];
+      const load = await loadAverage();
       const cpuBefore = await totalCpuSeconds(target.pids);
       const start = performance.now();
       const run = await capture(["sh", "-c", script(target)], {}, RUN_LIMIT_MS);
@@ -137,6 +144,7 @@ export async function compareClusterWithOne(
           ms: round(ms, 1),
           clientCpuS: round(childCpuSeconds(run.stdout), 2),
           serverCpuS: round(serverCpu, 2),
+          load,
         },
       };
     }, "req/s");
@@ -212,19 +220,24 @@ function describe(m: Measured): Omit<ClusterVsOne, "commands"> {
       `req/s. Median of the per-round ratios cluster/one: ${fmt(ratio, 3)}.**`,
       "",
       `This machine has ${navigator.hardwareConcurrency} CPU(s): the ${nodes} nodes, nginx, ` +
-      "Redis and the client processes all share them, so this measures what the balancer, " +
-      "the preferred-address hand-off and the Redis writes cost, not scale-out (more nodes " +
-      "cannot use cores that are not there). Server CPU seconds per run are the node's for " +
+      "Redis and the client processes all share them. A node runs its JavaScript on one " +
+      "thread, so a cluster can use cores that one node leaves to others, up to the cores " +
+      "there are; beyond them more nodes only share, and pay for the balancer, the " +
+      "preferred-address hand-off and the Redis writes. Other work on the machine takes its " +
+      "share too (the load average before each run is in the table), and on a contended " +
+      "machine more processes get a larger share of it: then the ratio is not the cluster's " +
+      "alone. Server CPU seconds per run are the node's for " +
       "one node and the sum over every process of the cluster (orchestrator, nodes, nginx " +
       `and its workers, Redis) for the cluster: median one ${cpu("one", "serverCpuS")} s, ` +
       `cluster ${cpu("cluster", "serverCpuS")} s; clients ${cpu("one", "clientCpuS")} s and ` +
       `${cpu("cluster", "clientCpuS")} s.`,
       "",
       ...table(
-        ["round", "server", "ms", "req/s", "client CPU s", "server CPU s", "result"],
+        ["round", "server", "load avg", "ms", "req/s", "client CPU s", "server CPU s", "result"],
         samples.map((s) => [
           s.round,
           s.target,
+          fmt(s.detail?.load as number, 2),
           fmt(s.detail?.ms as number, 1),
           fmt(s.value),
           fmt(s.detail?.clientCpuS as number, 2),

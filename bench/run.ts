@@ -21,8 +21,8 @@
  * rounds) and reported as medians of per-round ratios. Everything listens on 127.0.0.1 only
  * (except the ceiling probe, which takes only a port and binds every address); every process is
  * stopped at the end of its scenario, on failure and on Ctrl-C. Writes
- * `bench/results/<YYYY-MM-DD>.md` and `.json` with machine paths redacted, and exits non-zero
- * if any run failed. `--help` lists the options.
+ * `bench/results/<YYYY-MM-DD>.md` and `.json` (or `--out NAME`'s) with machine paths redacted,
+ * and exits non-zero if any run failed. `--help` lists the options.
  * @module
  */
 
@@ -130,7 +130,9 @@ async function main(): Promise<number> {
   if (denoBench && denoBench.code !== 0) errors.push(`deno bench exited ${denoBench.code}`);
 
   const env = await BenchEnv.create();
+  let interrupted = false;
   const onSignal = async () => {
+    interrupted = true;
     console.error("interrupted: stopping every process started");
     await env.close();
     Deno.exit(130);
@@ -166,10 +168,12 @@ async function main(): Promise<number> {
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);
   }
+  // The scenario under way may have ended on its own meanwhile: no results from a broken run.
+  if (interrupted) return 130;
 
   const date = startedAt.slice(0, 10);
   const dir = `${ROOT}bench/results`;
-  const base = `${dir}/${date}`;
+  const base = `${dir}/${options.out ?? date}`;
   // When this run measures "one" again, today's earlier figures stay as "previous" runs.
   const recorded = await previousOneConnection(`${base}.json`);
   const rerunOne = options.only.includes("one") && !options.quick;

@@ -1,14 +1,14 @@
 /**
  * Fast tests of the benchmark task's helpers (`bench/support/`): statistics, option parsing,
- * the parsing of client output, the summary table and the check for the ceiling probe. Nothing
- * here spawns a process or opens a socket.
+ * the parsing of client output, the summary table, the check for the ceiling probe and the
+ * environment's deferred cleanups. Nothing here spawns a process or opens a socket.
  */
 
 import { interleave, median, percentile, roundRatios, type Sample } from "./stats.ts";
 import { parseOptions, SCENARIOS } from "./options.ts";
 import { childCpuSeconds, parseGtlsResponses, parseH2load } from "./client_output.ts";
 import { summaryTable } from "./report.ts";
-import { CEILING_PROBE, ceilingProbeMissing } from "./env.ts";
+import { BenchEnv, CEILING_PROBE, ceilingProbeMissing } from "./env.ts";
 
 function assertEquals<T>(actual: T, expected: T, message = ""): void {
   const a = JSON.stringify(actual);
@@ -77,6 +77,18 @@ Deno.test("parseOptions: defaults, --only, --quick, --rounds and errors", () => 
   assertThrows(() => parseOptions(["--fast"]), "unknown option");
 });
 
+Deno.test("parseOptions: --out names a results file apart, and allows fewer rounds", () => {
+  assertEquals(parseOptions([]).out, undefined);
+  const apart = parseOptions(["--only", "cluster", "--rounds", "3", "--out", "2026-11-28-cluster"]);
+  assertEquals(apart.out, "2026-11-28-cluster");
+  assertEquals(apart.rounds, 3);
+  assertThrows(() => parseOptions(["--out", "../x"]), "without a folder");
+  assertThrows(() => parseOptions(["--out", "x.json"]), "extension");
+  assertThrows(() => parseOptions(["--out", ".hidden"]), "without a folder");
+  assertThrows(() => parseOptions(["--out", "x", "--quick"]), "no result");
+  assertThrows(() => parseOptions(["--out"]), "needs a value");
+});
+
 Deno.test("childCpuSeconds reads the children's line of `times`", () => {
   assertEquals(childCpuSeconds("0m0.010s 0m0.020s\n1m2.500s 0m0.250s\n"), 62.75);
   assertEquals(Number.isNaN(childCpuSeconds("")), true);
@@ -120,5 +132,26 @@ Deno.test("ceilingProbeMissing names the probe's path when shared/ is not beside
     assertEquals(await ceilingProbeMissing(`${dir}/repo/`), undefined);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("BenchEnv.defer: runs once, now or at the end of the scenario, the latest first", async () => {
+  const env = await BenchEnv.create();
+  try {
+    const done: string[] = [];
+    const early = env.defer(() => Promise.resolve(void done.push("early")));
+    env.defer(() => Promise.resolve(void done.push("first")));
+    env.defer(() => Promise.resolve(void done.push("second")));
+    env.defer(() => Promise.reject(new Error("a failing cleanup does not stop the others")));
+    env.defer(() => Promise.resolve(void done.push("third")));
+    await early();
+    await early();
+    assertEquals(done, ["early"]);
+    await env.stopAll();
+    assertEquals(done, ["early", "third", "second", "first"]);
+    await env.stopAll();
+    assertEquals(done.length, 4, "each runs once");
+  } finally {
+    await env.close();
   }
 });

@@ -1,7 +1,8 @@
 /**
  * Fast tests of the `cluster` scenario's pure helpers: `/proc/<pid>/stat` parsing and process
  * trees (`proc_stat.ts`), the orchestrator's summary, Prometheus text, per-round differences and
- * CPU per event (`cluster_figures.ts`). Nothing here spawns a process or opens a socket.
+ * CPU per event (`cluster_figures.ts`), how many client addresses part 1 uses and its root check
+ * (`cluster_vs_one.ts`). Nothing here spawns a process or opens a socket.
  */
 
 import { strict as assert } from "node:assert";
@@ -14,6 +15,7 @@ import {
   signed,
 } from "./cluster_figures.ts";
 import type { Sample } from "./stats.ts";
+import { cannotBuildFleet, clientNamespaceCount } from "./cluster_vs_one.ts";
 
 Deno.test("parseProcStat reads state, ppid and utime + stime after a command name with spaces", () => {
   // 52 fields as the kernel writes them; the name holds a space and a parenthesis.
@@ -102,4 +104,22 @@ Deno.test("signed shows the sign of a difference once", () => {
   assert.equal(signed(-25), "-25");
   assert.equal(signed(0.01), "0");
   assert.equal(signed(NaN), "n/a");
+});
+
+Deno.test("clientNamespaceCount: enough addresses for every node, never more than clients", () => {
+  assert.equal(clientNamespaceCount(3, 100), 24);
+  assert.equal(clientNamespaceCount(1, 100), 16);
+  assert.equal(clientNamespaceCount(8, 100), 48);
+  assert.equal(clientNamespaceCount(32, 100), 48, "bounded");
+  assert.equal(clientNamespaceCount(3, 20), 20, "one address per client at most");
+  assert.equal(clientNamespaceCount(3, 0), 1);
+  // With 3 nodes the chance that the hash leaves one without clients stays below 1 in 1,000.
+  const k = clientNamespaceCount(3, 100);
+  assert.ok(3 * (2 / 3) ** k < 1e-3, `${k} addresses`);
+});
+
+Deno.test("cannotBuildFleet: one line without root, nothing as root", () => {
+  assert.equal(cannotBuildFleet(0), undefined);
+  const line = cannotBuildFleet(1000);
+  assert.ok(line !== undefined && !line.includes("\n") && line.includes("needs root"), line);
 });

@@ -1,32 +1,44 @@
 /**
  * The processes of the `cluster` scenario: a cluster started with our own orchestrator
  * (`main.ts cluster` as a child process, ready when its summary says so, stopped with SIGTERM),
- * a redis-server and single nodes with and without `--redis`, and their readings (CPU time of a
- * process tree from /proc, a node's `/metrics`). Everything is registered with the `BenchEnv`,
+ * a redis-server, and their readings (CPU time of a process tree from /proc, a node's
+ * `/metrics`). Everything is registered with the `BenchEnv`,
  * so it is stopped at the end of the scenario; what the orchestrator started is checked to be
  * gone after it stopped, and anything left is killed and reported.
  * @module
  */
 
 import { type BenchEnv, denoRun, tail } from "./env.ts";
+import { progress } from "./format.ts";
 import { descendantsOf, parseProcStat } from "./proc_stat.ts";
 import { CLUSTER_READY_LINE, CLUSTER_SUMMARY_END, parseClusterSummary } from "./cluster_figures.ts";
 import { cpuSeconds, type ServerProcess } from "./process.ts";
 
-/** Each node's own IP is 127.0.0.(NODE_IP_BASE + i); no test or default uses these. */
-const NODE_IP_BASE = 61;
-/** The IP the balancer forwards from. */
-const SOURCE_IP = "127.0.0.60";
 /** A cluster stops its nodes (≤ 10 s each, at once), then nginx and Redis: time for all three. */
 const CLUSTER_STOP_MS = 40_000;
 /** From spawn to the summary: Redis, the nodes (a cold module cache loads first), nginx. */
 const CLUSTER_READY_MS = 180_000;
+/** Starts of a cluster before a port taken meanwhile counts as a failure. */
+const START_ATTEMPTS = 3;
+/** What a node prints when its address and port are taken. */
+const PORT_TAKEN = "Address already in use";
+
+/** Where a bench cluster's parts listen: IPs of this machine, as `--addresses` takes them. */
+export interface BenchClusterAddresses {
+  /** The balancer's IP (its UDP and TCP port). */
+  balancer: string;
+  /** The IP the balancer forwards from. */
+  source: string;
+  /** One IP per node, bound and advertised as its preferred address. */
+  nodes: string[];
+}
 
 /** A cluster started by `main.ts cluster`. */
 export interface BenchCluster {
   /** The orchestrator. */
   process: ServerProcess;
-  /** The balancer's UDP (and TCP) port on 127.0.0.1. */
+  /** The balancer's IP and UDP (and TCP) port. */
+  balancerIp: string;
   balancerPort: number;
   /** Its command line, for the record. */
   command: string;
@@ -38,37 +50,58 @@ export interface BenchCluster {
   caPath: string;
 }
 
-/** `main.ts cluster` with `nodes` nodes on their own IPs, its data under `dataDir`. */
+/** `main.ts cluster` with its parts on `addresses`, its data under `dataDir`. */
 export function clusterCommand(
-  nodes: number,
+  addresses: BenchClusterAddresses,
   nodePort: number,
   balancerPort: number,
   dataDir: string,
 ): string[] {
-  const ips = Array.from({ length: nodes }, (_, i) => `127.0.0.${NODE_IP_BASE + i}`);
+  const { balancer, source, nodes } = addresses;
   return denoRun("main.ts", [
     "cluster",
-    ...["--addresses", `balancer=127.0.0.1,source=${SOURCE_IP},nodes=${ips.join("+")}`],
+    ...["--addresses", `balancer=${balancer},source=${source},nodes=${nodes.join("+")}`],
     ...["--port", String(nodePort), "--balancer-port", String(balancerPort)],
     ...["--data-dir", dataDir],
   ]);
 }
 
 /**
- * Starts a cluster of `nodes` nodes and resolves once its summary is printed (every part is up);
- * throws with its last lines if it is not, or if the summary does not list every node.
+ * Starts a cluster (one node per address of `addresses.nodes`) and resolves once its summary is
+ * printed (every part is up); throws with its last lines if it is not, or if the summary does
+ * not list every node.
  */
-export async function startCluster(env: BenchEnv, nodes: number): Promise<BenchCluster> {
+export async function startCluster(
+  env: BenchEnv,
+  addresses: BenchClusterAddresses,
+): Promise<BenchCluster> {
+  for (let attempt = 1;; attempt++) {
+    let portTaken = false;
+    const watch = (line: string) => (portTaken ||= line.includes(PORT_TAKEN));
+    try {
+      const dataDir = `${env.tmp}/cluster-bench-${attempt}`;
+      return await startClusterOnce(env, addresses, dataDir, watch);
+    } catch (error) {
+      // A port found free may be taken before a node binds it (a client elsewhere on this
+      // machine binding every address on an ephemeral port): new ports, a bounded few times.
+      if (attempt >= START_ATTEMPTS || !portTaken) throw error;
+      progress(`cluster: a port was taken meanwhile; starting again (${attempt + 1})`);
+    }
+  }
+}
+
+async function startClusterOnce(
+  env: BenchEnv,
+  addresses: BenchClusterAddresses,
+  dataDir: string,
+  onLine: (line: string) => void,
+): Promise<BenchCluster> {
+  const nodes = addresses.nodes.length;
   const balancerPort = env.port();
   const nodePort = env.port();
-  const dataDir = `${env.tmp}/cluster-bench`;
-  const cmd = clusterCommand(nodes, nodePort, balancerPort, dataDir);
-  const proc = await env.spawn(
-    "cluster",
-    cmd,
-    { line: CLUSTER_READY_LINE },
-    CLUSTER_READY_MS,
-  );
+  const cmd = clusterCommand(addresses, nodePort, balancerPort, dataDir);
+  const ready = { line: CLUSTER_READY_LINE };
+  const proc = await env.spawn("cluster", cmd, ready, CLUSTER_READY_MS, {}, onLine);
   try {
     await proc.waitForLine(CLUSTER_SUMMARY_END, 10_000);
   } catch (error) {
@@ -84,6 +117,7 @@ export async function startCluster(env: BenchEnv, nodes: number): Promise<BenchC
   }
   return {
     process: proc,
+    balancerIp: addresses.balancer,
     balancerPort,
     command: cmd.join(" "),
     children: await processTree(proc.pid),
@@ -177,45 +211,6 @@ export async function startRedisServer(
     15_000,
   );
   return { process: proc, url: `redis://127.0.0.1:${port}`, command: cmd.join(" ") };
-}
-
-/**
- * `main.ts` on 127.0.0.1 with its own data dir and node id, plus `extra` arguments: the two
- * nodes of the Redis-cost comparison differ only in `extra` (`--redis URL` or nothing).
- */
-export function nodeCommand(
-  port: number,
-  labPort: number,
-  dataDir: string,
-  extra: string[],
-): string[] {
-  return denoRun("main.ts", [
-    ...["--host", "127.0.0.1", "--port", String(port), "--lab-port", String(labPort)],
-    ...["--data-dir", dataDir, "--node-id", "bench-node", ...extra],
-  ]);
-}
-
-/** The bench's shared certificate as node arguments (a node's own data dir would make its own). */
-export function certArgs(env: BenchEnv): string[] {
-  return ["--cert", `${env.certDir}/cert.pem`, "--key", `${env.certDir}/key.pem`];
-}
-
-/**
- * Starts one node (see {@link nodeCommand}) with the bench's certificate; ready when it prints
- * its banner.
- */
-export async function startNode(
-  env: BenchEnv,
-  name: string,
-  dataDir: string,
-  extra: string[],
-): Promise<{ process: ServerProcess; port: number; command: string }> {
-  await Deno.mkdir(dataDir, { recursive: true });
-  const port = env.port();
-  const cmd = nodeCommand(port, env.port(), dataDir, [...certArgs(env), ...extra]);
-  const ready = { line: "QUIC connection-migration server on" };
-  const proc = await env.spawn(name, cmd, ready, 60_000);
-  return { process: proc, port, command: cmd.join(" ") };
 }
 
 /** Reads a node's `/metrics` over HTTPS (TCP) with the bench's CA. */

@@ -30,6 +30,9 @@ const OUR_BANNER = "QUIC connection-migration server on";
 export class BenchEnv {
   readonly #processes = new Set<ServerProcess>();
   readonly #ports: number[] = [];
+  /** What `stopAll` undoes after the processes stopped (network namespaces, …). */
+  readonly #undos = new Set<() => Promise<void>>();
+  #closing: Promise<void> | undefined;
 
   private constructor(
     /** The temporary directory (removed by `close`). */
@@ -84,20 +87,51 @@ export class BenchEnv {
     this.#processes.delete(proc);
   }
 
-  /** Stops every process still running. */
+  /**
+   * Registers `undo` (e.g. removing network namespaces) to run at the end of the scenario, on
+   * failure and on Ctrl-C, after every process stopped; returns the function that runs it now
+   * (once) and unregisters it.
+   */
+  defer(undo: () => Promise<void>): () => Promise<void> {
+    // Once, and whoever comes second (a Ctrl-C's cleanup, the scenario's own) waits for the
+    // first to finish instead of returning while it still runs.
+    let running: Promise<void> | undefined;
+    const once = () =>
+      running ??= undo().catch((error) => progress(`cleanup failed: ${errorText(error)}`));
+    this.#undos.add(once);
+    return () => {
+      this.#undos.delete(once);
+      return once();
+    };
+  }
+
+  /** Stops every process still running, then runs what was deferred. */
   async stopAll(): Promise<void> {
     await Promise.all([...this.#processes].map((p) => this.stop(p)));
+    for (const once of [...this.#undos].reverse()) {
+      this.#undos.delete(once);
+      await once();
+    }
   }
 
-  /** Stops everything and removes the temporary directory. */
-  async close(): Promise<void> {
-    await this.stopAll();
-    await Deno.remove(this.tmp, { recursive: true }).catch(() => {});
+  /**
+   * Stops everything and removes the temporary directory; a second call (the task's end while
+   * a Ctrl-C's cleanup runs) waits for the first.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.stopAll();
+      await Deno.remove(this.tmp, { recursive: true }).catch(() => {});
+    })();
+    return this.#closing;
   }
 
-  /** Our server as shipped (`main.ts`), on `port` (TCP and UDP) with the lab on `labPort`. */
-  ourServerCommand(port: number, labPort: number): string[] {
-    return denoRun("main.ts", ["--host", "127.0.0.1", ...this.#serverArgs(port, labPort)]);
+  /**
+   * Our server as shipped (`main.ts`), on `host` (an IP, 127.0.0.1 by default) and `port` (TCP
+   * and UDP) with the lab on `labPort`.
+   */
+  ourServerCommand(port: number, labPort: number, host = "127.0.0.1"): string[] {
+    return denoRun("main.ts", ["--host", host, ...this.#serverArgs(port, labPort)]);
   }
 
   /** Ports and data directory, as both our entries take them. */
@@ -105,9 +139,9 @@ export class BenchEnv {
     return ["--port", String(port), "--lab-port", String(labPort), "--data-dir", this.tmp];
   }
 
-  /** Starts our server as shipped. */
-  startOurs(port: number, labPort: number): Promise<ServerProcess> {
-    const cmd = this.ourServerCommand(port, labPort);
+  /** Starts our server as shipped (on `host`, 127.0.0.1 by default). */
+  startOurs(port: number, labPort: number, host?: string): Promise<ServerProcess> {
+    const cmd = this.ourServerCommand(port, labPort, host);
     return this.spawn("our server", cmd, { line: OUR_BANNER }, 60_000);
   }
 

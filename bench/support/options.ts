@@ -33,6 +33,11 @@ export interface BenchOptions {
   denoBench: boolean;
   /** Nodes of the cluster the `cluster` scenario compares with one node. */
   clusterNodes: number;
+  /**
+   * The results' file name under `bench/results/` (without `.md`/`.json`), for a run kept apart
+   * from the day's results; undefined writes `<date>` (or `.data/bench-quick` with `--quick`).
+   */
+  out?: string;
 }
 
 /** The default number of rounds, and the least a run that is not `--quick` may ask for. */
@@ -46,13 +51,15 @@ export const USAGE = `deno task bench [-- options]
   --only a,b,…     scenarios to run: ${SCENARIOS.join(", ")} (default: all)
   --quick          small sizes and 2 rounds: a quick check into .data/, not a result
   --rounds N       interleaved rounds per comparison, each running every server once
-                   (default ${DEFAULT_ROUNDS}; 1–50, at least ${DEFAULT_ROUNDS} unless --quick; --pairs is the old name)
+                   (default ${DEFAULT_ROUNDS}; 1–50, at least ${DEFAULT_ROUNDS} unless --quick or --out; --pairs is the old name)
   --requests N     GETs per one-connection run (default 20000; 2000 with --quick)
   --cluster-nodes N
                    nodes of the cluster scenario's cluster (default ${DEFAULT_CLUSTER_NODES}; 1–8)
+  --out NAME       write bench/results/NAME.md and .json, apart from the day's results
+                   (letters, digits, "-", "_" and "."; not with --quick)
   --no-deno-bench  skip the in-process micro-benchmarks`;
 
-const VALUE_OPTIONS = ["--only", "--rounds", "--pairs", "--requests", "--cluster-nodes"];
+const VALUE_OPTIONS = ["--only", "--rounds", "--pairs", "--requests", "--cluster-nodes", "--out"];
 const FLAGS = ["--quick", "--no-deno-bench"];
 
 /** Parses the command line; throws an Error with a one-line message when it is wrong. */
@@ -91,11 +98,21 @@ export function parseOptions(given: string[]): BenchOptions {
       throw new Error(`--only: unknown scenario ${JSON.stringify(name)} (${SCENARIOS.join(", ")})`);
     }
   }
+  const out = value("--out");
+  if (
+    out !== undefined && (!/^[A-Za-z0-9_][A-Za-z0-9._-]*$/.test(out) || /\.(md|json)$/.test(out))
+  ) {
+    throw new Error(`--out ${JSON.stringify(out)}: a file name without a folder or an extension`);
+  }
+  if (out !== undefined && quick) throw new Error("--out and --quick: a quick check is no result");
   const roundsName = args.includes("--pairs") ? "--pairs" : "--rounds";
+  // A run written apart may be short: it does not stand in for the day's results.
+  const fewest = quick || out !== undefined ? 1 : DEFAULT_ROUNDS;
   return {
     only: SCENARIOS.filter((s) => only.includes(s)),
     quick,
-    rounds: int(roundsName, quick ? 2 : DEFAULT_ROUNDS, quick ? 1 : DEFAULT_ROUNDS, 50),
+    ...(out === undefined ? {} : { out }),
+    rounds: int(roundsName, quick ? 2 : DEFAULT_ROUNDS, fewest, 50),
     requests: int("--requests", quick ? 2000 : 20_000, 1, 100_000),
     denoBench: !args.includes("--no-deno-bench") && !quick,
     clusterNodes: int("--cluster-nodes", DEFAULT_CLUSTER_NODES, 1, 8),

@@ -1,51 +1,38 @@
 /**
- * The second part of the `cluster` scenario: what writing each event to Redis costs a node in
- * CPU. Two nodes started the same way (`main.ts` on 127.0.0.1, the bench's certificate, their
- * own data dirs, the same node id) except that one has `--redis` (a redis-server started here
- * with the orchestrator's settings) and the other has not. Each run makes a fixed number of
- * connection cycles (a `gtlsclient` process opens a connection, GETs `/api/test` once and
- * closes it; each cycle makes at least an opened and a closed event), waits until the node has
- * no HTTP/3 connection open and, with Redis, nothing queued, and reads the node's CPU time
- * (`/proc/<pid>/stat`) before and after. Events are counted by the Redis node's own
- * `cluster_events_written_total`; the node without Redis makes the same events but writes none,
- * so both are divided by that count. Interleaved rounds, one uncounted warm-up.
+ * The second part of the `cluster` scenario: what writing each event to Redis costs in CPU.
+ *
+ * Measured in-process by `bench/tools/redis_sink_cost.ts`: a connection tracker making a fixed
+ * number of connection cycles (open, one request, close: two events each) in paced batches,
+ * with the Redis writing a node gets from `--redis` (`ClusterState`, to a redis-server started
+ * here with the orchestrator's settings) or without it; the process's CPU time (all threads)
+ * is read around the counted cycles, after a warm-up, until every event reached Redis. Each
+ * run is a fresh process; interleaved rounds (without, with) after one uncounted warm-up
+ * round. The figure is the median of the per-round differences per event: what `--redis` adds.
+ *
+ * Why not two whole nodes driven by real clients: a node's CPU per connection is dominated by
+ * the TLS handshake and varies from run to run by far more than the few events of a connection
+ * cost to write, so the difference between a node with and one without `--redis` changed sign
+ * from round to round on a shared machine. Here the events are the whole workload.
  * @module
  */
 
-import type { BenchEnv } from "./env.ts";
+import { type BenchEnv, denoRun } from "./env.ts";
 import { fmt, progress, table } from "./format.ts";
-import { capture, cpuSeconds, type ServerProcess, sleep } from "./process.ts";
+import { capture } from "./process.ts";
 import type { BenchOptions } from "./options.ts";
 import type { SummaryRow } from "./scenario_result.ts";
 import { interleave, median, medianDetail, round, type Sample } from "./stats.ts";
-import { metricValue, microsPer, roundDifferences, signed } from "./cluster_figures.ts";
-import { MetricsReader, startNode, startRedisServer } from "./cluster_env.ts";
-import { manyScript } from "../scenarios/many.ts";
+import { microsPer, roundDifferences, signed } from "./cluster_figures.ts";
+import { startRedisServer } from "./cluster_env.ts";
 
-/** Clients started at once per batch of cycles. */
+/** Connection cycles started together (as clients arriving at once). */
 const BATCH = 50;
-/** How long a node may take, after the last client exited, to have nothing open or queued. */
-const SETTLE_MS = 20_000;
-
-/** The counters a run reads before and after. */
-interface Counters {
-  connections: number;
-  written: number;
-  dropped: number;
-  open: number;
-  queued: number;
-}
-
-function counters(text: string): Counters {
-  const h3 = { protocol: "h3" };
-  return {
-    connections: metricValue(text, "quic_connections_total", h3),
-    written: metricValue(text, "cluster_events_written_total"),
-    dropped: metricValue(text, "cluster_events_dropped_total"),
-    open: metricValue(text, "quic_connections_open", h3),
-    queued: metricValue(text, "cluster_events_queued"),
-  };
-}
+/** Milliseconds between batches: more than the sink's write interval. */
+const PACE_MS = 20;
+/** Uncounted cycles at the start of each run (JIT, Redis connection, first writes). */
+const WARMUP_CYCLES = 2000;
+/** Upper bound of one run. */
+const RUN_LIMIT_MS = 120_000;
 
 /** What the scenario adds to its report. */
 export interface RedisEventCost {
@@ -56,111 +43,96 @@ export interface RedisEventCost {
   errors: string[];
 }
 
-/** A node under test. */
-interface CostNode {
-  process: ServerProcess;
-  port: number;
-  command: string;
+/** What one run of the tool prints after `result `. */
+export interface SinkCostRun {
+  cpuS: number;
+  ms: number;
+  events: number;
+  written: number;
+  dropped: number;
+  /** NaN (null in JSON) without Redis. */
+  redisServerCpuS: number | null;
 }
 
-/**
- * Waits (bounded) until `node` has no HTTP/3 connection open and, with Redis, no event queued;
- * returns its counters then.
- */
-async function settled(reader: MetricsReader, node: CostNode, redis: boolean): Promise<Counters> {
-  const deadline = performance.now() + SETTLE_MS;
-  for (let attempt = 0; attempt < 1000; attempt++) {
-    const now = counters(await reader.read(`https://127.0.0.1:${node.port}`));
-    if (now.open === 0 && (!redis || now.queued === 0)) return now;
-    if (performance.now() > deadline) {
-      throw new Error(
-        `${node.process.name}: ${now.open} open, ${now.queued} queued after ${SETTLE_MS} ms`,
-      );
-    }
-    await sleep(100);
+/** The tool's result line in `stdout`, or undefined when there is none. */
+export function parseSinkCostRun(stdout: string): SinkCostRun | undefined {
+  const line = stdout.split("\n").find((l) => l.startsWith("result "));
+  if (line === undefined) return undefined;
+  try {
+    return JSON.parse(line.slice("result ".length)) as SinkCostRun;
+  } catch {
+    return undefined;
   }
-  throw new Error(`${node.process.name}: not settled`);
 }
 
-/** Runs the Redis-cost comparison; its processes are stopped before it returns. */
+/** The tool's command line for one run (`redis`: the server's URL and pid, or none). */
+export function sinkCostCommand(
+  cycles: number,
+  redis?: { url: string; pid: number },
+): string[] {
+  return denoRun("bench/tools/redis_sink_cost.ts", [
+    ...["--cycles", String(cycles), "--warmup", String(WARMUP_CYCLES)],
+    ...["--batch", String(BATCH), "--pace-ms", String(PACE_MS)],
+    ...(redis ? ["--redis", redis.url, "--redis-pid", String(redis.pid)] : []),
+  ]);
+}
+
+/** Runs the comparison; the redis-server it starts is stopped before it returns. */
 export async function measureRedisEventCost(
   env: BenchEnv,
   options: BenchOptions,
 ): Promise<RedisEventCost> {
-  const cycles = options.quick ? 100 : 500;
+  const cycles = options.quick ? 2000 : 10_000;
   const { rounds } = options;
   const errors: string[] = [];
-  progress("cluster: the Redis writes' cost: a redis-server, a node with --redis, one without");
+  progress("cluster: the Redis writes' cost: a redis-server, a tracker with and without them");
   const redis = await startRedisServer(env, `${env.tmp}/redis-cost/redis`);
-  const started: ServerProcess[] = [redis.process];
-  const reader = await MetricsReader.create(`${env.certDir}/ca.pem`);
   try {
-    const plain = await startNode(env, "node without Redis", `${env.tmp}/redis-cost/plain`, []);
-    started.push(plain.process);
-    const withRedis = await startNode(env, "node with Redis", `${env.tmp}/redis-cost/redis-node`, [
-      "--redis",
-      redis.url,
-    ]);
-    started.push(withRedis.process);
-    const nodes: Record<string, CostNode> = { plain, redis: withRedis };
-    const up = metricValue(
-      await reader.read(`https://127.0.0.1:${withRedis.port}`),
-      "cluster_redis_up",
-    );
-    if (up !== 1) throw new Error(`cluster: the node with --redis reports cluster_redis_up ${up}`);
-
-    progress(`cluster: ${cycles} connection cycles per run (${BATCH} clients at once)`);
+    const commands = {
+      plain: sinkCostCommand(cycles),
+      redis: sinkCostCommand(cycles, { url: redis.url, pid: redis.process.pid }),
+    };
+    progress(`cluster: ${cycles} connection cycles per run (${BATCH} every ${PACE_MS} ms)`);
     const samples = await interleave(["plain", "redis"], rounds, async (target) => {
-      const node = nodes[target];
-      const isRedis = target === "redis";
-      const before = await settled(reader, node, isRedis);
-      const cpu0 = await cpuSeconds(node.process.pid);
-      const redisCpu0 = await cpuSeconds(redis.process.pid);
-      const start = performance.now();
-      let failures = "";
-      for (let done = 0; done < cycles; done += BATCH) {
-        const n = Math.min(BATCH, cycles - done);
-        const run = await capture(["sh", "-c", manyScript(node.port, n, 1, "/api/test")]);
-        if (run.code !== 0 || run.stderr.trim() !== "") {
-          failures ||= `exit ${run.code} ${run.stderr.slice(0, 300)}`;
-        }
-      }
-      const ms = performance.now() - start;
-      const after = await settled(reader, node, isRedis);
-      const cpuS = (await cpuSeconds(node.process.pid)) - cpu0;
-      const redisCpuS = (await cpuSeconds(redis.process.pid)) - redisCpu0;
-      const connections = after.connections - before.connections;
-      const ok = failures === "" && connections >= cycles;
+      const out = await capture(commands[target as "plain" | "redis"], {}, RUN_LIMIT_MS);
+      const run = parseSinkCostRun(out.stdout);
+      const wanted = target === "redis" ? 2 * cycles : 0;
+      const ok = out.code === 0 && run !== undefined && run.events === 2 * cycles &&
+        run.written === wanted && run.dropped === 0;
       if (!ok) {
-        errors.push(`cluster redis cost ${target}: ${failures || `${connections} connections`}`);
+        errors.push(
+          `cluster redis cost ${target}: exit ${out.code}, ${JSON.stringify(run)} ` +
+            out.stderr.slice(0, 300),
+        );
       }
       return {
-        value: round(microsPer(cpuS, connections), 1),
+        value: round(microsPer(run?.cpuS ?? NaN, run?.events ?? 0), 2),
         ok,
         detail: {
-          ms: round(ms, 1),
-          cpuS: round(cpuS, 3),
-          connections,
-          ...(isRedis
+          ms: round(run?.ms ?? NaN, 1),
+          cpuS: round(run?.cpuS ?? NaN, 4),
+          events: run?.events ?? 0,
+          ...(target === "redis"
             ? {
-              events: after.written - before.written,
-              dropped: after.dropped - before.dropped,
-              redisServerCpuS: round(redisCpuS, 3),
+              written: run?.written ?? 0,
+              dropped: run?.dropped ?? 0,
+              redisServerCpuS: run?.redisServerCpuS ?? NaN,
             }
             : {}),
         },
       };
-    }, "µs CPU/conn");
-    return report(
-      samples,
-      cycles,
-      rounds,
-      { plain, withRedis, redisCommand: redis.command },
+    }, "µs CPU/event");
+    return {
+      ...report(samples, cycles, rounds),
+      commands: {
+        "without Redis": commands.plain.join(" "),
+        "with Redis": commands.redis.join(" "),
+        "redis-server": redis.command,
+      },
       errors,
-    );
+    };
   } finally {
-    reader.close();
-    for (const proc of started.reverse()) await env.stop(proc);
+    await env.stop(redis.process);
   }
 }
 
@@ -169,114 +141,73 @@ function report(
   samples: Sample[],
   cycles: number,
   rounds: number,
-  procs: { plain: CostNode; withRedis: CostNode; redisCommand: string },
-  errors: string[],
-): RedisEventCost {
+): Omit<RedisEventCost, "commands" | "errors"> {
   const ok = (target: string) => samples.filter((s) => s.target === target && s.ok);
-  const perConn = {
+  const perEvent = {
     plain: median(ok("plain").map((s) => s.value)),
     redis: median(ok("redis").map((s) => s.value)),
-  };
-  const eventsPerConn = median(
-    ok("redis").map((s) => (s.detail?.events as number) / (s.detail?.connections as number)),
-  );
-  const diffs = roundDifferences(samples, "redis", "plain");
-  const perEvent = {
-    plain: perConn.plain / eventsPerConn,
-    redis: perConn.redis / eventsPerConn,
-    extra: median(diffs) / eventsPerConn,
     redisServer: median(
       ok("redis").map((s) =>
         microsPer(s.detail?.redisServerCpuS as number, s.detail?.events as number)
       ),
     ),
   };
-  // One tick of one reading, spread over the events of one run.
-  const resolution = microsPer(0.01, cycles * eventsPerConn);
-  const dropped = ok("redis").reduce((sum, s) => sum + (s.detail?.dropped as number), 0);
+  const diffs = roundDifferences(samples, "redis", "plain", 2);
+  const extra = median(diffs);
+  const spread = diffs.length > 0 ? [Math.min(...diffs), Math.max(...diffs)] : [NaN, NaN];
   const us = (n: number) => `${fmt(n, 1)} µs`;
   return {
     rows: [{
-      scenario: "Redis writes: node CPU per event, with --redis vs without (µs)",
+      scenario: "Redis writes: CPU per event, with --redis vs without (µs)",
       ours: us(perEvent.redis),
       peer: `without ${us(perEvent.plain)}`,
-      ratio: `${signed(perEvent.extra)} µs/event`,
+      ratio: `${signed(extra)} µs/event`,
       target: "—",
       met: null,
     }],
     markdown: [
       "### The Redis writes' CPU per event",
       "",
-      `Two nodes, the same but for \`--redis\` (a redis-server started here with the ` +
-      "orchestrator's settings: append-only file on). Each run: " +
-      `${fmt(cycles)} connection cycles (\`gtlsclient -n 1\`, ${BATCH} at once: open, GET ` +
-      "`/api/test`, close), then a wait until the node has no HTTP/3 connection open and " +
-      "nothing queued for Redis; the node's CPU time (`/proc/<pid>/stat` utime + stime, " +
-      `10 ms ticks) is read before and after. ${rounds} interleaved rounds after one ` +
-      "uncounted warm-up. Events are counted by the Redis node's " +
-      "`cluster_events_written_total`; the node without Redis makes the same events without " +
-      "writing them, so both CPU figures are divided by the same events per connection. The " +
-      "node's CPU includes everything else a connection costs (handshake, request, tracking, " +
-      "its log line), the same on both: the difference is what Redis adds. It includes the " +
-      "record writes that follow each connection, except those still pending when the " +
-      "reading is taken (they fall into the next run of that node).",
+      "A connection tracker in a process of its own (`bench/tools/redis_sink_cost.ts`: no " +
+      "sockets, fake addresses) makes " +
+      `${fmt(cycles)} connection cycles per run (open, one request, close: two events each), ` +
+      `${BATCH} every ${PACE_MS} ms as clients arriving at a node, after ` +
+      `${fmt(WARMUP_CYCLES)} uncounted ones; with Redis, the process writes them as a node ` +
+      "with `--redis` does (the same `ClusterState`: events and connection records, in " +
+      "batches, to a redis-server started here with the orchestrator's settings, append-only " +
+      "file on) and the run ends when every event reached Redis. The process's CPU time " +
+      "(`getrusage`, all threads) is read around the counted cycles. A fresh process per run; " +
+      `${rounds} interleaved rounds (without, with) after one uncounted warm-up round. A ` +
+      "node's CPU per connection is dominated by the TLS handshake and varies from run to run " +
+      "by more than a connection's events cost to write, so two whole nodes could not resolve " +
+      "this difference; here the events are the whole workload.",
       "",
-      `**Events per connection: ${fmt(eventsPerConn, 2)}. Node CPU per event: with Redis ` +
-      `${us(perEvent.redis)}, without ${us(perEvent.plain)}; median of the per-round ` +
-      `differences: ${signed(perEvent.extra)} µs per event (${signed(median(diffs))} µs per ` +
-      `connection). One reading's resolution (a 10 ms tick) is ${us(resolution)} per event. ` +
-      `redis-server's own CPU: ${us(perEvent.redisServer)} per event. Events dropped: ` +
-      `${fmt(dropped)}.**`,
+      `**CPU per event: with Redis ${us(perEvent.redis)}, without ${us(perEvent.plain)}; ` +
+      `median of the per-round differences: ${signed(extra)} µs per event (rounds from ` +
+      `${signed(spread[0])} to ${signed(spread[1])}). redis-server's own CPU: ` +
+      `${us(perEvent.redisServer)} per event (10 ms ticks).**`,
       "",
       ...table(
-        [
-          "round",
-          "node",
-          "ms",
-          "connections",
-          "node CPU s",
-          "µs CPU/conn",
-          "events",
-          "redis-server CPU s",
-          "result",
-        ],
+        ["round", "Redis", "ms", "events", "CPU s", "µs CPU/event", "redis-server CPU s", "result"],
         samples.map((s) => [
           s.round,
-          s.target,
+          s.target === "redis" ? "with" : "without",
           fmt(s.detail?.ms as number, 1),
-          fmt(s.detail?.connections as number),
+          fmt(s.detail?.events as number),
           fmt(s.detail?.cpuS as number, 3),
-          fmt(s.value, 1),
-          s.target === "redis" ? fmt(s.detail?.events as number) : "—",
-          s.target === "redis" ? fmt(s.detail?.redisServerCpuS as number, 3) : "—",
+          fmt(s.value, 2),
+          s.target === "redis" ? fmt(s.detail?.redisServerCpuS as number, 2) : "—",
           s.ok ? "ok" : "FAILED",
         ]),
       ),
       "",
-      `Per-round differences with − without Redis (µs CPU per connection): ${diffs.join(", ")}`,
+      `Per-round differences with − without Redis (µs CPU per event): ${diffs.join(", ")}`,
       "",
-      `Median seconds of node CPU per run: with Redis ${
+      `Median seconds of CPU per run: with Redis ${
         fmt(medianDetail(samples, "redis", "cpuS"), 3)
-      }, ` +
-      `without ${fmt(medianDetail(samples, "plain", "cpuS"), 3)}.`,
+      }, without ${fmt(medianDetail(samples, "plain", "cpuS"), 3)}.`,
       "",
     ],
-    commands: {
-      "node without Redis": procs.plain.command,
-      "node with Redis": procs.withRedis.command,
-      "redis-server": procs.redisCommand,
-    },
-    data: {
-      cycles,
-      batch: BATCH,
-      rounds,
-      samples,
-      perConn,
-      eventsPerConn,
-      perEvent,
-      diffs,
-      dropped,
-    },
-    errors,
+    data: { cycles, batch: BATCH, paceMs: PACE_MS, rounds, samples, perEvent, diffs, extra },
   };
 }

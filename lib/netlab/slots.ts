@@ -99,12 +99,23 @@ export async function reclaimStale(): Promise<number[]> {
 
 /**
  * Ends every process inside slot `slot`'s namespaces (SIGTERM, then SIGKILL for those left after
- * a bounded wait), then runs its teardown commands, ignoring what is already gone.
+ * a bounded wait), then runs its teardown commands, ignoring what is already gone. Besides the
+ * lab's own namespaces, any other namespace named for the slot (`qnl<s>-…`, as the bench's
+ * client namespaces are) is removed too, with the veths inside it.
  */
 export async function teardownSlot(slot: number, graceMs = 2000): Promise<void> {
-  const namespaces = (["client", ...UPLINKS] as const).map((role) => namespaceName(slot, role));
-  await endProcessesIn(namespaces, graceMs);
+  const own = (["client", ...UPLINKS] as const).map((role) => namespaceName(slot, role));
+  const others = (await namespacesOfSlot(slot)).filter((ns) => !own.includes(ns));
+  await endProcessesIn([...own, ...others], graceMs);
+  for (const ns of others) await runCommand({ argv: ["ip", "netns", "del", ns] });
   for (const command of teardownCommands(slot)) await runCommand(command);
+}
+
+/** Every network namespace on this machine whose name belongs to slot `slot`. */
+async function namespacesOfSlot(slot: number): Promise<string[]> {
+  const listed = await runCommand({ argv: ["ip", "netns", "list"] });
+  return listed.stdout.split("\n").map((line) => line.split(" ")[0])
+    .filter((name) => name.startsWith(NAME_PREFIX) && slotOfName(name) === slot);
 }
 
 /** Ends every process in `namespaces`: SIGTERM, then SIGKILL for those left after `graceMs`. */

@@ -51,10 +51,10 @@ const IDLE_TIMEOUT_MS = 5000;
 /** Bound for each phase: every hand-off, every rebinding, every switch seen and settled. */
 const PHASE_TIMEOUT_MS = 30_000;
 /**
- * How long each client waits after the handshake before it sends its request. A request sent at
- * once, on the balancer's path, races the client's probe of the preferred address: the probe
- * then often goes unanswered and the client stays behind the balancer (not lost, but not handed
- * off). These tests are about what happens after the hand-off, so they let it finish first.
+ * How long each client waits after the handshake before it sends its request: it narrows the
+ * stateless-reset race at the hand-off (README, "Which clients leave the balancer"). Packets
+ * sent through the balancer with the handshake's connection ID can reach the node after the
+ * client retired that ID by the shorter way; the node's stateless reset then ends the client.
  */
 const DELAY_STREAM = "500ms";
 /** Bound for one client process. */
@@ -222,10 +222,10 @@ async function lostClients(clients: Client[], upload: string) {
 Deno.test(`cluster netlab: ${CLIENTS} clients that follow the preferred address survive a rebinding and a switch, each recorded once on its node`, async () => {
   await withCluster("cluster-netlab-", async (cluster, dir, upload) => {
     const clients = await startClients(cluster, dir, upload, []);
-    // A client may go back to the balancer's address after its hand-off (ngtcp2 did, now and
-    // then, under the full test run's load); the node records that as a move to the balancer's
-    // address. Such a client is behind the balancer again, like one that ignores the preferred
-    // address: counted and reported, and held to what was recorded, not to the preferred path.
+    // A client may be recorded going back to the balancer's address after its hand-off: the
+    // stateless-reset race (see DELAY_STREAM) ended it before it answered the node's probe of
+    // its new path, and the node returned to the old path when that validation timed out. Under
+    // load it happens now and then: counted and reported, and held to what was recorded.
     const fellBack = (conn: ConnectionInfo) =>
       conn.migration_events.some((e, i) => i > 0 && hostOf(e.new_addr) === cluster.balancerIp);
     const settledFallback = (conn: ConnectionInfo) =>

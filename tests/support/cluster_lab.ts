@@ -192,6 +192,33 @@ export function spawnInLab(lab: NetworkLab, argv: string[], timeoutMs: number): 
   return { done };
 }
 
+/** A client that uploaded a file to `/api/echo` and wrote the answer to `downloadDir/echo`. */
+export interface EchoClient {
+  index: number;
+  downloadDir: string;
+  done: LabProcess["done"];
+}
+
+/**
+ * The clients (by index) whose echo of `upload` did not come back intact, with why; waits for
+ * every client to exit.
+ */
+export async function lostEchoes(
+  clients: readonly EchoClient[],
+  upload: string,
+): Promise<Map<number, string>> {
+  const sent = await sha256File(upload);
+  const results = await Promise.all(clients.map((c) => c.done));
+  const lost = new Map<number, string>();
+  for (const [i, c] of clients.entries()) {
+    const echoed = await sha256File(`${c.downloadDir}/echo`).catch(() => undefined);
+    if (results[i].code !== 0 || echoed?.bytes !== sent.bytes || echoed.hex !== sent.hex) {
+      lost.set(c.index, `exit ${results[i].code}, ${echoed?.bytes ?? 0} bytes echoed`);
+    }
+  }
+  return lost;
+}
+
 /** Writes `bytes` random bytes to `path`. */
 export async function writeRandomFile(path: string, bytes: number): Promise<void> {
   using file = await Deno.open(path, { write: true, createNew: true });

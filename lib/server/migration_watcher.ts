@@ -9,24 +9,29 @@
  * its share of a core (`bench/results/`). The interval bounds an idle connection's detection
  * delay. A connection carrying requests is caught by its next request, well before.
  *
- * **Time-sliced.** The event loop is single-threaded, and quinn's packet processing, the
- * requests and the lab relay all run on it: reading every connection in one go holds all of
- * them up for as long as the reads take, which grows with the connections open. So a round over
- * all connections is cut into slices spread evenly over the interval, each reading at most
- * `maxReadsPerSlice` connections, round-robin. The reads per interval, and so the CPU, stay
- * what one big pass costs; only the longest stall shrinks. Each connection is still read once
- * per round, and a round takes one interval (a connection opened during a round may add a slice).
+ * **Sliced while busy, one pass while idle.** The event loop is single-threaded, and quinn's
+ * packet processing, the requests and the lab relay all run on it: reading every connection in
+ * one go holds all of them up for as long as the reads take, which grows with the connections
+ * open. Reads are owed at one round over all connections per interval, round-robin. While
+ * requests come in, each request `nudge`s the watcher, and once a slice spacing has passed a
+ * nudge reads what is owed, at most twice a slice's share (`maxReadsPerSlice` connections): the
+ * loop is awake for the request anyway. The timer fires once per interval and reads whatever
+ * is still owed: on an idle server, a whole round in one pass, with nothing waiting behind it.
+ * Waking the process more often to read in slices would cost more than the reads (a timer
+ * wake-up is not free), so slices ride on wake-ups that happen anyway. Either way the reads per
+ * interval, and so the CPU they take, stay one per connection.
  *
  * ```ts
  * const watcher = new MigrationWatcher(tracker, 50);
  * watcher.watch(record, { remoteAddr: () => formatAddr(conn.remoteAddr) });
+ * watcher.nudge(); // on each request
  * ```
  * @module
  */
 
 import { type Clock, systemClock } from "../h3/clock.ts";
 import type { ConnectionTracker, TrackedConnection } from "../tracker/tracker.ts";
-import { sliceRounds } from "./watch_slices.ts";
+import { sliceRounds, type SliceSchedule } from "./watch_slices.ts";
 
 /** Anything with a live remote address: `ip:port` now (it may throw once the connection is gone). */
 export interface AddressSource {
@@ -35,16 +40,15 @@ export interface AddressSource {
 
 /** How the watcher schedules its reads. */
 export interface MigrationWatcherOptions {
-  /** Timers and time for the slices (default: the process's own). */
+  /** Timers and time for the rounds (default: the process's own). */
   clock?: Clock;
-  /** Most connections one slice reads (default {@link DEFAULT_MAX_READS_PER_SLICE}). */
+  /** A slice's share of reads at most (default {@link DEFAULT_MAX_READS_PER_SLICE}). */
   maxReadsPerSlice?: number;
 }
 
 /**
  * Connections one slice reads at most, by default: small enough that a slice holds the event
- * loop up far less than a millisecond even on a slow shared core, large enough that a thousand
- * connections need only a few dozen timer wake-ups per interval.
+ * loop up far less than a millisecond even on a slow shared core.
  */
 export const DEFAULT_MAX_READS_PER_SLICE = 64;
 
@@ -53,20 +57,20 @@ export class MigrationWatcher {
   readonly #tracker: ConnectionTracker;
   readonly #intervalMs: number;
   readonly #clock: Clock;
-  readonly #maxReadsPerSlice: number;
   readonly #watched = new Map<TrackedConnection, AddressSource>();
   /** Where the current round stands; a Map iterator also visits entries added after it began. */
   #round: MapIterator<[TrackedConnection, AddressSource]> | undefined;
   #timer: unknown;
   #running = false;
-  /** When the next slice is due, and when the last one ran, on `#clock`. */
-  #due = 0;
-  #lastSliceAt = 0;
-  /** Reads owed for the time since the round began (fractional: spacing need not divide). */
+  /** When reads were last counted as owed, on `#clock`. */
+  #accruedAt = 0;
+  /** Reads owed (fractional: time accrues them continuously), at most one round. */
   #owed = 0;
+  #schedule: SliceSchedule;
+  #maxReadsPerSlice: number;
   /** Rounds completed so far, each reading every watched connection once (for tests). */
   rounds = 0;
-  /** Slices run so far (for tests). */
+  /** Slices run so far, by the timer or a nudge (for tests). */
   slices = 0;
 
   /**
@@ -82,31 +86,61 @@ export class MigrationWatcher {
     this.#intervalMs = intervalMs;
     this.#clock = options.clock ?? systemClock;
     this.#maxReadsPerSlice = options.maxReadsPerSlice ?? DEFAULT_MAX_READS_PER_SLICE;
+    this.#schedule = sliceRounds(0, intervalMs, this.#maxReadsPerSlice);
+  }
+
+  /**
+   * A slice's share of reads at most. It may be changed while running (a benchmark compares
+   * slicing with one pass per interval): a value at least the connections open makes a round
+   * one slice, and then nudges leave every read to the timer's one pass.
+   */
+  get maxReadsPerSlice(): number {
+    return this.#maxReadsPerSlice;
+  }
+
+  set maxReadsPerSlice(reads: number) {
+    this.#maxReadsPerSlice = reads;
+    this.#reschedule();
   }
 
   /** Starts checking `source` for `conn` (and the timer, if it was not running). */
   watch(conn: TrackedConnection, source: AddressSource): void {
     this.#watched.set(conn, source);
+    this.#reschedule();
     if (!this.#running) this.start();
-    else if (this.#lastSliceAt + this.#schedule().spacingMs < this.#due) this.#arm();
   }
 
   /** Stops checking `conn`; the timer stops when nothing is left to watch. */
   unwatch(conn: TrackedConnection): void {
     this.#watched.delete(conn);
+    this.#reschedule();
     if (this.#watched.size === 0) this.stop();
   }
 
-  /** Runs the slices on the timer (again, after `stop`); `watch` calls it by itself. */
+  /** Runs the rounds on the timer (again, after `stop`); `watch` calls it by itself. */
   start(): void {
     if (this.#running) return;
     this.#running = true;
-    this.#lastSliceAt = this.#clock.now();
+    this.#accruedAt = this.#clock.now();
     this.#owed = 0;
     this.#arm();
   }
 
-  /** One check of every watched connection at once; the timer's rounds go on as they were. */
+  /**
+   * Tells the watcher the event loop is awake anyway (a request came in): if a slice spacing
+   * has passed since reads were last counted, reads what is owed now, at most twice a slice's
+   * share. Cheap when nothing is due: one clock read. Call it after the request's own address
+   * check, so the slice does not delay that.
+   */
+  nudge(): void {
+    // A round of one slice (few connections) has nothing to spread: the timer reads it.
+    if (!this.#running || this.#schedule.slices === 1) return;
+    const at = this.#clock.now();
+    if (at - this.#accruedAt < this.#schedule.spacingMs) return;
+    this.#slice(at, 2 * this.#schedule.readsPerSlice);
+  }
+
+  /** One check of every watched connection at once; the rounds go on as they were. */
   check(): void {
     const now = this.#tracker.clock(); // one clock read per pass, not per connection
     for (const [conn, source] of this.#watched) this.#read(conn, source, now);
@@ -122,35 +156,27 @@ export class MigrationWatcher {
     this.#timer = undefined;
   }
 
-  #schedule() {
-    return sliceRounds(this.#watched.size, this.#intervalMs, this.#maxReadsPerSlice);
+  #reschedule(): void {
+    this.#schedule = sliceRounds(this.#watched.size, this.#intervalMs, this.#maxReadsPerSlice);
   }
 
-  /** Sets the timer for the next slice, one slice spacing (for the connections now) after the last. */
   #arm(): void {
-    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
-    this.#due = this.#lastSliceAt + this.#schedule().spacingMs;
-    this.#timer = this.#clock.setTimeout(
-      () => this.#slice(),
-      Math.max(0, this.#due - this.#clock.now()),
-    );
+    this.#timer = this.#clock.setTimeout(() => {
+      this.#timer = undefined;
+      if (!this.#running) return;
+      // Whatever the nudges left: on an idle server, the whole round.
+      this.#slice(this.#clock.now(), this.#watched.size);
+      if (this.#running) this.#arm();
+    }, this.#intervalMs);
   }
 
-  #slice(): void {
-    this.#timer = undefined;
-    if (!this.#running) return;
+  /** Counts the reads owed for the time up to `at`, and makes at most `most` of them. */
+  #slice(at: number, most: number): void {
     this.slices++;
-    // Reads are owed at one round per interval for the time that actually passed, so a slice
-    // that fires late (a busy event loop, a coarse clock) reads more and a round still takes
-    // one interval. But at most twice a slice's share at once: a loop that is late is busy,
-    // and a slice that caught up all at once would be the stall slicing is for; what is left
-    // is owed to the next slices (never more than one round).
-    const at = this.#clock.now();
     const size = this.#watched.size;
-    this.#owed = Math.min(size, this.#owed + (size * (at - this.#lastSliceAt)) / this.#intervalMs);
-    this.#lastSliceAt = at;
-    const share = this.#schedule().readsPerSlice;
-    const reads = Math.min(2 * share, Math.floor(this.#owed + 1e-9)); // 62.5 + 62.5 make 125
+    this.#owed = Math.min(size, this.#owed + (size * (at - this.#accruedAt)) / this.#intervalMs);
+    this.#accruedAt = at;
+    const reads = Math.min(most, Math.floor(this.#owed + 1e-9)); // 62.5 + 62.5 make 125
     this.#owed = Math.max(0, this.#owed - reads);
     const now = this.#tracker.clock(); // one clock read per slice, not per connection
     // Round-robin without a gap: a slice that reaches the end of a round goes on with the next.
@@ -170,7 +196,6 @@ export class MigrationWatcher {
       this.#read(next.value[0], next.value[1], now);
     }
     this.#tracker.tick();
-    if (this.#running) this.#arm();
   }
 
   #read(conn: TrackedConnection, source: AddressSource, now: number): void {

@@ -43,42 +43,89 @@ Deno.test("watch slices: a round is cut so no slice reads more than asked, withi
   assert.deepEqual(sliceRounds(1000, 50, 1000), { slices: 1, readsPerSlice: 1000, spacingMs: 50 });
 });
 
-Deno.test("watcher: every connection is read once per interval, at most 64 per slice", async () => {
+/** Nudges the watcher every `everyMs` for `forMs`, as requests arriving would. */
+async function busy(clock: FakeClock, watcher: MigrationWatcher, forMs: number, everyMs = 1) {
+  for (let t = 0; t < forMs; t += everyMs) {
+    await clock.advance(everyMs);
+    watcher.nudge();
+  }
+}
+
+Deno.test("watcher: idle, one pass per interval, each connection read once, one timer", async () => {
   const { clock, watcher, conns, readsBySlice } = setup(200);
+  await clock.advance(49);
+  assert.equal(conns[0].reads, 0, "nothing before the interval");
   for (let interval = 1; interval <= 3; interval++) {
-    await clock.advance(50);
+    await clock.advance(interval === 1 ? 1 : 50);
     for (const c of conns) assert.equal(c.reads, interval, "one read per connection per interval");
   }
-  assert.equal(watcher.slices, 12, "200 connections: 4 slices per 50 ms");
-  assert.ok(Math.max(...readsBySlice.values()) <= 64, "no slice reads more than 64");
-  assert.equal(watcher.rounds, 2, "the end of the third round is seen by the next slice");
+  assert.equal(watcher.slices, 3, "no wake-up but the interval's");
+  assert.deepEqual([...readsBySlice.values()], [200, 200, 200]);
+  assert.equal(clock.pendingTimers, 1);
+  watcher.stop();
+});
+
+Deno.test("watcher: busy, nudges read in slices of at most twice the share, once per interval", async () => {
+  const { clock, watcher, conns, readsBySlice } = setup(1000);
+  await busy(clock, watcher, 500);
+  // 1,000 connections: 16 slices of 62.5 reads, every 3.125 ms, per 50 ms.
+  const total = conns.reduce((sum, c) => sum + c.reads, 0);
+  assert.equal(total, 10_000, "ten intervals: ten reads per connection");
+  for (const c of conns) assert.ok(c.reads >= 9 && c.reads <= 11, `read ${c.reads} times`);
+  const most = Math.max(...readsBySlice.values());
+  assert.ok(most <= 2 * 63, `no slice over twice its share (largest ${most})`);
+  // A nudge each millisecond on a millisecond clock finds a slice due every 4 ms.
+  assert.ok(watcher.slices >= 100, `spread over many slices (${watcher.slices})`);
+  watcher.stop();
+});
+
+Deno.test("watcher: nudges that stop leave the rest of the round to the timer", async () => {
+  const { clock, watcher, conns } = setup(1000);
+  await busy(clock, watcher, 20); // about 400 reads by nudges
+  const byNudges = conns.reduce((sum, c) => sum + c.reads, 0);
+  assert.ok(byNudges > 0 && byNudges < 1000, `${byNudges} reads by nudges`);
+  await clock.advance(30); // the timer at 50 ms reads what is owed
+  assert.ok(conns.every((c) => c.reads === 1), "the round completes at the interval");
+  watcher.stop();
+});
+
+Deno.test("watcher: with a share at least the connections open, nudges leave it all to the timer", async () => {
+  const { clock, watcher, readsBySlice } = setup(200, 50, 1000);
+  await busy(clock, watcher, 100);
+  assert.deepEqual([...readsBySlice.values()], [200, 200], "two intervals, two passes");
+  watcher.maxReadsPerSlice = 64; // switched while running, as the benchmark does
+  readsBySlice.clear();
+  await busy(clock, watcher, 50);
+  assert.ok(readsBySlice.size >= 4, "slices again");
+  assert.ok(Math.max(...readsBySlice.values()) <= 100);
   watcher.stop();
 });
 
 Deno.test("watcher: a move of an idle connection is seen within one interval, by the watcher", async () => {
   const { clock, watcher, conns, events } = setup(200);
-  await clock.advance(20);
-  const moved = conns[150]; // read in the round's last slice
-  moved.addr = "127.0.0.1:40000";
+  await clock.advance(50);
+  conns[150].addr = "127.0.0.1:40000";
   await clock.advance(50);
   const migrations = events.filter((e) => e.type === "migration");
   assert.equal(migrations.length, 1);
   const m = migrations[0];
   assert.ok(m.type === "migration");
-  assert.equal(m.connection_id, moved.record.id);
+  assert.equal(m.connection_id, conns[150].record.id);
   assert.equal(m.migration.detected_by, "watcher");
   assert.equal(m.migration.new_addr, "127.0.0.1:40000");
-  // Seen by the read that follows the previous one by one interval.
-  assert.equal(m.migration.detection_window_ms, 50);
+  assert.equal(m.migration.detection_window_ms, 50, "since the read one interval before");
   watcher.stop();
 });
 
-Deno.test("watcher: a round with as many reads per slice as connections is one pass per interval", async () => {
-  const { clock, watcher, conns, readsBySlice } = setup(200, 50, 1000);
-  await clock.advance(49);
-  assert.equal(conns[0].reads, 0, "nothing before the interval");
-  await clock.advance(1);
-  assert.deepEqual([...readsBySlice.entries()], [[1, 200]], "one slice reading all 200");
+Deno.test("watcher: a move of a connection among busy ones is seen within one interval", async () => {
+  const { clock, watcher, conns, events } = setup(1000);
+  await busy(clock, watcher, 50);
+  conns[700].addr = "127.0.0.1:40000";
+  await busy(clock, watcher, 50);
+  const migration = events.find((e) => e.type === "migration");
+  assert.ok(migration?.type === "migration");
+  assert.equal(migration.connection_id, conns[700].record.id);
+  assert.ok(migration.migration.detection_window_ms <= 50);
   watcher.stop();
 });
 
@@ -87,8 +134,8 @@ Deno.test("watcher: stop ends the reads and start resumes them; the last unwatch
   await clock.advance(50);
   watcher.stop();
   assert.equal(clock.pendingTimers, 0);
-  await clock.advance(500);
-  assert.ok(conns.every((c) => c.reads === 1), "no read while stopped");
+  await busy(clock, watcher, 200);
+  assert.ok(conns.every((c) => c.reads === 1), "no read while stopped, nudged or not");
   watcher.start();
   await clock.advance(50);
   assert.ok(conns.every((c) => c.reads === 2), "reads again after start");
@@ -96,22 +143,21 @@ Deno.test("watcher: stop ends the reads and start resumes them; the last unwatch
   assert.equal(clock.pendingTimers, 0, "nothing left to watch: no timer");
 });
 
-Deno.test("watcher: a connection opened during a round is read by the next interval's end", async () => {
-  const { clock, watcher, add } = setup(200);
-  await clock.advance(30);
+Deno.test("watcher: a connection opened during a round is read within the next interval", async () => {
+  const { clock, watcher, add } = setup(1000);
+  await busy(clock, watcher, 30);
   const late = add();
-  await clock.advance(50);
+  await busy(clock, watcher, 50);
   assert.ok(late.reads >= 1, "read within one interval of being watched");
   watcher.stop();
 });
 
-Deno.test("watcher: a validation window ends at the first slice after it runs out", async () => {
+Deno.test("watcher: a validation window ends at the first pass after it runs out", async () => {
   const { clock, tracker, watcher, conns, events } = setup(200);
   conns[0].addr = "127.0.0.1:40000";
   await clock.advance(50);
   assert.equal(tracker.summary().migrations_by_outcome.pending, 1);
-  // 1,000 ms window; slices come every 12.5 ms, so it ends within one slice of running out.
-  await clock.advance(1000);
+  await clock.advance(1000); // the 1,000 ms window, ended by the pass at its end
   const outcome = events.find((e) => e.type === "migration_outcome");
   assert.ok(outcome?.type === "migration_outcome");
   assert.equal(outcome.migration.outcome, "validated");
@@ -121,41 +167,15 @@ Deno.test("watcher: a validation window ends at the first slice after it runs ou
 Deno.test("watcher: a connection whose address cannot be read is skipped, not a migration", async () => {
   const { clock, tracker, watcher, events } = setup(3);
   const broken = tracker.open("h3", "127.0.0.1:20000", "127.0.0.1:9443", null);
+  let attempts = 0;
   watcher.watch(broken, {
     remoteAddr: () => {
+      attempts++;
       throw new Error("connection closed");
     },
   });
   await clock.advance(150);
+  assert.equal(attempts, 3, "tried at each pass");
   assert.equal(events.filter((e) => e.type === "migration").length, 0);
-  assert.ok(watcher.rounds >= 2);
-  watcher.stop();
-});
-
-Deno.test("watcher: a late slice catches up at most twice its share, the rest in the next ones", async () => {
-  const fake = new FakeClock();
-  // A busy event loop: every timer fires 20 ms after it was due.
-  const late = {
-    now: () => fake.now(),
-    setTimeout: (callback: () => void, ms: number) => fake.setTimeout(callback, ms + 20),
-    clearTimeout: (id: unknown) => fake.clearTimeout(id),
-  };
-  const tracker = new ConnectionTracker({ now: () => fake.now() });
-  const watcher = new MigrationWatcher(tracker, 50, { clock: late, maxReadsPerSlice: 64 });
-  const perSlice = new Map<number, number>();
-  for (let i = 0; i < 1000; i++) {
-    const record = tracker.open("h3", `127.0.0.1:${10_000 + i}`, "127.0.0.1:9443", null);
-    watcher.watch(record, {
-      remoteAddr: () => {
-        perSlice.set(watcher.slices, (perSlice.get(watcher.slices) ?? 0) + 1);
-        return record.remoteAddr;
-      },
-    });
-  }
-  await fake.advance(50);
-  // 1,000 connections: 16 slices of about 63 per 50 ms; each late slice owes far more.
-  const counts = [...perSlice.values()];
-  assert.ok(counts.length >= 2);
-  assert.ok(counts.every((n) => n === 2 * 63), `each late slice reads twice its share: ${counts}`);
   watcher.stop();
 });

@@ -45,6 +45,11 @@ export interface StartOptions {
   maxIdleTimeout?: number;
   /** Milliseconds between migration checks of idle QUIC connections (default 50). */
   watchIntervalMs?: number;
+  /**
+   * Most connections one watcher slice reads (default: the watcher's own); a number at least the
+   * connections open makes every round one pass, as a benchmark's comparison needs.
+   */
+  watchMaxReadsPerSlice?: number;
   /** Tracker limits and timing. */
   tracker?: TrackerOptions;
   /**
@@ -180,6 +185,7 @@ async function startListeners(
   const watcher = new MigrationWatcher(
     tracker,
     options.watchIntervalMs ?? defaults.watchIntervalMs,
+    { maxReadsPerSlice: options.watchMaxReadsPerSlice },
   );
   const unsubscribeLog = logTrackerEvents(tracker, logger);
   const metrics = new Metrics(tracker);

@@ -198,8 +198,9 @@ export async function runIdle(env: BenchEnv, options: BenchOptions): Promise<Sce
       "",
       `Watcher CPU: with ${fmt(stages[0])} idle connections open, the server's CPU time ` +
       `(utime + stime, /proc/<pid>/stat) over ${windowMs / 1000} s windows with the watcher ` +
-      "off (SIGUSR1: its timer stopped) and on (SIGUSR2: `watcher.check()` every 50 ms, what " +
-      `its timer does), interleaved, ${pairs} pairs after a warm-up. Median on ` +
+      "off (SIGUSR1: its timer stopped) and on (SIGUSR2: its own timer running again; idle, " +
+      `it reads every connection once per 50 ms), interleaved, ${pairs} pairs after a ` +
+      `warm-up. Median on ` +
       `${fmt(medOn, 2)} %, off ${fmt(medOff, 2)} % (keep-alives and timers), **median ` +
       `per-pair difference ${fmt(watcherShare, 2)} % of one core** (per pair: ${
         diffs.join(", ")

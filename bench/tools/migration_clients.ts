@@ -110,6 +110,7 @@ interface Migration {
   detection_delay_ms: number | null;
   outcome: string;
   client_sent_on_new_path: boolean;
+  client_sent_after_ms: number | null;
 }
 const errors: string[] = [];
 
@@ -153,6 +154,7 @@ async function migrateSeries(first: number, count: number, label: string): Promi
         detection_delay_ms: null,
         outcome: "error",
         client_sent_on_new_path: false,
+        client_sent_after_ms: null,
       });
     }
     poking = false;
@@ -185,6 +187,7 @@ function summary(r: Migration) {
     ms: r.detection_delay_ms,
     outcome: r.outcome,
     clientOnNewPath: r.client_sent_on_new_path,
+    clientSentAfterMs: r.client_sent_after_ms,
   };
 }
 console.log(`result ${

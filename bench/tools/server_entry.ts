@@ -5,8 +5,8 @@
  * watcher:
  *
  * - `SIGUSR1`: watcher off (its timer stops; prints `watcher off <n>`);
- * - `SIGUSR2`: watcher on, one `watcher.check()` per `--watch-interval` ms, exactly what its own
- *   timer does (prints `watcher on <n>`);
+ * - `SIGUSR2`: watcher on: its own timer runs again, exactly as in a server (prints
+ *   `watcher on <n>`);
  * - `SIGHUP`: a full garbage collection when run with `--v8-flags=--expose-gc` (prints
  *   `gc <n>`), so a memory reading is taken after things settle;
  * - `SIGTERM`/`SIGINT`: shut down and exit.
@@ -30,23 +30,27 @@ const server = await startServer({
   dataDir: flag(args, "data-dir"),
   adminToken: flag(args, "admin-token"),
   watchIntervalMs: intervalMs,
+  ...(args.includes("--watch-slice-reads")
+    ? { watchMaxReadsPerSlice: intFlag(args, "watch-slice-reads") }
+    : {}),
   log: () => {},
   // The migration benchmark moves many connections through one admin connection, far above the
   // default 5 mutating requests per second per connection that protects a public server.
-  limits: { mutatingRequestsPerSecond: 10_000 },
+  // Its clients all come from 127.0.0.1, through the lab relay too: the relay's per-address and
+  // total session caps, which keep one public client from taking the lab, would evict them.
+  limits: {
+    mutatingRequestsPerSecond: 10_000,
+    labMaxSessions: 65_536,
+    labMaxSessionsPerAddress: 65_536,
+  },
 });
-let timer: ReturnType<typeof setInterval> | undefined;
 let toggles = 0;
 Deno.addSignalListener("SIGUSR1", () => {
   server.watcher.stop();
-  clearInterval(timer);
-  timer = undefined;
   console.log(`watcher off ${++toggles}`);
 });
 Deno.addSignalListener("SIGUSR2", () => {
-  server.watcher.stop();
-  clearInterval(timer);
-  timer = setInterval(() => server.watcher.check(), intervalMs);
+  server.watcher.start();
   console.log(`watcher on ${++toggles}`);
 });
 let gcs = 0;
@@ -59,7 +63,6 @@ let stopping = false;
 const stop = async () => {
   if (stopping) return;
   stopping = true;
-  clearInterval(timer);
   await server.shutdown(1000);
   Deno.exit(0);
 };

@@ -46,6 +46,12 @@ export interface LabMigration {
   outcome: MigrationEvent["outcome"] | "undetected";
   /** The client sent datagrams on the new mapping (it did not give up on the path). */
   client_sent_on_new_path: boolean;
+  /**
+   * Milliseconds from the rebinding until the relay had passed the client's first datagram on
+   * to the new mapping, or null if none yet. Until then the server had nothing to detect: this
+   * part of `detection_delay_ms` is the client's and the relay's, the rest is the server's.
+   */
+  client_sent_after_ms: number | null;
   /** The server answered on the new mapping. */
   server_answered_on_new_path: boolean;
   /** Requests the connection had served when the rebinding happened. */
@@ -110,6 +116,7 @@ export class MigrationLab {
       const rebinding = this.#rebindings.get(m);
       if (rebinding !== undefined) {
         m.client_sent_on_new_path = rebinding.clientForwardedAt !== null;
+        m.client_sent_after_ms = sinceRebinding(rebinding);
         m.server_answered_on_new_path = rebinding.serverAnsweredAt !== null;
       }
       if (m.outcome === "pending") {
@@ -181,6 +188,7 @@ export class MigrationLab {
         detection_delay_ms: seen === null ? null : round(seen.at - moved.at),
         outcome: seen === null ? "undetected" : seen.event.outcome,
         client_sent_on_new_path: rebinding?.clientForwardedAt != null,
+        client_sent_after_ms: rebinding === undefined ? null : sinceRebinding(rebinding),
         server_answered_on_new_path: rebinding?.serverAnsweredAt != null,
         requests_at_rebind: requestsAtRebind,
       };
@@ -220,6 +228,13 @@ export class MigrationLab {
       },
     };
   }
+}
+
+/** Milliseconds from a rebinding to the client's first datagram on its new mapping, or null. */
+function sinceRebinding(rebinding: RebindRecord): number | null {
+  return rebinding.clientForwardedAt === null
+    ? null
+    : round(rebinding.clientForwardedAt - rebinding.at);
 }
 
 function round(ms: number): number {

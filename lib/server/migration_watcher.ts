@@ -4,67 +4,207 @@
  * ends validation windows that have run out.
  *
  * `Deno.QuicConn.remoteAddr` is live: quinn updates it when it switches the connection to a
- * new path. Reading it is one call into the runtime per connection per tick, so the watcher's
- * cost grows with the connections open and shrinks with a longer interval; the `idle`
- * benchmark measures its share of a core (`bench/results/`). The interval bounds an idle
- * connection's detection delay. A connection carrying requests is caught by its next request,
- * well before.
+ * new path. Reading it is one call into the runtime per connection, so the watcher's cost grows
+ * with the connections open and shrinks with a longer interval; the `idle` benchmark measures
+ * its share of a core (`bench/results/`). The interval bounds an idle connection's detection
+ * delay. A connection carrying requests is caught by its next request, well before.
+ *
+ * **Sliced while busy, one pass while idle.** The event loop is single-threaded, and quinn's
+ * packet processing, the requests and the lab relay all run on it: reading every connection in
+ * one go holds all of them up for as long as the reads take, which grows with the connections
+ * open. Reads are owed at one round over all connections per interval, round-robin. While
+ * requests come in, each request `nudge`s the watcher, and once a slice spacing has passed a
+ * nudge reads what is owed, at most twice a slice's share (`maxReadsPerSlice` connections): the
+ * loop is awake for the request anyway. The timer fires once per interval and reads whatever
+ * is still owed: on an idle server, a whole round in one pass, with nothing waiting behind it.
+ * Waking the process more often to read in slices would cost more than the reads (a timer
+ * wake-up is not free), so slices ride on wake-ups that happen anyway. Either way the reads per
+ * interval, and so the CPU they take, stay one per connection.
+ *
+ * ```ts
+ * const watcher = new MigrationWatcher(tracker, 50);
+ * watcher.watch(record, { remoteAddr: () => formatAddr(conn.remoteAddr) });
+ * watcher.nudge(); // on each request
+ * ```
  * @module
  */
 
+import { type Clock, systemClock } from "../h3/clock.ts";
 import type { ConnectionTracker, TrackedConnection } from "../tracker/tracker.ts";
+import { sliceRounds, type SliceSchedule } from "./watch_slices.ts";
 
 /** Anything with a live remote address: `ip:port` now (it may throw once the connection is gone). */
 export interface AddressSource {
   remoteAddr(): string;
 }
 
+/** How the watcher schedules its reads. */
+export interface MigrationWatcherOptions {
+  /** Timers and time for the rounds (default: the process's own). */
+  clock?: Clock;
+  /** A slice's share of reads at most (default {@link DEFAULT_MAX_READS_PER_SLICE}). */
+  maxReadsPerSlice?: number;
+}
+
+/**
+ * Connections one slice reads at most, by default: small enough that a slice holds the event
+ * loop up far less than a millisecond even on a slow shared core.
+ */
+export const DEFAULT_MAX_READS_PER_SLICE = 64;
+
 /** The periodic migration check. */
 export class MigrationWatcher {
   readonly #tracker: ConnectionTracker;
   readonly #intervalMs: number;
+  readonly #clock: Clock;
   readonly #watched = new Map<TrackedConnection, AddressSource>();
-  #timer: ReturnType<typeof setInterval> | undefined;
-  /** Ticks run so far (for tests and metrics). */
-  ticks = 0;
+  /** Where the current round stands; a Map iterator also visits entries added after it began. */
+  #round: MapIterator<[TrackedConnection, AddressSource]> | undefined;
+  #timer: unknown;
+  #running = false;
+  /** When reads were last counted as owed, on `#clock`. */
+  #accruedAt = 0;
+  /** Reads owed (fractional: time accrues them continuously), at most one round. */
+  #owed = 0;
+  #schedule: SliceSchedule;
+  #maxReadsPerSlice: number;
+  /** Rounds completed so far, each reading every watched connection once (for tests). */
+  rounds = 0;
+  /** Slices run so far, by the timer or a nudge (for tests). */
+  slices = 0;
 
-  /** @param intervalMs milliseconds between checks */
-  constructor(tracker: ConnectionTracker, intervalMs: number) {
+  /**
+   * @param intervalMs milliseconds a round over all connections takes: the longest an idle
+   *   connection's move goes unseen
+   */
+  constructor(
+    tracker: ConnectionTracker,
+    intervalMs: number,
+    options: MigrationWatcherOptions = {},
+  ) {
     this.#tracker = tracker;
     this.#intervalMs = intervalMs;
+    this.#clock = options.clock ?? systemClock;
+    this.#maxReadsPerSlice = options.maxReadsPerSlice ?? DEFAULT_MAX_READS_PER_SLICE;
+    this.#schedule = sliceRounds(0, intervalMs, this.#maxReadsPerSlice);
   }
 
-  /** Starts checking `source` for `conn`. */
+  /**
+   * A slice's share of reads at most. It may be changed while running (a benchmark compares
+   * slicing with one pass per interval): a value at least the connections open makes a round
+   * one slice, and then nudges leave every read to the timer's one pass.
+   */
+  get maxReadsPerSlice(): number {
+    return this.#maxReadsPerSlice;
+  }
+
+  set maxReadsPerSlice(reads: number) {
+    this.#maxReadsPerSlice = reads;
+    this.#reschedule();
+  }
+
+  /** Starts checking `source` for `conn` (and the timer, if it was not running). */
   watch(conn: TrackedConnection, source: AddressSource): void {
     this.#watched.set(conn, source);
-    this.#timer ??= setInterval(() => this.check(), this.#intervalMs);
+    this.#reschedule();
+    if (!this.#running) this.start();
   }
 
   /** Stops checking `conn`; the timer stops when nothing is left to watch. */
   unwatch(conn: TrackedConnection): void {
     this.#watched.delete(conn);
+    this.#reschedule();
     if (this.#watched.size === 0) this.stop();
   }
 
-  /** One check of every watched connection; also called by the timer. */
+  /** Runs the rounds on the timer (again, after `stop`); `watch` calls it by itself. */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#accruedAt = this.#clock.now();
+    this.#owed = 0;
+    this.#arm();
+  }
+
+  /**
+   * Tells the watcher the event loop is awake anyway (a request came in): if a slice spacing
+   * has passed since reads were last counted, reads what is owed now, at most twice a slice's
+   * share. Cheap when nothing is due: one clock read. Call it after the request's own address
+   * check, so the slice does not delay that.
+   */
+  nudge(): void {
+    // A round of one slice (few connections) has nothing to spread: the timer reads it.
+    if (!this.#running || this.#schedule.slices === 1) return;
+    const at = this.#clock.now();
+    if (at - this.#accruedAt < this.#schedule.spacingMs) return;
+    this.#slice(at, 2 * this.#schedule.readsPerSlice);
+  }
+
+  /** One check of every watched connection at once; the rounds go on as they were. */
   check(): void {
-    this.ticks++;
-    const now = this.#tracker.clock(); // one clock read per tick, not per connection
-    for (const [conn, source] of this.#watched) {
-      let addr: string;
-      try {
-        addr = source.remoteAddr();
-      } catch {
-        continue; // the connection is closing; its close is reported elsewhere
+    const now = this.#tracker.clock(); // one clock read per pass, not per connection
+    for (const [conn, source] of this.#watched) this.#read(conn, source, now);
+    this.rounds++;
+    this.#tracker.tick();
+  }
+
+  /** Stops the timer; the round in progress starts over at the next `start`. */
+  stop(): void {
+    this.#running = false;
+    this.#round = undefined;
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #reschedule(): void {
+    this.#schedule = sliceRounds(this.#watched.size, this.#intervalMs, this.#maxReadsPerSlice);
+  }
+
+  #arm(): void {
+    this.#timer = this.#clock.setTimeout(() => {
+      this.#timer = undefined;
+      if (!this.#running) return;
+      // Whatever the nudges left: on an idle server, the whole round.
+      this.#slice(this.#clock.now(), this.#watched.size);
+      if (this.#running) this.#arm();
+    }, this.#intervalMs);
+  }
+
+  /** Counts the reads owed for the time up to `at`, and makes at most `most` of them. */
+  #slice(at: number, most: number): void {
+    this.slices++;
+    const size = this.#watched.size;
+    this.#owed = Math.min(size, this.#owed + (size * (at - this.#accruedAt)) / this.#intervalMs);
+    this.#accruedAt = at;
+    const reads = Math.min(most, Math.floor(this.#owed + 1e-9)); // 62.5 + 62.5 make 125
+    this.#owed = Math.max(0, this.#owed - reads);
+    const now = this.#tracker.clock(); // one clock read per slice, not per connection
+    // Round-robin without a gap: a slice that reaches the end of a round goes on with the next.
+    // At most one round's worth of reads, so no connection is read twice in one slice.
+    let wrapped = false;
+    for (let done = 0; done < reads;) {
+      this.#round ??= this.#watched.entries();
+      const next = this.#round.next();
+      if (next.done) {
+        this.#round = undefined;
+        this.rounds++;
+        if (wrapped) break; // a whole round in one slice: nothing more to read
+        wrapped = true;
+        continue;
       }
-      this.#tracker.observe(conn, addr, now);
+      done++;
+      this.#read(next.value[0], next.value[1], now);
     }
     this.#tracker.tick();
   }
 
-  /** Stops the timer. */
-  stop(): void {
-    if (this.#timer !== undefined) clearInterval(this.#timer);
-    this.#timer = undefined;
+  #read(conn: TrackedConnection, source: AddressSource, now: number): void {
+    let addr: string;
+    try {
+      addr = source.remoteAddr();
+    } catch {
+      return; // the connection is closing; its close is reported elsewhere
+    }
+    this.#tracker.observe(conn, addr, now);
   }
 }

@@ -95,6 +95,14 @@ export function startQuicListener(options: QuicListenerOptions): QuicListenerHan
   const maxConnections = options.maxConnections ?? DEFAULT_LIMITS.maxConnections;
   let handshaking = 0;
   let stopping = false;
+  // The event loop is awake for this request anyway: a watcher slice that is due runs now,
+  // after the request's own address check (synchronous, in the middleware), instead of the
+  // watcher waking the process for it or reading every connection at once.
+  const fetch: H3Handler<ConnectionEnv> = (request, env) => {
+    const response = options.fetch(request, env);
+    options.watcher.nudge();
+    return response;
+  };
 
   const serveConnection = async (incoming: Deno.QuicIncoming) => {
     let conn: Deno.QuicConn;
@@ -115,7 +123,7 @@ export function startQuicListener(options: QuicListenerOptions): QuicListenerHan
     const env = new QuicConnectionEnv(record, conn);
     const h3 = new H3ServerConnection<ConnectionEnv>(
       conn,
-      options.fetch,
+      fetch,
       env,
       {
         maxFieldSectionSize: options.maxFieldSectionSize,

@@ -1,18 +1,23 @@
 /**
- * `deno task profile`: profiles the server's hot path under real HTTP/3 load and prints where
- * its main thread spends time. It starts `main.ts` with `--cpu-prof`, sends `--requests` GETs
- * (default 20,000, `--rounds` times) over one connection with ngtcp2's `gtlsclient`, stops the
- * server with SIGTERM (which writes the profile), and prints:
- * - busy main-thread time per request, split into our code, Hono, Deno's JS runtime, native ops
- *   and garbage collection;
+ * `deno task profile`: profiles the server's hot path under real load and prints where its main
+ * thread spends time. It starts `main.ts` with `--cpu-prof`, sends `--requests` GETs (default
+ * 20,000, `--rounds` times), stops the server with SIGTERM (which writes the profile), and prints:
+ * - busy main-thread time per request, split into our code, Hono, Deno's `node:` compatibility
+ *   layer, the rest of Deno's JS runtime (fetch, web streams, …), native ops and garbage
+ *   collection;
  * - the functions with the most self time.
  *
- * Options: `--path /healthz` (what to GET), `--requests N`, `--rounds N`, `--top N`,
- * `--keep DIR` (keep the .cpuprofile there, to open in Chrome DevTools).
+ * HTTP/3 by default: one connection with ngtcp2's `gtlsclient`. With `--tcp`: the TCP listener
+ * (HTTP/1.1 over TLS) with `h2load --h1` on `--connections` keep-alive connections (default 10,
+ * as in the bench's `tcp` scenario), one request at a time each.
+ *
+ * Options: `--tcp`, `--connections N`, `--path /healthz` (what to GET), `--requests N`,
+ * `--rounds N`, `--top N`, `--keep DIR` (keep the .cpuprofile there, to open in Chrome DevTools).
  * @module
  */
 
 import { gtlsCommand } from "./support/gtls.ts";
+import { h2loadH1Command } from "./support/h2load.ts";
 import { freePort } from "./support/process.ts";
 
 const ROOT = new URL("../", import.meta.url);
@@ -50,7 +55,8 @@ function category(node: ProfileNode): string {
   if (f === "(garbage collector)") return "garbage collection";
   if (f === "(program)" || f.startsWith("op_")) return "native (ops, V8)";
   if (url.includes("hono")) return "Hono";
-  if (url.startsWith("ext:") || url.startsWith("node:")) return "Deno JS runtime";
+  if (url.startsWith("node:") || url.startsWith("ext:deno_node/")) return "Deno node: layer";
+  if (url.startsWith("ext:")) return "Deno JS runtime";
   if (url.startsWith(ROOT.href)) return "our code";
   return "other";
 }
@@ -94,6 +100,8 @@ if (import.meta.main) {
   const rounds = count("--rounds", 3, 20);
   const top = count("--top", 25, 200);
   const keep = option("--keep", "");
+  const tcp = Deno.args.includes("--tcp");
+  const connections = count("--connections", 10, 1000);
   const dir = await Deno.makeTempDir({ prefix: "quic-profile-" });
   const port = freePort();
   const labPort = freePort([port]);
@@ -114,7 +122,9 @@ if (import.meta.main) {
     await waitForServer(port);
     for (let round = 1; round <= rounds; round++) {
       const started = performance.now();
-      const [command, ...args] = gtlsCommand(port, requests, true, path);
+      const [command, ...args] = tcp
+        ? h2loadH1Command(port, requests, connections, path)
+        : gtlsCommand(port, requests, true, path);
       const out = await new Deno.Command(command, {
         args,
         stdout: "null",
@@ -124,7 +134,7 @@ if (import.meta.main) {
       const ms = performance.now() - started;
       console.error(
         `round ${round}/${rounds}: ${requests} GETs in ${ms.toFixed(0)} ms` +
-          (out.success ? "" : ` (gtlsclient failed: ${new TextDecoder().decode(out.stderr)})`),
+          (out.success ? "" : ` (${command} failed: ${new TextDecoder().decode(out.stderr)})`),
       );
     }
   } finally {
@@ -138,7 +148,7 @@ if (import.meta.main) {
   const total = rounds * requests;
   const busy = [...categories].reduce((n, [c, us]) => (c === "idle" ? n : n + us), 0);
   console.log(
-    `\nMain thread, ${total} requests of ${path}: ${
+    `\nMain thread, ${total} requests of ${path} over ${tcp ? "TCP" : "HTTP/3"}: ${
       (busy / total).toFixed(1)
     } µs busy per request (profiler on)`,
   );

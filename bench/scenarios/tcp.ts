@@ -8,6 +8,7 @@
  */
 
 import { parseH2load } from "../support/client_output.ts";
+import { h2loadH1Command } from "../support/h2load.ts";
 import { capture, sleep } from "../support/process.ts";
 import { fmt, progress, table } from "../support/format.ts";
 import type { BenchOptions } from "../support/options.ts";
@@ -17,20 +18,11 @@ import { type BenchEnv, Restartable } from "../support/env.ts";
 
 const RUN_LIMIT_MS = 120_000;
 const CLIENTS = 10;
+/** Requests in flight per connection: HTTP/1.1 without pipelining. */
 const STREAMS = 1;
 
 function h2loadCommand(port: number, requests: number): string[] {
-  return [
-    "h2load",
-    "--h1",
-    "-n",
-    String(requests),
-    "-c",
-    String(CLIENTS),
-    "-m",
-    String(STREAMS),
-    `https://127.0.0.1:${port}/healthz`,
-  ];
+  return h2loadH1Command(port, requests, CLIENTS);
 }
 
 /** Runs the TCP comparison. */

@@ -47,7 +47,6 @@ interface BodyState {
   chunked: ChunkedDecoder | undefined;
   received: number;
   finished: boolean;
-  continueDue: boolean;
 }
 
 /** One connection's exchanges, in order. */
@@ -148,8 +147,9 @@ export class H1Connection {
       chunked: head.chunked ? new ChunkedDecoder(this.settings.maxHeadBytes) : undefined,
       received: 0,
       finished: !head.chunked && head.contentLength <= 0,
-      continueDue: head.expectContinue,
     };
+    // As node:http does by default: the client may send its body at once (the size was checked).
+    if (head.expectContinue && !body.finished) await this.io.write(CONTINUE);
     const withBody = head.method !== "GET" && head.method !== "HEAD";
     let request: Request;
     if (!withBody) {
@@ -194,10 +194,6 @@ export class H1Connection {
   /** The next piece of the body, or null at its end; throws on a bad body. */
   async #nextBodyChunk(body: BodyState): Promise<Uint8Array | null> {
     const { io, settings } = this;
-    if (body.continueDue) {
-      body.continueDue = false;
-      if (!this.#responded) await io.write(CONTINUE);
-    }
     // Each pass takes buffered bytes or waits for more; the body timeout bounds the waits.
     while (!body.finished) {
       if (io.buffered > 0) {

@@ -1,0 +1,123 @@
+/**
+ * The HTTP/1.1 wire behaviour of the TCP listener's own HTTP/1.1 server (`lib/server/h1_*.ts`),
+ * against a real server with a raw TLS peer: pipelined requests answered in order, HTTP/1.0 and
+ * `Connection: close` ending the connection after the answer, HEAD without a body, a chunked
+ * upload, `Expect: 100-continue`, and a large body echoed byte for byte (the server hands the
+ * received buffers on without copying them, so a reuse would show here).
+ */
+
+import { strict as assert } from "node:assert";
+import { createHash } from "node:crypto";
+import { startTestServer } from "./support/server.ts";
+import { RawHttps } from "./support/raw_https.ts";
+
+const SLACK_MS = 5000;
+
+/** Status codes of every answer in `text`, in order. */
+function statuses(text: string): number[] {
+  return [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+}
+
+Deno.test("tcp http/1.1: pipelined requests are answered in order on one connection", async () => {
+  const server = await startTestServer();
+  const conn = await RawHttps.connect(server.port, server.caPem);
+  try {
+    const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`;
+    await conn.send(get("/healthz") + get("/api/test") + get("/nowhere") + get("/healthz"));
+    const answer = await conn.read(SLACK_MS, (text) =>
+      statuses(text).length === 4 &&
+      text.endsWith('{"status":"ok"}'));
+    assert.deepEqual(statuses(answer.text), [200, 200, 404, 200]);
+    assert.match(answer.text, /"request_count":2/, "/api/test saw the second request");
+    assert.ok(!answer.ended, "the connection stays open");
+  } finally {
+    conn.close();
+    await server.stop();
+  }
+});
+
+Deno.test("tcp http/1.1: HTTP/1.0 and Connection: close end the connection after the answer", async () => {
+  const server = await startTestServer();
+  try {
+    for (
+      const request of [
+        "GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n",
+        "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+      ]
+    ) {
+      const conn = await RawHttps.connect(server.port, server.caPem);
+      try {
+        await conn.send(request);
+        const answer = await conn.untilClosed(SLACK_MS);
+        assert.equal(answer.status, 200, request);
+        assert.equal(answer.body, '{"status":"ok"}');
+        assert.match(answer.text, /\r\nconnection: close\r\n/);
+        assert.ok(answer.ended, `closed after the answer: ${JSON.stringify(request)}`);
+      } finally {
+        conn.close();
+      }
+    }
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("tcp http/1.1: HEAD answers the head only, with the length a GET would have", async () => {
+  const server = await startTestServer();
+  const conn = await RawHttps.connect(server.port, server.caPem);
+  try {
+    await conn.send("HEAD /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    await conn.send("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    const answer = await conn.read(SLACK_MS, (text) => text.endsWith('{"status":"ok"}'));
+    assert.deepEqual(statuses(answer.text), [200, 200]);
+    const [head] = answer.text.split("\r\n\r\n");
+    assert.match(head, /\r\ncontent-length: 15(\r\n|$)/);
+    assert.match(head, /\r\nalt-svc: h3=":\d+"; ma=86400\r\n/);
+    assert.ok(answer.text.indexOf("HTTP/1.1 200", 1) === head.length + 4, "no body after HEAD");
+  } finally {
+    conn.close();
+    await server.stop();
+  }
+});
+
+Deno.test("tcp http/1.1: a chunked upload with 100-continue is echoed", async () => {
+  const server = await startTestServer();
+  const conn = await RawHttps.connect(server.port, server.caPem);
+  try {
+    await conn.send(
+      "POST /api/echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n" +
+        "Expect: 100-continue\r\n\r\n",
+    );
+    const interim = await conn.read(SLACK_MS, (text) => text.includes("\r\n\r\n"));
+    assert.equal(interim.text, "HTTP/1.1 100 Continue\r\n\r\n");
+    await conn.send("6\r\nhello,\r\n6\r\n world\r\n0\r\n\r\n");
+    const answer = await conn.read(SLACK_MS, (text) => text.endsWith("0\r\n\r\n"));
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body, "hello, world");
+  } finally {
+    conn.close();
+    await server.stop();
+  }
+});
+
+Deno.test("tcp http/1.1: a large body is echoed byte for byte", async () => {
+  const server = await startTestServer();
+  const client = Deno.createHttpClient({ caCerts: [server.caPem] });
+  try {
+    const body = new Uint8Array(3 * 1024 * 1024 + 7);
+    for (let i = 0; i < body.length; i++) body[i] = (i * 7919 + (i >> 12)) & 0xff;
+    const res = await fetch(`https://127.0.0.1:${server.port}/api/echo`, {
+      method: "POST",
+      body,
+      client,
+    });
+    assert.equal(res.status, 200);
+    const back = new Uint8Array(await res.arrayBuffer());
+    assert.equal(back.length, body.length);
+    const hash = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+    assert.equal(hash(back), hash(body));
+  } finally {
+    client.close();
+    await server.stop();
+  }
+});

@@ -1,7 +1,8 @@
 /**
  * HTTP/1.1 response heads as bytes on the wire (RFC 9112 §4–§6): the status line, the app's
  * fields less the connection-specific ones this server owns, `Alt-Svc`, `Date`, and the framing
- * and connection fields. Sans-IO: values in, text out; the `Date` value is cached per second.
+ * and connection fields. Sans-IO: values in, text or bytes out; the `Date` value is cached per
+ * second.
  *
  * ```ts
  * responseHead(200, ["content-type", "text/plain", "content-length", "2"], {
@@ -12,6 +13,8 @@
  */
 
 import { STATUS_CODES } from "node:http";
+
+const encoder = new TextEncoder();
 
 /** How the head frames what follows. */
 export interface HeadFraming {
@@ -69,5 +72,21 @@ export function responseHead(status: number, fields: readonly string[], framing:
 export function flatFields(headers: Headers): string[] {
   const out: string[] = [];
   for (const [name, value] of headers) out.push(name, value);
+  return out;
+}
+
+/**
+ * `head` as Latin-1 bytes (how HTTP/1.1 field values go on the wire; a `Headers` value is never
+ * above U+00FF) followed by `body`, in one array: one allocation and one write for a small
+ * answer, without a `TextEncoder` round trip through the runtime.
+ */
+export function answerBytes(head: string, body?: Uint8Array): Uint8Array {
+  const out = new Uint8Array(head.length + (body?.length ?? 0));
+  // ASCII (nearly every head) is the same in UTF-8 and fits exactly; any other character takes
+  // two UTF-8 bytes, so the head does not fit, and is then written byte by byte.
+  if (encoder.encodeInto(head, out).read !== head.length) {
+    for (let i = 0; i < head.length; i++) out[i] = head.charCodeAt(i);
+  }
+  if (body !== undefined) out.set(body, head.length);
   return out;
 }

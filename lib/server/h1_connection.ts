@@ -12,10 +12,10 @@ import { BodyTimeoutError, BodyTooLargeError, errorAnswer, jsonError } from "../
 import type { ConnectionEnv } from "../connection_env.ts";
 import { BodilessRequest } from "../h3/bodiless_request.ts";
 import { LightResponse } from "../light_response.ts";
-import { requestUrl } from "./request_url.ts";
+import { type RequestUrl, requestUrl } from "./request_url.ts";
 import { type H1Head, parseHead } from "./h1_head.ts";
 import { ChunkedDecoder } from "./h1_chunked.ts";
-import { flatFields, responseHead } from "./h1_answer.ts";
+import { answerBytes, flatFields, responseHead } from "./h1_answer.ts";
 import { type ConnectionIO, joined } from "./h1_io.ts";
 import { rawJsonAnswer } from "./tcp_guards.ts";
 
@@ -55,6 +55,7 @@ export class H1Connection {
   active = false;
   /** Whether the current exchange's answer has begun. */
   #responded = false;
+  #lastUrl: { authority: string; target: string; url: RequestUrl } | undefined;
 
   /** @param io the connection's bytes; @param settings the listener's; @param env for the app */
   constructor(
@@ -129,10 +130,21 @@ export class H1Connection {
     await this.io.closeGracefully();
   }
 
+  /** {@link requestUrl}, remembered for the last authority and target (a client repeats them). */
+  #requestUrl(authority: string, target: string): RequestUrl {
+    const last = this.#lastUrl;
+    if (last !== undefined && last.authority === authority && last.target === target) {
+      return last.url;
+    }
+    const url = requestUrl(authority, target);
+    this.#lastUrl = { authority, target, url };
+    return url;
+  }
+
   /** Serves one request; true when the connection may carry the next. */
   async #exchange(head: H1Head): Promise<boolean> {
     this.#responded = false;
-    const target = requestUrl(head.host ?? "localhost", head.target);
+    const target = this.#requestUrl(head.host ?? "localhost", head.target);
     if (target.url === undefined) {
       await this.#send(jsonError(400, "bad_request", target.error), head, true);
       return false;
@@ -260,9 +272,9 @@ export class H1Connection {
         close: closing,
         chunked: false,
       });
-      const bytes = bodiless ? new Uint8Array(0) : response.bodyBytes;
-      this.env.counters.bytesOut += bytes.length;
-      await this.io.write(encoder.encode(text), bytes);
+      const body = bodiless ? undefined : response.bodyBytes;
+      this.env.counters.bytesOut += body?.length ?? 0;
+      await this.io.write(answerBytes(text, body));
       return !closing;
     }
     const fields = flatFields(response.headers);
@@ -275,10 +287,10 @@ export class H1Connection {
     });
     if (stream === null) {
       response.body?.cancel().catch(() => {});
-      await this.io.write(encoder.encode(text));
+      await this.io.write(answerBytes(text));
       return !closing;
     }
-    await this.#writeBody(stream, encoder.encode(text), chunked);
+    await this.#writeBody(stream, answerBytes(text), chunked);
     return !closing;
   }
 

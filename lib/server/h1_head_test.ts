@@ -6,7 +6,7 @@
 import { strict as assert } from "node:assert";
 import { type HeadParse, parseHead } from "./h1_head.ts";
 import { ChunkedDecoder, ChunkedError } from "./h1_chunked.ts";
-import { responseHead } from "./h1_answer.ts";
+import { answerBytes, responseHead } from "./h1_answer.ts";
 
 const encoder = new TextEncoder();
 
@@ -157,4 +157,12 @@ Deno.test("h1 answer: status line, our fields first, the app's own connection fi
     chunked: false,
   });
   assert.match(own, /^HTTP\/1\.1 204 No Content\r\nalt-svc: clear\r\n/);
+});
+
+Deno.test("h1 answer: heads go out as Latin-1 bytes, body after", () => {
+  const ascii = answerBytes("ab", new Uint8Array([1, 2]));
+  assert.deepEqual([...ascii], [0x61, 0x62, 1, 2]);
+  const latin1 = answerBytes("x: caf\u00e9\r\n");
+  assert.deepEqual([...latin1.subarray(3, 7)], [0x63, 0x61, 0x66, 0xe9]);
+  assert.equal(latin1.length, 9);
 });

@@ -38,6 +38,11 @@ export class ConnectionIO {
   #unseen = false;
   #ended = false;
   #wake: ((result: ReadResult) => void) | undefined;
+  /** When the current wait times out (`Date.now()` time). */
+  #waitUntil = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** When `#timer` fires. */
+  #timerDue = 0;
   #closing: Promise<void> | undefined;
 
   /** @param socket the connection, secure; @param sendTimeoutMs how long a write may wait */
@@ -86,15 +91,34 @@ export class ConnectionIO {
     }
     if (this.#ended || this.#socket.destroyed) return Promise.resolve("eof");
     return new Promise<ReadResult>((resolve) => {
-      const timer = setTimeout(() => this.#notify("timeout"), timeoutMs);
+      this.#waitUntil = Date.now() + timeoutMs;
+      // One timer per connection, kept across waits and moved on only when it fires early:
+      // a timer made and cancelled for every request would cost more than the rest of a wait.
+      if (this.#timer !== undefined && this.#timerDue > this.#waitUntil) {
+        clearTimeout(this.#timer);
+        this.#timer = undefined;
+      }
+      if (this.#timer === undefined) this.#arm(timeoutMs);
       this.#wake = (result) => {
-        clearTimeout(timer);
         if (result !== "timeout") this.#unseen = false;
         resolve(result);
       };
       if (this.#socket.isPaused()) this.#socket.resume();
     });
   }
+
+  #arm(ms: number): void {
+    this.#timerDue = Date.now() + ms;
+    this.#timer = setTimeout(this.#checkWait, ms);
+  }
+
+  #checkWait = (): void => {
+    this.#timer = undefined;
+    if (this.#wake === undefined) return;
+    const left = this.#waitUntil - Date.now();
+    if (left > 0) this.#arm(left);
+    else this.#notify("timeout");
+  };
 
   #notify(result: ReadResult): void {
     const wake = this.#wake;
@@ -104,6 +128,8 @@ export class ConnectionIO {
 
   #finish(): void {
     this.#ended = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
     this.#notify("eof");
   }
 

@@ -93,7 +93,8 @@ export async function runTcp(env: BenchEnv, options: BenchOptions): Promise<Scen
         "uncounted warm-up each. Ours is the whole app (Hono, the connection-headers " +
         "middleware, the tracker) on our TCP listener; the bare `Deno.serve` " +
         "(`bench/tools/bare_server.ts`) returns the same body and content type with nothing " +
-        "else. The ratio is what Hono, tracking and Node's HTTP/1.1 server leave of the runtime's " +
+        "else. The ratio is what Hono, tracking, `node:tls` and our HTTP/1.1 server " +
+        "(`lib/server/h1_*.ts`; profile: `2026-11-28-tcp-profile.md`) leave of the runtime's " +
         "own HTTP/1.1 throughput (HTTP/2 is off on our TCP listener by default: a peer's GOAWAY " +
         "can abort Deno 2.9.6 in node:http2, denoland/deno#36788). " +
         "h2load runs on the same 2 cores. A run counts when ≥ 90 % of its requests succeeded " +

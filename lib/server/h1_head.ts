@@ -10,7 +10,7 @@
  *
  * ```ts
  * const bytes = new TextEncoder().encode("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
- * parseHead(bytes, 0, bytes.length, 8192); // { kind: "head", size: 27, head: { method: "GET", … } }
+ * parseHead(bytes, 0, bytes.length, 8192); // { kind: "head", size: 27, head: { method, … } }
  * ```
  * @module
  */

@@ -2,7 +2,7 @@
  * The HTTP/1.1 wire behaviour of the TCP listener's own HTTP/1.1 server (`lib/server/h1_*.ts`),
  * against a real server with a raw TLS peer: pipelined requests answered in order, HTTP/1.0 and
  * `Connection: close` ending the connection after the answer, HEAD without a body, a chunked
- * upload, `Expect: 100-continue`, and a large body echoed byte for byte (the server hands the
+ * upload, `Expect: 100-continue` (and 417 for any other expectation), and a large body echoed byte for byte (the server hands the
  * received buffers on without copying them, so a reuse would show here).
  */
 
@@ -94,6 +94,23 @@ Deno.test("tcp http/1.1: a chunked upload with 100-continue is echoed", async ()
     const answer = await conn.read(SLACK_MS, (text) => text.endsWith("0\r\n\r\n"));
     assert.equal(answer.status, 200);
     assert.equal(answer.body, "hello, world");
+  } finally {
+    conn.close();
+    await server.stop();
+  }
+});
+
+Deno.test("tcp http/1.1: an expectation other than 100-continue gets 417, unrouted", async () => {
+  const server = await startTestServer();
+  const conn = await RawHttps.connect(server.port, server.caPem);
+  try {
+    await conn.send(
+      "POST /api/echo HTTP/1.1\r\nHost: localhost\r\nExpect: something\r\ncontent-length: 2\r\n\r\nhi",
+    );
+    const answer = await conn.untilClosed(SLACK_MS);
+    assert.equal(answer.status, 417);
+    assert.equal(answer.json?.error, "expectation_failed");
+    assert.ok(answer.ended, "closed after the answer");
   } finally {
     conn.close();
     await server.stop();

@@ -149,6 +149,12 @@ export class H1Connection {
       await this.#send(jsonError(400, "bad_request", target.error), head, true);
       return false;
     }
+    if (head.otherExpectation !== undefined) {
+      // RFC 9110 §10.1.1, as node:http answers: an expectation this server cannot meet.
+      const detail = `unsupported expectation ${JSON.stringify(head.otherExpectation)}`;
+      await this.#send(jsonError(417, "expectation_failed", detail), head, true);
+      return false;
+    }
     if (head.contentLength > this.settings.maxBodyBytes) {
       // The body is not read: the connection closes after the answer rather than draining it.
       await this.#send(errorAnswer(new BodyTooLargeError(this.settings.maxBodyBytes)), head, true);

@@ -32,6 +32,8 @@ export interface H1Head {
   readonly keepAlive: boolean;
   /** Whether the client waits for `100 Continue` before it sends the body. */
   readonly expectContinue: boolean;
+  /** An `Expect` value other than `100-continue` (answered 417), or undefined. */
+  readonly otherExpectation: string | undefined;
 }
 
 /** What {@link parseHead} found. */
@@ -165,5 +167,6 @@ function parseLines(text: string): H1Head | string {
     chunked: transferEncoding !== undefined,
     keepAlive: http11 ? !tokens.includes("close") : tokens.includes("keep-alive"),
     expectContinue: http11 && expect === "100-continue",
+    otherExpectation: expect !== "" && expect !== "100-continue" ? expect : undefined,
   };
 }

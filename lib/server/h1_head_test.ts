@@ -41,6 +41,10 @@ Deno.test("h1 head: keep-alive follows the version and Connection; 100-continue 
   assert.equal(head("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").head.keepAlive, true);
   const post = head("POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n").head;
   assert.equal(post.expectContinue, true);
+  assert.equal(post.otherExpectation, undefined);
+  const odd = head("POST / HTTP/1.1\r\nExpect: Something\r\n\r\n").head;
+  assert.equal(odd.otherExpectation, "something");
+  assert.equal(odd.expectContinue, false);
   assert.equal(post.contentLength, 5);
   assert.equal(head("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n").head.chunked, true);
 });

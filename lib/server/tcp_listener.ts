@@ -3,7 +3,7 @@
  * the same port. HTTP/1.1 by default; HTTP/2 as well with `http2: true`.
  *
  * HTTP/1.1 alone (the default) is served by our own HTTP/1.1 server on `node:tls`
- * (`h1_listener.ts`): `node:https` costs several times more per request (see that module).
+ * (`h1_listener.ts`): `node:https` costs more per request than all the rest (see that module).
  * With HTTP/2 this module serves both protocols through Deno's `node:http2` (with `allowHTTP1`):
  * `Deno.serve` tells a handler neither the protocol ALPN chose nor where one TCP connection ends
  * and the next begins, so it could only guess both. Here each TLS connection is an object with

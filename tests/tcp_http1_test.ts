@@ -2,8 +2,9 @@
  * The HTTP/1.1 wire behaviour of the TCP listener's own HTTP/1.1 server (`lib/server/h1_*.ts`),
  * against a real server with a raw TLS peer: pipelined requests answered in order, HTTP/1.0 and
  * `Connection: close` ending the connection after the answer, HEAD without a body, a chunked
- * upload, `Expect: 100-continue` (and 417 for any other expectation), and a large body echoed byte for byte (the server hands the
- * received buffers on without copying them, so a reuse would show here).
+ * upload (400 when its coding is malformed), `Expect: 100-continue` (and 417 for any other
+ * expectation), HTTP/1.0 answers without chunked coding, and a large body echoed byte for byte
+ * (the server hands the received buffers on without copying them, so a reuse would show here).
  */
 
 import { strict as assert } from "node:assert";
@@ -113,6 +114,40 @@ Deno.test("tcp http/1.1: an expectation other than 100-continue gets 417, unrout
     assert.ok(answer.ended, "closed after the answer");
   } finally {
     conn.close();
+    await server.stop();
+  }
+});
+
+Deno.test("tcp http/1.1: a malformed chunked body gets 400; HTTP/1.0 gets no chunked coding", async () => {
+  const server = await startTestServer();
+  try {
+    const bad = await RawHttps.connect(server.port, server.caPem);
+    try {
+      await bad.send(
+        "POST /api/simulate-migration HTTP/1.1\r\nHost: localhost\r\ncontent-type: application/json\r\n" +
+          "Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+      );
+      const answer = await bad.untilClosed(SLACK_MS);
+      assert.equal(answer.status, 400, answer.text.slice(0, 120));
+      assert.equal(answer.json?.error, "bad_request");
+      assert.match(answer.json?.detail ?? "", /malformed chunked request body/);
+    } finally {
+      bad.close();
+    }
+    const old = await RawHttps.connect(server.port, server.caPem);
+    try {
+      await old.send(
+        "POST /api/echo HTTP/1.0\r\nHost: localhost\r\ncontent-length: 5\r\n\r\nhello",
+      );
+      const answer = await old.untilClosed(SLACK_MS);
+      assert.equal(answer.status, 200);
+      assert.doesNotMatch(answer.text, /transfer-encoding/i);
+      assert.ok(answer.text.endsWith("\r\n\r\nhello"), JSON.stringify(answer.text.slice(-40)));
+      assert.ok(answer.ended, "the end of the connection ends the body");
+    } finally {
+      old.close();
+    }
+  } finally {
     await server.stop();
   }
 });

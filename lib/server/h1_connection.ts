@@ -8,13 +8,19 @@
  * @module
  */
 
-import { BodyTimeoutError, BodyTooLargeError, errorAnswer, jsonError } from "../http_error.ts";
+import {
+  BodyTimeoutError,
+  BodyTooLargeError,
+  errorAnswer,
+  HttpError,
+  jsonError,
+} from "../http_error.ts";
 import type { ConnectionEnv } from "../connection_env.ts";
 import { BodilessRequest } from "../h3/bodiless_request.ts";
 import { LightResponse } from "../light_response.ts";
 import { type RequestUrl, requestUrl } from "./request_url.ts";
 import { type H1Head, parseHead } from "./h1_head.ts";
-import { ChunkedDecoder } from "./h1_chunked.ts";
+import { ChunkedDecoder, ChunkedError, type ChunkedStep } from "./h1_chunked.ts";
 import { answerBytes, flatFields, responseHead } from "./h1_answer.ts";
 import { type ConnectionIO, joined } from "./h1_io.ts";
 import { rawJsonAnswer } from "./tcp_guards.ts";
@@ -223,7 +229,7 @@ export class H1Connection {
           body.left -= take;
           body.finished = body.left === 0;
         } else {
-          const step = body.chunked.decode(io.buffer, io.start, io.end);
+          const step = decodeChunked(body.chunked, io.buffer, io.start, io.end);
           chunk = concat(step.data);
           io.consume(step.used);
           body.finished = step.done;
@@ -285,10 +291,13 @@ export class H1Connection {
     }
     const fields = flatFields(response.headers);
     const stream = bodiless ? null : response.body;
-    const chunked = stream !== null && !response.headers.has("content-length");
+    const unknownLength = stream !== null && !response.headers.has("content-length");
+    // HTTP/1.0 has no chunked coding: there the connection's end ends such a body.
+    const chunked = unknownLength && head.http11;
+    const closes = closing || (unknownLength && !head.http11);
     const text = responseHead(response.status, fields, {
       altSvc: this.settings.altSvc,
-      close: closing,
+      close: closes,
       chunked,
     });
     if (stream === null) {
@@ -297,7 +306,7 @@ export class H1Connection {
       return !closing;
     }
     await this.#writeBody(stream, answerBytes(text), chunked);
-    return !closing;
+    return !closes;
   }
 
   /** Writes `head` and then the body as it comes, each write after the client took the last. */
@@ -329,6 +338,21 @@ export class H1Connection {
 }
 
 const CRLF = encoder.encode("\r\n");
+
+/** A decoding step; a malformed coding is the client's error (400), not the server's. */
+function decodeChunked(
+  decoder: ChunkedDecoder,
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+): ChunkedStep {
+  try {
+    return decoder.decode(bytes, start, end);
+  } catch (error) {
+    if (!(error instanceof ChunkedError)) throw error;
+    throw new HttpError(400, "bad_request", `malformed chunked request body: ${error.message}`);
+  }
+}
 
 /** Views into received bytes (never reused, see `h1_io.ts`) as one array. */
 function concat(parts: Uint8Array[]): Uint8Array {

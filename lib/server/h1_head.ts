@@ -28,6 +28,9 @@ export interface H1Head {
   readonly contentLength: number;
   /** Whether the body is chunked. */
   readonly chunked: boolean;
+  /** HTTP/1.1 (else 1.0, which knows no chunked coding: a body of unknown length ends with the
+   * connection). */
+  readonly http11: boolean;
   /** Whether the client lets the connection stay open after this exchange. */
   readonly keepAlive: boolean;
   /** Whether the client waits for `100 Continue` before it sends the body. */
@@ -165,6 +168,7 @@ function parseLines(text: string): H1Head | string {
     host,
     contentLength,
     chunked: transferEncoding !== undefined,
+    http11,
     keepAlive: http11 ? !tokens.includes("close") : tokens.includes("keep-alive"),
     expectContinue: http11 && expect === "100-continue",
     otherExpectation: expect !== "" && expect !== "100-continue" ? expect : undefined,

@@ -63,6 +63,25 @@ Deno.test("tcp http/1.1: HTTP/1.0 and Connection: close end the connection after
   }
 });
 
+Deno.test("tcp http/1.1: a small body nobody reads is skipped and the connection carries on", async () => {
+  const server = await startTestServer();
+  const conn = await RawHttps.connect(server.port, server.caPem);
+  try {
+    await conn.send(
+      "GET /healthz HTTP/1.1\r\nHost: localhost\r\ncontent-length: 10\r\n\r\n0123456789" +
+        "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    );
+    const answer = await conn.read(SLACK_MS, (text) =>
+      statuses(text).length === 2 &&
+      text.endsWith('{"status":"ok"}'));
+    assert.deepEqual(statuses(answer.text), [200, 200]);
+    assert.ok(!answer.ended, "the connection stays open");
+  } finally {
+    conn.close();
+    await server.stop();
+  }
+});
+
 Deno.test("tcp http/1.1: HEAD answers the head only, with the length a GET would have", async () => {
   const server = await startTestServer();
   const conn = await RawHttps.connect(server.port, server.caPem);

@@ -53,7 +53,12 @@ interface BodyState {
   chunked: ChunkedDecoder | undefined;
   received: number;
   finished: boolean;
+  /** A read of the body is in progress. */
+  reading: boolean;
 }
+
+/** The most of an unread request body skipped to keep its connection open. */
+const SKIP_BODY_BYTES = 64 * 1024;
 
 /** One connection's exchanges, in order. */
 export class H1Connection {
@@ -171,6 +176,7 @@ export class H1Connection {
       chunked: head.chunked ? new ChunkedDecoder(this.settings.maxHeadBytes) : undefined,
       received: 0,
       finished: !head.chunked && head.contentLength <= 0,
+      reading: false,
     };
     // As node:http does by default: the client may send its body at once (the size was checked).
     if (head.expectContinue && !body.finished) await this.io.write(CONTINUE);
@@ -195,9 +201,10 @@ export class H1Connection {
       this.io.close();
       return false;
     }
-    // A body left unread (the app did not want it, or a GET carried one) cannot be skipped
-    // safely in bounded time: the connection ends after the answer instead.
-    if (!body.finished) {
+    // A body left unread (the app did not want it, or a GET carried one) is skipped when it is
+    // small, as node:http does, so the connection can carry the next request; a large one is
+    // not worth reading for nothing: the connection ends after the answer instead.
+    if (!body.finished && !(keep && await this.#skipBody(body))) {
       await this.io.closeGracefully();
       return false;
     }
@@ -215,8 +222,31 @@ export class H1Connection {
     }, { highWaterMark: 0 });
   }
 
+  /** Reads and drops the rest of a small body; true when it is all through. */
+  async #skipBody(body: BodyState): Promise<boolean> {
+    // A read of the app's still in progress would race this one for the same bytes.
+    if (body.reading) return false;
+    let skipped = 0;
+    // Bounded by the bytes skipped: each pass skips at least one or ends.
+    while (!body.finished && skipped <= SKIP_BODY_BYTES) {
+      const chunk = await this.#nextBodyChunk(body).catch(() => null);
+      if (chunk === null) break;
+      skipped += chunk.length;
+    }
+    return body.finished;
+  }
+
   /** The next piece of the body, or null at its end; throws on a bad body. */
   async #nextBodyChunk(body: BodyState): Promise<Uint8Array | null> {
+    body.reading = true;
+    try {
+      return await this.#readBodyChunk(body);
+    } finally {
+      body.reading = false;
+    }
+  }
+
+  async #readBodyChunk(body: BodyState): Promise<Uint8Array | null> {
     const { io, settings } = this;
     // Each pass takes buffered bytes or waits for more; the body timeout bounds the waits.
     while (!body.finished) {

@@ -37,6 +37,26 @@ Deno.test("tcp http/1.1: pipelined requests are answered in order on one connect
   }
 });
 
+Deno.test("tcp http/1.1: after pipelined requests an idle connection is closed silently", async () => {
+  const timeout = 500;
+  const server = await startTestServer([], { limits: { headerTimeoutMs: timeout } });
+  const conn = await RawHttps.connect(server.port, server.caPem);
+  try {
+    const get = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    await conn.send(get + get);
+    const answers = await conn.read(SLACK_MS, (text) =>
+      statuses(text).length === 2 &&
+      text.endsWith('{"status":"ok"}'));
+    assert.deepEqual(statuses(answers.text), [200, 200]);
+    const rest = await conn.untilClosed(timeout + SLACK_MS);
+    assert.ok(rest.ended, "closed at the head deadline");
+    assert.equal(rest.text, "", "with no unsolicited 408");
+  } finally {
+    conn.close();
+    await server.stop();
+  }
+});
+
 Deno.test("tcp http/1.1: HTTP/1.0 and Connection: close end the connection after the answer", async () => {
   const server = await startTestServer();
   try {

@@ -94,8 +94,8 @@ export class H1Connection {
   /** The next request head, or undefined once the connection is done (answered or closed). */
   async #readHead(): Promise<H1Head | undefined> {
     const deadline = performance.now() + this.settings.headerTimeoutMs;
-    // Bytes already here (pipelined) are a head begun.
-    for (let begun = this.io.buffered > 0;;) {
+    // Bounded by the deadline: each pass parses what arrived or ends.
+    while (true) {
       const parsed = parseHead(
         this.io.buffer,
         this.io.start,
@@ -115,13 +115,10 @@ export class H1Connection {
       }
       const read = await this.io.readMore(deadline - performance.now());
       if (read === "eof") return undefined;
-      if (read === "data") {
-        begun = true;
-        continue;
-      }
+      if (read === "data") continue;
       // An unsolicited 408 on an idle connection would be read as the answer to the client's
-      // next request: only a begun head gets one.
-      if (begun) {
+      // next request: only a begun head (bytes of it wait in the buffer) gets one.
+      if (this.io.buffered > 0) {
         await this.#answerAndClose(
           rawJsonAnswer(
             408,

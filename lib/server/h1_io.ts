@@ -80,6 +80,7 @@ export class ConnectionIO {
     if (this.start === this.end) {
       this.buffer = EMPTY; // the chunk is not kept alive by an empty buffer
       this.start = this.end = 0;
+      this.#unseen = false; // what arrived is all used
     }
   }
 

@@ -19,7 +19,7 @@ import type { ConnectionEnv } from "../connection_env.ts";
 import { BodilessRequest } from "../h3/bodiless_request.ts";
 import { LightResponse } from "../light_response.ts";
 import { type RequestUrl, requestUrl } from "./request_url.ts";
-import { type H1Head, parseHead } from "./h1_head.ts";
+import { type H1Head, type LastHead, parseHead } from "./h1_head.ts";
 import { ChunkedDecoder, ChunkedError, type ChunkedStep } from "./h1_chunked.ts";
 import { answerBytes, flatFields, responseHead } from "./h1_answer.ts";
 import { type ConnectionIO, joined } from "./h1_io.ts";
@@ -67,6 +67,7 @@ export class H1Connection {
   /** Whether the current exchange's answer has begun. */
   #responded = false;
   #lastUrl: { authority: string; target: string; url: RequestUrl } | undefined;
+  readonly #lastHead: { value?: LastHead } = {};
 
   /** @param io the connection's bytes; @param settings the listener's; @param env for the app */
   constructor(
@@ -101,6 +102,7 @@ export class H1Connection {
         this.io.start,
         this.io.end,
         this.settings.maxHeadBytes,
+        this.#lastHead,
       );
       if (parsed.kind === "head") {
         this.io.consume(parsed.size);

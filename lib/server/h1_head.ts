@@ -15,7 +15,7 @@
  * @module
  */
 
-/** A parsed request head. */
+/** A parsed request head; never changed once made (a repeated head reuses it). */
 export interface H1Head {
   readonly method: string;
   /** The request target as sent (origin-form or absolute-form). */
@@ -54,15 +54,27 @@ const REQUEST_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([^ ]+) HTTP\/1\.([01])$/;
 const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 const INCOMPLETE: HeadParse = { kind: "incomplete" };
 
+/** The last head parsed on a connection: its bytes and what they parsed to. */
+export interface LastHead {
+  bytes: Uint8Array;
+  head: H1Head;
+}
+
 /**
  * Parses the head at `bytes[start, end)`. A head whose end is not in sight within
  * `maxHeadBytes` is refused with 431; so is a complete one larger than that.
+ *
+ * With `last` (one per connection), a head byte for byte the same as the last one is not parsed
+ * again: its result is reused (an `H1Head` is never changed after it is made), and `last` is
+ * updated when the head differs. Clients repeat their heads (a poll, a health check, a load
+ * generator), and the parse is most of what reading a small request costs.
  */
 export function parseHead(
   bytes: Uint8Array,
   start: number,
   end: number,
   maxHeadBytes: number,
+  last?: { value?: LastHead },
 ): HeadParse {
   // RFC 9112 §2.2: empty lines before the request line are ignored.
   let from = start;
@@ -72,9 +84,21 @@ export function parseHead(
     return end - from > maxHeadBytes ? tooLarge() : INCOMPLETE;
   }
   if (blank - from > maxHeadBytes) return tooLarge();
+  const previous = last?.value;
+  if (previous !== undefined && sameBytes(previous.bytes, bytes, from, blank)) {
+    return { kind: "head", head: previous.head, size: blank + 4 - start };
+  }
   const result = parseLines(latin1(bytes, from, blank));
   if (typeof result === "string") return { kind: "error", status: 400, detail: result };
+  if (last !== undefined) last.value = { bytes: bytes.slice(from, blank), head: result };
   return { kind: "head", head: result, size: blank + 4 - start };
+}
+
+/** Whether `bytes[from, to)` equals `known`. */
+function sameBytes(known: Uint8Array, bytes: Uint8Array, from: number, to: number): boolean {
+  if (known.length !== to - from) return false;
+  for (let i = 0; i < known.length; i++) if (known[i] !== bytes[from + i]) return false;
+  return true;
 }
 
 function tooLarge(): HeadParse {

@@ -4,7 +4,7 @@
  */
 
 import { strict as assert } from "node:assert";
-import { type HeadParse, parseHead } from "./h1_head.ts";
+import { type HeadParse, type LastHead, parseHead } from "./h1_head.ts";
 import { ChunkedDecoder, ChunkedError } from "./h1_chunked.ts";
 import { answerBytes, responseHead } from "./h1_answer.ts";
 
@@ -93,6 +93,26 @@ Deno.test("h1 head: malformed or ambiguous heads get 400", () => {
       .contentLength,
     5,
   );
+});
+
+Deno.test("h1 head: a head the same as the last is reused; a different one is parsed", () => {
+  const last: { value?: LastHead } = {};
+  const one = encoder.encode("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+  const two = encoder.encode("GET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+  const first = parseHead(one, 0, one.length, 8192, last);
+  const again = parseHead(one.slice(), 0, one.length, 8192, last);
+  assert.ok(first.kind === "head" && again.kind === "head");
+  assert.equal(again.head, first.head, "the same object");
+  assert.equal(again.size, one.length);
+  const other = parseHead(two, 0, two.length, 8192, last);
+  assert.ok(other.kind === "head");
+  assert.equal(other.head.target, "/b");
+  assert.notEqual(other.head, first.head);
+  // A head of another length, or a refused one, is never taken for the last.
+  const bad = encoder.encode("GET /b HTTP/1.1\r\nHost: x\r\nBad Name: y\r\n\r\n");
+  assert.equal(parseHead(bad, 0, bad.length, 8192, last).kind, "error");
+  const big = parseHead(two, 0, two.length, 10, last);
+  assert.equal(big.kind, "error", "the size limit holds for a repeated head");
 });
 
 Deno.test("h1 head: field bytes are Latin-1, 0x80–0x9F included", () => {

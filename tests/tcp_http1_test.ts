@@ -4,13 +4,15 @@
  * `Connection: close` ending the connection after the answer, HEAD without a body, a chunked
  * upload (400 when its coding is malformed), `Expect: 100-continue` (and 417 for any other
  * expectation), HTTP/1.0 answers without chunked coding, and a large body echoed byte for byte
- * (the server hands the received buffers on without copying them, so a reuse would show here).
+ * (the server hands the received buffers on without copying them, so a reuse would show here),
+ * and the send timeout closing a connection whose client stopped reading its answer.
  */
 
 import { strict as assert } from "node:assert";
 import { createHash } from "node:crypto";
 import { startTestServer } from "./support/server.ts";
 import { RawHttps } from "./support/raw_https.ts";
+import { withTimeout } from "../lib/timeout.ts";
 
 const SLACK_MS = 5000;
 
@@ -209,6 +211,35 @@ Deno.test("tcp http/1.1: a large body is echoed byte for byte", async () => {
     assert.equal(hash(back), hash(body));
   } finally {
     client.close();
+    await server.stop();
+  }
+});
+
+Deno.test("tcp http/1.1: an answer left unread past --send-timeout closes its connection", async () => {
+  const timeout = 600;
+  const server = await startTestServer([], { limits: { sendTimeoutMs: timeout } });
+  const conn = await RawHttps.connect(server.port, server.caPem);
+  const closed = new Promise<string>((resolve) => {
+    const stop = server.tracker.subscribe((event) => {
+      if (event.type === "connection_closed" && event.connection.protocol === "http/1.1") {
+        stop();
+        resolve(event.connection.close_reason ?? "");
+      }
+    });
+  });
+  try {
+    const size = 256 * 1024 * 1024;
+    await conn.send(`GET /api/download?bytes=${size} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
+    // Not reading: the server's writes back up, and after the send timeout it gives up.
+    const started = performance.now();
+    const reason = await withTimeout(closed, timeout + SLACK_MS * 2, "the server closing");
+    assert.ok(performance.now() - started >= timeout - 50, "not before the send timeout");
+    assert.match(reason, /TCP connection closed/);
+    const rest = await conn.untilClosed(SLACK_MS * 2);
+    assert.ok(rest.ended, "the client sees the end");
+    assert.ok(rest.text.length < size, `cut: ${rest.text.length} of ${size} bytes`);
+  } finally {
+    conn.close();
     await server.stop();
   }
 });

@@ -1,21 +1,26 @@
 /**
- * `deno task profile`: profiles the server's hot path under real HTTP/3 load and prints where
- * its main thread spends time. It starts `main.ts` with `--cpu-prof`, sends `--requests` GETs
- * (default 20,000, `--rounds` times) over one connection with ngtcp2's `gtlsclient`, stops the
- * server with SIGTERM (which writes the profile), and prints:
- * - busy main-thread time per request, split into our code, Hono, Deno's JS runtime, native ops
- *   and garbage collection;
+ * `deno task profile`: profiles the server's hot path under real load and prints where its main
+ * thread spends time. It starts `main.ts` with `--cpu-prof`, sends `--requests` GETs (default
+ * 20,000, `--rounds` times), stops the server with SIGTERM (which writes the profile), and prints:
+ * - busy main-thread time per request, split into our code, Hono, Deno's `node:` compatibility
+ *   layer, the rest of Deno's JS runtime (fetch, web streams, …), native ops and garbage
+ *   collection;
  * - the functions with the most self time.
  *
- * Options: `--path /healthz` (what to GET), `--requests N` (per connection), `--connections C`
- * (C clients at once, one connection each, as the `many` scenario runs them: what each
- * connection costs shows up then), `--rounds N`, `--top N`, `--keep DIR` (keep the .cpuprofile
- * there, to open in Chrome DevTools).
+ * HTTP/3 by default: one connection with ngtcp2's `gtlsclient`, or with `--connections C` that
+ * many clients at once, one connection each, as the `many` scenario runs them (what each
+ * connection costs shows up then; `--requests` is then per connection). With `--tcp`: the TCP
+ * listener (HTTP/1.1 over TLS) with `h2load --h1` on `--connections` keep-alive connections
+ * (default 10, as in the bench's `tcp` scenario), one request at a time each, `--requests` in all.
+ *
+ * Options: `--tcp`, `--connections N`, `--path /healthz` (what to GET), `--requests N`,
+ * `--rounds N`, `--top N`, `--keep DIR` (keep the .cpuprofile there, to open in Chrome DevTools).
  * @module
  */
 
 import { gtlsCommand } from "./support/gtls.ts";
 import { manyScript } from "./scenarios/many.ts";
+import { h2loadH1Command } from "./support/h2load.ts";
 import { freePort } from "./support/process.ts";
 
 const ROOT = new URL("../", import.meta.url);
@@ -53,7 +58,8 @@ function category(node: ProfileNode): string {
   if (f === "(garbage collector)") return "garbage collection";
   if (f === "(program)" || f.startsWith("op_")) return "native (ops, V8)";
   if (url.includes("hono")) return "Hono";
-  if (url.startsWith("ext:") || url.startsWith("node:")) return "Deno JS runtime";
+  if (url.startsWith("node:") || url.startsWith("ext:deno_node/")) return "Deno node: layer";
+  if (url.startsWith("ext:")) return "Deno JS runtime";
   if (url.startsWith(ROOT.href)) return "our code";
   return "other";
 }
@@ -94,10 +100,13 @@ async function waitForServer(port: number): Promise<void> {
 if (import.meta.main) {
   const path = option("--path", "/healthz");
   const requests = count("--requests", 20_000, 200_000);
-  const connections = count("--connections", 1, 1000);
   const rounds = count("--rounds", 3, 20);
   const top = count("--top", 25, 200);
   const keep = option("--keep", "");
+  const tcp = Deno.args.includes("--tcp");
+  const connections = count("--connections", tcp ? 10 : 1, 1000);
+  // h2load's -n counts every request; the many-clients script counts per connection.
+  const perRound = tcp ? requests : requests * connections;
   const dir = await Deno.makeTempDir({ prefix: "quic-profile-" });
   const port = freePort();
   const labPort = freePort([port]);
@@ -118,7 +127,9 @@ if (import.meta.main) {
     await waitForServer(port);
     for (let round = 1; round <= rounds; round++) {
       const started = performance.now();
-      const [command, ...args] = connections === 1
+      const [command, ...args] = tcp
+        ? h2loadH1Command(port, requests, connections, path)
+        : connections === 1
         ? gtlsCommand(port, requests, true, path)
         : ["sh", "-c", manyScript(port, connections, requests, path)];
       const out = await new Deno.Command(command, {
@@ -128,10 +139,11 @@ if (import.meta.main) {
         signal: AbortSignal.timeout(120_000),
       }).output();
       const ms = performance.now() - started;
-      const failed = !out.success || (connections > 1 && out.stderr.length > 0);
+      // The many-clients script exits 0 and says on stderr which client failed.
+      const failed = !out.success || (!tcp && connections > 1 && out.stderr.length > 0);
       console.error(
-        `round ${round}/${rounds}: ${connections} × ${requests} GETs in ${ms.toFixed(0)} ms` +
-          (failed ? ` (gtlsclient failed: ${new TextDecoder().decode(out.stderr)})` : ""),
+        `round ${round}/${rounds}: ${perRound} GETs in ${ms.toFixed(0)} ms` +
+          (failed ? ` (${command} failed: ${new TextDecoder().decode(out.stderr)})` : ""),
       );
     }
   } finally {
@@ -142,10 +154,10 @@ if (import.meta.main) {
   if (file === undefined) throw new Error("the server wrote no profile");
   const profile: CpuProfile = JSON.parse(await Deno.readTextFile(`${dir}/${file.name}`));
   const { categories, functions } = summarize(profile);
-  const total = rounds * requests * connections;
+  const total = rounds * perRound;
   const busy = [...categories].reduce((n, [c, us]) => (c === "idle" ? n : n + us), 0);
   console.log(
-    `\nMain thread, ${total} requests of ${path}: ${
+    `\nMain thread, ${total} requests of ${path} over ${tcp ? "TCP" : "HTTP/3"}: ${
       (busy / total).toFixed(1)
     } µs busy per request (profiler on)`,
   );

@@ -8,6 +8,7 @@
  */
 
 import { parseH2load } from "../support/client_output.ts";
+import { h2loadH1Command } from "../support/h2load.ts";
 import { capture, sleep } from "../support/process.ts";
 import { fmt, progress, table } from "../support/format.ts";
 import type { BenchOptions } from "../support/options.ts";
@@ -17,20 +18,11 @@ import { type BenchEnv, Restartable } from "../support/env.ts";
 
 const RUN_LIMIT_MS = 120_000;
 const CLIENTS = 10;
+/** Requests in flight per connection: HTTP/1.1 without pipelining. */
 const STREAMS = 1;
 
 function h2loadCommand(port: number, requests: number): string[] {
-  return [
-    "h2load",
-    "--h1",
-    "-n",
-    String(requests),
-    "-c",
-    String(CLIENTS),
-    "-m",
-    String(STREAMS),
-    `https://127.0.0.1:${port}/healthz`,
-  ];
+  return h2loadH1Command(port, requests, CLIENTS);
 }
 
 /** Runs the TCP comparison. */
@@ -101,7 +93,8 @@ export async function runTcp(env: BenchEnv, options: BenchOptions): Promise<Scen
         "uncounted warm-up each. Ours is the whole app (Hono, the connection-headers " +
         "middleware, the tracker) on our TCP listener; the bare `Deno.serve` " +
         "(`bench/tools/bare_server.ts`) returns the same body and content type with nothing " +
-        "else. The ratio is what Hono, tracking and Node's HTTP/1.1 server leave of the runtime's " +
+        "else. The ratio is what Hono, tracking, `node:tls` and our HTTP/1.1 server " +
+        "(`lib/server/h1_*.ts`; profile: `2026-11-28-tcp-profile.md`) leave of the runtime's " +
         "own HTTP/1.1 throughput (HTTP/2 is off on our TCP listener by default: a peer's GOAWAY " +
         "can abort Deno 2.9.6 in node:http2, denoland/deno#36788). " +
         "h2load runs on the same 2 cores. A run counts when ≥ 90 % of its requests succeeded " +

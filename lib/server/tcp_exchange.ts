@@ -12,6 +12,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { BodyTimeoutError, BodyTooLargeError, errorAnswer, jsonError } from "../http_error.ts";
 import type { ConnectionEnv } from "../connection_env.ts";
+import { BodilessRequest } from "../h3/bodiless_request.ts";
+import { LightResponse } from "../light_response.ts";
 import { requestUrl } from "./request_url.ts";
 import { BodyIdleWatch } from "./tcp_guards.ts";
 
@@ -66,11 +68,11 @@ export async function serveRequest(
       true,
     );
   }
-  const headers = new Headers();
+  const fields: [string, string][] = [];
   for (const [name, value] of Object.entries(req.headers)) {
     if (name.charCodeAt(0) === 0x3a || value === undefined) continue;
-    if (Array.isArray(value)) { for (const v of value) headers.append(name, v); }
-    else headers.set(name, value);
+    if (Array.isArray(value)) { for (const v of value) fields.push([name, v]); }
+    else fields.push([name, value]);
   }
   const hasBody = method !== "GET" && method !== "HEAD";
   const declared = Number(req.headers["content-length"] ?? 0);
@@ -79,22 +81,25 @@ export async function serveRequest(
     const error = new BodyTooLargeError(state.maxBodyBytes);
     return writeResponse(errorAnswer(error), res, method, state, env, true);
   }
-  const watch = hasBody
-    ? new BodyIdleWatch(state.bodyTimeoutMs, () => bodyStalled(req, res, state, env))
-    : undefined;
+  if (!hasBody) {
+    // Most requests: no body, so no `Request` nor `Headers` unless a handler asks for them.
+    const request = new BodilessRequest(method, target.url, fields) as unknown as Request;
+    return writeResponse(await state.fetch(request, env), res, method, state, env);
+  }
+  const watch = new BodyIdleWatch(state.bodyTimeoutMs, () => bodyStalled(req, res, state, env));
   try {
     const request = new Request(target.url, {
       method,
-      headers,
-      body: watch
-        ? ReadableStream.from(countedBody(req as AsyncIterable<Uint8Array>, env, state, watch))
-        : null,
+      headers: fields,
+      body: ReadableStream.from(
+        countedBody(req as AsyncIterable<Uint8Array>, env, state, watch),
+      ),
       // @ts-ignore: needed for streaming request bodies
       duplex: "half",
     });
     await writeResponse(await state.fetch(request, env), res, method, state, env);
   } finally {
-    watch?.stop();
+    watch.stop();
   }
 }
 
@@ -117,7 +122,7 @@ function bodyStalled(req: AnyRequest, res: AnyResponse, state: ExchangeSettings,
 }
 
 async function writeResponse(
-  response: Response,
+  response: Response | LightResponse,
   res: AnyResponse,
   method: string,
   state: ExchangeSettings,
@@ -128,7 +133,11 @@ async function writeResponse(
   const w = res as any;
   if (w.headersSent || w.writableEnded || w.destroyed) {
     // Answered already (a body that stalled got its 408 meanwhile): this answer is dropped.
-    response.body?.cancel().catch(() => {});
+    if (!(response instanceof LightResponse)) response.body?.cancel().catch(() => {});
+    return;
+  }
+  if (response instanceof LightResponse && response.fields !== undefined) {
+    writeLight(response, response.fields, w, method, state, env, close);
     return;
   }
   const out: Record<string, string | string[]> = { "alt-svc": state.altSvc };
@@ -156,6 +165,44 @@ async function writeResponse(
     }
   }
   w.end();
+}
+
+/**
+ * Writes a light response (see `lib/light_response.ts`) from its field list and bytes, in one
+ * `end()`: no `Headers` to iterate, no body stream to read, so head and body leave in one write.
+ */
+function writeLight(
+  response: LightResponse,
+  fields: readonly string[],
+  // deno-lint-ignore no-explicit-any
+  w: any,
+  method: string,
+  state: ExchangeSettings,
+  env: TcpEnv,
+  close: boolean,
+): void {
+  const out: Record<string, string | string[]> = { "alt-svc": state.altSvc };
+  for (let i = 2; i < fields.length; i += 2) {
+    const name = fields[i];
+    if (name === "set-cookie") {
+      const list = out[name];
+      out[name] = Array.isArray(list) ? [...list, fields[i + 1]] : [fields[i + 1]];
+    } else if (name !== "connection" && name !== "keep-alive" && name !== "transfer-encoding") {
+      // As `Headers` would: a repeated field is one, its values joined.
+      const seen = out[name];
+      out[name] = typeof seen === "string" && name !== "alt-svc"
+        ? `${seen}, ${fields[i + 1]}`
+        : fields[i + 1];
+    }
+  }
+  if ((close || state.draining) && env.http1) out.connection = "close";
+  w.writeHead(response.status, out);
+  if (method === "HEAD" || response.bodyBytes.length === 0) {
+    w.end();
+    return;
+  }
+  env.counters.bytesOut += response.bodyBytes.length;
+  w.end(response.bodyBytes);
 }
 
 /**

@@ -2,21 +2,24 @@
  * HTTPS over TCP for the same Hono app, adding `Alt-Svc` so curl and browsers discover HTTP/3 on
  * the same port. HTTP/1.1 by default; HTTP/2 as well with `http2: true`.
  *
- * Built on Deno's `node:https` / `node:http2` rather than `Deno.serve`: `Deno.serve` tells a
- * handler neither the protocol ALPN chose nor where one TCP connection ends and the next begins,
- * so it could only guess both. Here each TLS connection is an object with an ALPN protocol and a
- * `close` event, which the tracker records as observed.
+ * HTTP/1.1 alone (the default) is served by our own HTTP/1.1 server on `node:tls`
+ * (`h1_listener.ts`): `node:https` costs more per request than all the rest (see that module).
+ * With HTTP/2 this module serves both protocols through Deno's `node:http2` (with `allowHTTP1`):
+ * `Deno.serve` tells a handler neither the protocol ALPN chose nor where one TCP connection ends
+ * and the next begins, so it could only guess both. Here each TLS connection is an object with
+ * an ALPN protocol and a `close` event, which the tracker records as observed.
  *
  * Why HTTP/2 is off by default: in Deno 2.9.6, a peer's GOAWAY can abort the whole process inside
  * nghttp2 (`find_stream_on_goaway_func: Assertion 'stream->closed_next == NULL'`,
  * denoland/deno#36788), before any JavaScript runs, so nothing here could catch it; `h2load`
- * triggers it within two runs. `node:https` (HTTP/1.1) does not use nghttp2.
+ * triggers it within two runs.
  *
- * What one client may hold is bounded here: connections (`maxConnections`, counted before TLS),
- * the time to a complete request head (an absolute deadline, not an idle timer that each byte
- * resets), the time a request body may stall, and memory (request bodies are read only as fast
- * as their answers can be written; see `tls_read_backpressure.ts`). Shutdown drains: in-flight
- * answers finish, idle connections close, and whatever remains is cut at the deadline.
+ * What one client may hold is bounded in both modes: connections (`maxConnections`, counted
+ * before TLS), the time to a complete request head (an absolute deadline, not an idle timer that
+ * each byte resets), the time a request body may stall, and memory (request bodies are read only
+ * as fast as their answers can be written; see `tls_read_backpressure.ts` for `node:tls`).
+ * Shutdown drains: in-flight answers finish, idle connections close, and whatever remains is cut
+ * at the deadline.
  * @module
  */
 
@@ -29,6 +32,8 @@ import type { ConnectionTracker } from "../tracker/tracker.ts";
 import type { ConnectionEnv } from "../connection_env.ts";
 import { propagateReadStop } from "./tls_read_backpressure.ts";
 import { answerAndClose, clientErrorAnswer, rawJsonAnswer } from "./tcp_guards.ts";
+import { startH1Listener } from "./h1_listener.ts";
+import { TcpConnectionSlots } from "./tcp_slots.ts";
 import {
   type AnyRequest,
   type AnyResponse,
@@ -36,6 +41,8 @@ import {
   serveRequest,
   type TcpEnv,
 } from "./tcp_exchange.ts";
+
+export { TcpConnectionSlots };
 
 /** Options for the TCP listener. */
 export interface TcpListenerOptions {
@@ -84,27 +91,6 @@ export interface TcpListenerHandle {
   shutdown(timeoutMs?: number): Promise<void>;
 }
 
-/** Open TCP connections against a cap; listeners given the same instance share the cap. */
-export class TcpConnectionSlots {
-  #open = 0;
-  /** @param max connections open at once */
-  constructor(readonly max: number) {}
-  /** Connections open now. */
-  get open(): number {
-    return this.#open;
-  }
-  /** Takes a slot; false when all are taken. */
-  take(): boolean {
-    if (this.#open >= this.max) return false;
-    this.#open++;
-    return true;
-  }
-  /** Gives a slot back. */
-  release(): void {
-    this.#open--;
-  }
-}
-
 const ENV = Symbol("connectionEnv");
 type Socket = TLSSocket & { [ENV]?: TcpEnv };
 /** What a raw connection offers before TLS. */
@@ -117,6 +103,18 @@ interface ListenerState extends ExchangeSettings {
 
 /** Binds the TCP port and starts serving. */
 export async function startTcpListener(options: TcpListenerOptions): Promise<TcpListenerHandle> {
+  if (!options.http2) {
+    return startH1Listener({
+      ...options,
+      slots: options.slots ??
+        new TcpConnectionSlots(options.maxConnections ?? DEFAULT_LIMITS.maxTcpConnections),
+      maxBodyBytes: options.maxBodyBytes ?? DEFAULT_LIMITS.maxBodyBytes,
+      maxHeadBytes: options.maxHeadBytes ?? DEFAULT_LIMITS.maxFieldSectionSize,
+      headerTimeoutMs: options.headerTimeoutMs ?? DEFAULT_LIMITS.headerTimeoutMs,
+      bodyTimeoutMs: options.bodyTimeoutMs ?? DEFAULT_LIMITS.bodyTimeoutMs,
+      sendTimeoutMs: options.sendTimeoutMs ?? DEFAULT_LIMITS.sendTimeoutMs,
+    });
+  }
   const state: ListenerState = {
     fetch: options.fetch,
     altSvc: options.altSvc,

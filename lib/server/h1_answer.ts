@@ -1,0 +1,92 @@
+/**
+ * HTTP/1.1 response heads as bytes on the wire (RFC 9112 §4–§6): the status line, the app's
+ * fields less the connection-specific ones this server owns, `Alt-Svc`, `Date`, and the framing
+ * and connection fields. Sans-IO: values in, text or bytes out; the `Date` value is cached per
+ * second.
+ *
+ * ```ts
+ * responseHead(200, ["content-type", "text/plain", "content-length", "2"], {
+ *   altSvc: 'h3=":9443"', close: false, chunked: false,
+ * }); // "HTTP/1.1 200 OK\r\nalt-svc: …\r\ndate: …\r\ncontent-type: text/plain\r\n…\r\n\r\n"
+ * ```
+ * @module
+ */
+
+import { STATUS_CODES } from "node:http";
+
+const encoder = new TextEncoder();
+
+/** How the head frames what follows. */
+export interface HeadFraming {
+  /** The `Alt-Svc` value every answer carries. */
+  readonly altSvc: string;
+  /** Adds `connection: close`. */
+  readonly close: boolean;
+  /** Adds `transfer-encoding: chunked` (the body is then sent in chunks). */
+  readonly chunked: boolean;
+}
+
+/** Fields the server sets itself: the app's are dropped (RFC 9112 §9.6, §6.1). */
+const OWN_FIELDS = new Set(["connection", "keep-alive", "transfer-encoding", "date", "alt-svc"]);
+
+let dateSecond = -1;
+let dateValue = "";
+
+/** The `Date` field's value now (IMF-fixdate), recomputed at most once a second. */
+export function httpDate(now = Date.now()): string {
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateValue = new Date(second * 1000).toUTCString();
+  }
+  return dateValue;
+}
+
+/** The status line's reason phrase for `status`. */
+export function reasonPhrase(status: number): string {
+  return STATUS_CODES[status] ?? "Unknown";
+}
+
+/**
+ * The head of an answer with `status` and `fields` (flat lowercase `name, value` pairs), ending
+ * in its blank line. An `alt-svc` among `fields` replaces the listener's.
+ */
+export function responseHead(status: number, fields: readonly string[], framing: HeadFraming) {
+  let altSvc = framing.altSvc;
+  let head = "";
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i];
+    if (OWN_FIELDS.has(name)) {
+      if (name === "alt-svc") altSvc = fields[i + 1];
+      continue;
+    }
+    head += `${name}: ${fields[i + 1]}\r\n`;
+  }
+  return `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nalt-svc: ${altSvc}\r\n` +
+    `date: ${httpDate()}\r\n${head}` +
+    (framing.chunked ? "transfer-encoding: chunked\r\n" : "") +
+    (framing.close ? "connection: close\r\n\r\n" : "\r\n");
+}
+
+/** `Headers` as flat `name, value` pairs (each `set-cookie` its own pair, as it must be). */
+export function flatFields(headers: Headers): string[] {
+  const out: string[] = [];
+  for (const [name, value] of headers) out.push(name, value);
+  return out;
+}
+
+/**
+ * `head` as Latin-1 bytes (how HTTP/1.1 field values go on the wire; a `Headers` value is never
+ * above U+00FF) followed by `body`, in one array: one allocation and one write for a small
+ * answer, without a `TextEncoder` round trip through the runtime.
+ */
+export function answerBytes(head: string, body?: Uint8Array): Uint8Array {
+  const out = new Uint8Array(head.length + (body?.length ?? 0));
+  // ASCII (nearly every head) is the same in UTF-8 and fits exactly; any other character takes
+  // two UTF-8 bytes, so the head does not fit, and is then written byte by byte.
+  if (encoder.encodeInto(head, out).read !== head.length) {
+    for (let i = 0; i < head.length; i++) out[i] = head.charCodeAt(i);
+  }
+  if (body !== undefined) out.set(body, head.length);
+  return out;
+}

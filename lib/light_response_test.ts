@@ -42,10 +42,15 @@ Deno.test("light response: reads like a Response for code that streams its body"
   assert.equal(new TextDecoder().decode(chunks[0]), "[1,2,3]");
 });
 
-Deno.test("utf8Bytes: ASCII, non-ASCII and long text all match TextEncoder", async () => {
-  const { utf8Bytes } = await import("./light_response.ts");
+Deno.test("light response: a text body's length and bytes are its UTF-8, short or long", () => {
   const encoder = new TextEncoder();
-  for (const text of ["", '{"a":1}', "héllo", "😀x", "a".repeat(5000), "a".repeat(1000) + "é"]) {
-    assert.deepEqual(utf8Bytes(text), encoder.encode(text), text.slice(0, 20));
+  for (const text of ["", '{"a":1}', "héllo", "😀x", "a".repeat(5000), "é".repeat(9000)]) {
+    const res = LightResponse.jsonText(text);
+    const bytes = encoder.encode(text);
+    assert.equal(res.bodyLength, bytes.length, text.slice(0, 20));
+    assert.deepEqual(res.bodyBytes, bytes);
+    assert.deepEqual(res.fields?.slice(-2), ["content-length", String(bytes.length)]);
+    // Short text stays text for the writer; long text is kept as the bytes it was measured by.
+    assert.equal(res.bodyText, text.length * 3 <= 16 * 1024 ? text : undefined);
   }
 });

@@ -165,18 +165,50 @@ export class DataFrameSource implements UnderlyingDefaultSource<Uint8Array> {
  * is never copied.
  */
 export function encodeHeadersFrame(fields: readonly string[], data?: Uint8Array): Uint8Array {
+  const size = planHeadersFrame(fields, data?.length ?? 0);
+  const out = new Uint8Array(size);
+  writePlannedHeadersFrame(fields, data, data?.length ?? 0, out);
+  return out;
+}
+
+/**
+ * The size of a HEADERS frame for `fields` plus, when `dataLength` > 0, a DATA frame of that
+ * many bytes after it; plans the field section, to be written by the next
+ * {@link writePlannedHeadersFrame} call (same `fields`, no other encoding in between). For a
+ * writer that brings its own buffer.
+ */
+export function planHeadersFrame(fields: readonly string[], dataLength: number): number {
   const blockLength = encodedFieldSectionLength(fields);
+  plannedBlockLength = blockLength;
   const headersSize = frameHeaderSize(FRAME_HEADERS, blockLength) + blockLength;
-  const dataSize = data === undefined ? 0 : frameHeaderSize(FRAME_DATA, data.length) + data.length;
-  const out = new Uint8Array(headersSize + dataSize);
-  // Sized just above, so the section is written from that plan rather than planned again.
+  return headersSize + (dataLength > 0 ? frameHeaderSize(FRAME_DATA, dataLength) + dataLength : 0);
+}
+
+const encoder = new TextEncoder();
+/** The field section length of the last {@link planHeadersFrame}. */
+let plannedBlockLength = 0;
+
+/**
+ * Writes the frames {@link planHeadersFrame} sized into `out` (at least that long): the HEADERS
+ * frame, then the DATA frame of `data` when `dataLength` > 0. Text data is encoded as UTF-8
+ * straight into `out`; `dataLength` must be its UTF-8 length.
+ */
+export function writePlannedHeadersFrame(
+  fields: readonly string[],
+  data: Uint8Array | string | undefined,
+  dataLength: number,
+  out: Uint8Array,
+): void {
+  const blockLength = plannedBlockLength;
   const at = encodePlannedFieldSectionInto(
     fields,
     out,
     encodeFrameHeader(FRAME_HEADERS, blockLength, out, 0),
   );
-  if (data !== undefined) out.set(data, encodeFrameHeader(FRAME_DATA, data.length, out, at));
-  return out;
+  if (data === undefined || dataLength === 0) return;
+  const body = encodeFrameHeader(FRAME_DATA, dataLength, out, at);
+  if (typeof data === "string") encoder.encodeInto(data, out.subarray(body, body + dataLength));
+  else out.set(data, body);
 }
 
 /**

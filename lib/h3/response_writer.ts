@@ -4,7 +4,12 @@
  * @module
  */
 
-import { encodeHeadersFrame, writeBody } from "./body.ts";
+import {
+  encodeHeadersFrame,
+  planHeadersFrame,
+  writeBody,
+  writePlannedHeadersFrame,
+} from "./body.ts";
 import { errorName, H3Error } from "./errors.ts";
 import { HttpError, jsonError } from "../http_error.ts";
 import { responseFields } from "./message.ts";
@@ -41,22 +46,46 @@ function declaredLength(fields: readonly string[]): number {
   return -1;
 }
 
-/** Sends a light response (see `lib/light_response.ts`) from its field list and bytes. */
+/**
+ * Buffers for light responses' frames, reused once their write is complete. A new
+ * `Uint8Array` with its own memory costs an allocation outside the JavaScript heap, and the
+ * garbage collector's work for it later, on every response; a view of a pooled buffer costs
+ * neither. A frame larger than a pooled buffer gets one of its own.
+ */
+const frameBuffers: ArrayBuffer[] = [];
+const FRAME_BUFFER_SIZE = 4096;
+const MAX_POOLED_FRAME_BUFFERS = 256;
+
+/** Sends a light response (see `lib/light_response.ts`) from its field list and body. */
 async function sendLight(
   writer: WritableStreamDefaultWriter<Uint8Array>,
   response: LightResponse,
   fields: readonly string[],
   headOnly: boolean,
 ): Promise<number> {
-  const bytes = headOnly || response.bodyBytes.length === 0 ? undefined : response.bodyBytes;
+  const length = headOnly ? 0 : response.bodyLength;
+  const size = planHeadersFrame(fields, length);
+  const pooled = size <= FRAME_BUFFER_SIZE
+    ? frameBuffers.pop() ?? new ArrayBuffer(FRAME_BUFFER_SIZE)
+    : undefined;
+  const out = pooled === undefined ? new Uint8Array(size) : new Uint8Array(pooled, 0, size);
+  const body = length === 0 ? undefined : response.bodyText ?? response.bodyBytes;
+  writePlannedHeadersFrame(fields, body, length, out);
   try {
-    writer.write(encodeHeadersFrame(fields, bytes)).catch(ignore);
+    writer.write(out).catch(ignore);
     await writer.close();
-    return bytes?.length ?? 0;
   } catch {
+    // The write may still hold the buffer: it is not pooled again.
     writer.abort().catch(() => {});
     return 0;
   }
+  // Both the write and the close are done: nothing refers to the buffer any more.
+  // (A buffer the runtime took over would read as empty: it would not come back.)
+  if (
+    pooled !== undefined && pooled.byteLength === FRAME_BUFFER_SIZE &&
+    frameBuffers.length < MAX_POOLED_FRAME_BUFFERS
+  ) frameBuffers.push(pooled);
+  return length;
 }
 
 /** Sends a response whose small body has a declared length: HEADERS and DATA in one write. */

@@ -19,13 +19,13 @@
  */
 
 import tls, { type TLSSocket } from "node:tls";
-import { formatAddr } from "../addr.ts";
 import type { ConnectionEnv } from "../connection_env.ts";
 import type { ConnectionTracker } from "../tracker/tracker.ts";
 import { H1Connection, type H1Env } from "./h1_connection.ts";
 import { ConnectionIO } from "./h1_io.ts";
 import type { TcpConnectionSlots } from "./tcp_slots.ts";
 import { propagateReadStop } from "./tls_read_backpressure.ts";
+import { countBeforeTls, listenOn, openTlsRecord } from "./tls_accept.ts";
 
 /** What the HTTP/1.1 listener is configured with (resolved defaults, see `tcp_listener.ts`). */
 export interface H1ListenerOptions {
@@ -52,9 +52,6 @@ export interface H1ListenerHandle {
   shutdown(timeoutMs?: number): Promise<void>;
 }
 
-/** What a raw connection offers before TLS. */
-type RawSocket = { destroy(): void; once(e: string, f: () => void): void };
-
 /** Binds the TCP port and serves HTTP/1.1 over TLS. Rejects when the port cannot be bound. */
 export async function startH1Listener(options: H1ListenerOptions): Promise<H1ListenerHandle> {
   const settings = {
@@ -73,42 +70,24 @@ export async function startH1Listener(options: H1ListenerOptions): Promise<H1Lis
     // The TLS handshake gets the same bound as the request head that follows it.
     handshakeTimeout: settings.headerTimeoutMs,
   });
-  const raw = new Set<RawSocket>();
   const serving = new Map<ConnectionIO, H1Connection>();
   let onAllClosed = () => {};
-  // Counted before TLS, so a flood of handshakes is refused as cheaply as possible.
-  server.on("connection", (socket: RawSocket) => {
-    if (settings.draining || !options.slots.take()) {
-      socket.destroy();
-      if (!settings.draining) options.onRefused?.();
-      return;
-    }
-    raw.add(socket);
-    socket.once("close", () => {
-      raw.delete(socket);
-      options.slots.release();
-      if (raw.size === 0) onAllClosed();
-    });
-  });
+  const raw = countBeforeTls(
+    server,
+    options.slots,
+    () => settings.draining,
+    options.onRefused,
+    (open) => {
+      if (open === 0) onAllClosed();
+    },
+  );
   server.on("secureConnection", (socket: TLSSocket) => {
     if (settings.draining) {
       socket.destroy();
       return;
     }
     propagateReadStop(socket);
-    const remote = formatAddr({
-      hostname: socket.remoteAddress ?? "?",
-      port: socket.remotePort ?? 0,
-    });
-    const local = formatAddr({ hostname: socket.localAddress ?? "?", port: socket.localPort ?? 0 });
-    const record = options.tracker.open(
-      "http/1.1",
-      remote,
-      local,
-      (socket as unknown as { servername?: string }).servername || null,
-    );
-    const counters = { bytesIn: 0, bytesOut: 0 };
-    record.counters = counters;
+    const { record, remote, counters } = openTlsRecord(options.tracker, socket, "http/1.1");
     const env: H1Env = { connection: record, remoteAddr: () => remote, counters };
     const io = new ConnectionIO(socket, options.sendTimeoutMs);
     const connection = new H1Connection(io, settings, env);
@@ -128,14 +107,10 @@ export async function startH1Listener(options: H1ListenerOptions): Promise<H1Lis
   // A handshake that failed or took too long: closed, nothing to answer. (With a listener here,
   // node:tls leaves the closing to it.)
   server.on("tlsClientError", (_error: Error, socket: TLSSocket) => socket.destroy());
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.hostname, () => resolve());
-  });
-  const address = server.address();
+  const port = await listenOn(server, options.port, options.hostname);
   let stopped: Promise<void> | undefined;
   return {
-    port: typeof address === "object" && address ? address.port : options.port,
+    port,
     shutdown(timeoutMs = 5000) {
       stopped ??= drain(timeoutMs);
       return stopped;

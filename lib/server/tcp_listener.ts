@@ -24,13 +24,12 @@
  */
 
 import { DEFAULT_LIMITS } from "../limits.ts";
-import https from "node:https";
 import http2 from "node:http2";
 import type { TLSSocket } from "node:tls";
-import { formatAddr } from "../addr.ts";
 import type { ConnectionTracker } from "../tracker/tracker.ts";
 import type { ConnectionEnv } from "../connection_env.ts";
 import { propagateReadStop } from "./tls_read_backpressure.ts";
+import { countBeforeTls, listenOn, openTlsRecord } from "./tls_accept.ts";
 import { answerAndClose, clientErrorAnswer, rawJsonAnswer } from "./tcp_guards.ts";
 import { startH1Listener } from "./h1_listener.ts";
 import { TcpConnectionSlots } from "./tcp_slots.ts";
@@ -93,8 +92,6 @@ export interface TcpListenerHandle {
 
 const ENV = Symbol("connectionEnv");
 type Socket = TLSSocket & { [ENV]?: TcpEnv };
-/** What a raw connection offers before TLS. */
-type RawSocket = { destroy(): void; once(e: string, f: () => void): void };
 
 /** The listener's state shared by its connections. */
 interface ListenerState extends ExchangeSettings {
@@ -136,27 +133,13 @@ export async function startTcpListener(options: TcpListenerOptions): Promise<Tcp
     handshakeTimeout: state.headerTimeoutMs,
     maxHeaderSize: options.maxHeadBytes ?? DEFAULT_LIMITS.maxFieldSectionSize,
   };
-  const server = options.http2
-    ? http2.createSecureServer({ ...tls, allowHTTP1: true }, onRequest)
-    : https.createServer(tls, onRequest);
+  // HTTP/2, and HTTP/1.1 for clients that do not offer h2 (the HTTP/1.1-only mode is above).
+  const server = http2.createSecureServer({ ...tls, allowHTTP1: true }, onRequest);
   const sockets = new Set<Socket>();
-  const raw = new Set<RawSocket>();
   const slots = options.slots ??
     new TcpConnectionSlots(options.maxConnections ?? DEFAULT_LIMITS.maxTcpConnections);
   let onAllClosed = () => {};
-  // Counted before TLS, so a flood of handshakes is refused as cheaply as possible.
-  server.on("connection", (socket: RawSocket) => {
-    if (state.draining || !slots.take()) {
-      socket.destroy();
-      if (!state.draining) options.onRefused?.();
-      return;
-    }
-    raw.add(socket);
-    socket.once("close", () => {
-      raw.delete(socket);
-      slots.release();
-    });
-  });
+  const raw = countBeforeTls(server, slots, () => state.draining, options.onRefused);
   server.on("secureConnection", (socket: Socket) => {
     if (state.draining) {
       socket.destroy();
@@ -164,19 +147,7 @@ export async function startTcpListener(options: TcpListenerOptions): Promise<Tcp
     }
     propagateReadStop(socket);
     const protocol = socket.alpnProtocol === "h2" ? "h2" : "http/1.1";
-    const remote = formatAddr({
-      hostname: socket.remoteAddress ?? "?",
-      port: socket.remotePort ?? 0,
-    });
-    const local = formatAddr({ hostname: socket.localAddress ?? "?", port: socket.localPort ?? 0 });
-    const record = options.tracker.open(
-      protocol,
-      remote,
-      local,
-      (socket as unknown as { servername?: string }).servername || null,
-    );
-    const counters = { bytesIn: 0, bytesOut: 0 };
-    record.counters = counters;
+    const { record, remote, counters } = openTlsRecord(options.tracker, socket, protocol);
     const env: TcpEnv = {
       connection: record,
       remoteAddr: () => remote,
@@ -215,14 +186,10 @@ export async function startTcpListener(options: TcpListenerOptions): Promise<Tcp
     if (env !== undefined) clearTimeout(env.deadline);
     answerAndClose(socket, answer);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.hostname, () => resolve());
-  });
-  const address = server.address();
+  const port = await listenOn(server, options.port, options.hostname);
   let stopped: Promise<void> | undefined;
   return {
-    port: typeof address === "object" && address ? address.port : options.port,
+    port,
     shutdown(timeoutMs = 5000) {
       stopped ??= drain(timeoutMs);
       return stopped;

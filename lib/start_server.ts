@@ -45,10 +45,7 @@ export interface StartOptions {
   maxIdleTimeout?: number;
   /** Milliseconds between migration checks of idle QUIC connections (default 50). */
   watchIntervalMs?: number;
-  /**
-   * Most connections one watcher slice reads (default: the watcher's own); a number at least the
-   * connections open makes every round one pass, as a benchmark's comparison needs.
-   */
+  /** Most connections one watcher slice reads (default: the watcher's; for benchmarks). */
   watchMaxReadsPerSlice?: number;
   /** Tracker limits and timing. */
   tracker?: TrackerOptions;
@@ -97,10 +94,7 @@ export interface ClusterNodeOptions {
   balancer?: string;
   /** IPs the balancer forwards from: leaving one is the preferred-address hand-off. */
   balancerSources?: readonly string[];
-  /**
-   * Share connection records and events with the other nodes in this Redis (see
-   * `lib/cluster/cluster_state.ts`); undefined keeps everything local.
-   */
+  /** Share records and events with the other nodes in this Redis; undefined: all local. */
   redisUrl?: string;
 }
 

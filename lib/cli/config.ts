@@ -69,6 +69,9 @@ export function parseConfig(
   args: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
 ): ServerConfig {
+  // `deno task start -- --port 8443` passes the `--` on (the npm habit): the server takes no
+  // operands, so a leading one only separates the task from its options.
+  if (args[0] === "--") args = args.slice(1);
   const scan = scanFlags(args, env, {
     isFlag: (name) => SPECS_BY_FLAG.has(name),
     envFlags: OPTION_SPECS.map((spec) => [spec.envVar, spec.flag] as const),

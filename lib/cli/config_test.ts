@@ -341,3 +341,9 @@ Deno.test("limit options set their limit, keep the others, and refuse values out
   assert.match(HELP, /--max-connections N/);
   assert.match(HELP, /QUIC_PUBLIC_DASHBOARD/);
 });
+
+Deno.test("a leading -- (as `deno task start -- …` passes it) is skipped; anywhere else it is an error", () => {
+  assert.equal(parseConfig(["--", "--port", "8443"], {}).port, 8443);
+  assert.equal(parseConfig(["--"], {}).port, defaultConfig().port);
+  assert.throws(() => parseConfig(["--port", "8443", "--"], {}), ConfigError);
+});

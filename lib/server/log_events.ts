@@ -62,11 +62,9 @@ export function logTrackerEvents(tracker: ConnectionTracker, logger: Logger): ()
         const lifetime = Date.parse(c.last_seen) - Date.parse(c.start_time);
         logger.event(
           event.type,
-          `👋 ${
-            NAMES[c.protocol]
-          } connection closed: ${c.connection_id} (${c.close_reason}; ${c.request_count} requests, ${c.migration_count} migrations, ${
-            (lifetime / 1000).toFixed(1)
-          } s)`,
+          `👋 ${NAMES[c.protocol]} connection closed: ${c.connection_id} (${c.close_reason}; ${
+            counted(c.request_count, "request")
+          }, ${counted(c.migration_count, "migration")}, ${(lifetime / 1000).toFixed(1)} s)`,
           {
             connection_id: c.connection_id,
             reason: c.close_reason,
@@ -79,4 +77,9 @@ export function logTrackerEvents(tracker: ConnectionTracker, logger: Logger): ()
       }
     }
   });
+}
+
+/** `n` and `noun`, plural unless `n` is 1: "1 request", "3 requests". */
+function counted(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }

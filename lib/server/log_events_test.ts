@@ -27,7 +27,7 @@ Deno.test("log lines: the seed's text form", () => {
   assert.match(lines[2], /^↩️ {2}Migration 127\.0\.0\.1:5000 -> 127\.0\.0\.2:5000 connection lost/);
   assert.match(
     lines[3],
-    /^👋 QUIC connection closed: [0-9a-f]{16} \(idle timeout; 0 requests, 1 migrations, \d+\.\d s\)$/,
+    /^👋 QUIC connection closed: [0-9a-f]{16} \(idle timeout; 0 requests, 1 migration, \d+\.\d s\)$/,
   );
 });
 

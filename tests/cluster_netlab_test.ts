@@ -310,12 +310,17 @@ Deno.test(`cluster netlab: ${CLIENTS} clients that ignore the preferred address 
     const before = clients.map((c) => recordsOf(cluster, c)[0].node);
     await performEverywhere(cluster, "rebind");
     await waitForEvents(cluster, clients, 1, "every client's rebinding");
+    // Settled on the new port: a `reverted` (see below) is settled too, but the move back to the
+    // new port follows it, so the wait is for that, not for the first moment nothing is pending.
     await waitUntil(
       () =>
-        clients.every((c) =>
-          connectionOf(cluster, c).migration_events.every((e) => e.outcome !== "pending")
-        ),
-      "every rebinding settled",
+        clients.every((c) => {
+          const conn = connectionOf(cluster, c);
+          const events = conn.migration_events;
+          return events.every((e) => e.outcome !== "pending") &&
+            (conn.state === "closed" || events.at(-1)?.outcome === "validated");
+        }),
+      "every rebinding settled on the new port",
       PHASE_TIMEOUT_MS,
     );
     // The rebinding kept each client's IP, so its node: seen there as a new port of the

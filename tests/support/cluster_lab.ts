@@ -25,6 +25,7 @@
  * @module
  */
 
+import { strict as assert } from "node:assert";
 import { NetworkLab } from "../../lib/netlab/lab.ts";
 import { mustRun } from "../../lib/netlab/system.ts";
 import { inClientNamespace, UPLINKS } from "../../lib/netlab/topology.ts";
@@ -255,4 +256,36 @@ export async function waitUntil(
     if (Date.now() >= deadline) throw new Error(`timed out waiting for ${what}: ${describe()}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
+}
+
+/** Whether `conn` has at least `n` migration events, each settled. */
+export function settled(conn: ConnectionInfo, n: number): boolean {
+  const events = conn.migration_events;
+  return events.length >= n && events.every((e) => e.outcome !== "pending");
+}
+
+/** Rebinds, or switches, every lab of `cluster` at once. */
+export async function performEverywhere(
+  cluster: LabCluster,
+  kind: "rebind" | "switch",
+): Promise<void> {
+  await Promise.all(cluster.labs.map((lab) => lab.perform({ kind })));
+}
+
+/**
+ * Now and then a lab NAT shows a client's previous mapping once more after a rebinding (its
+ * cause is not yet known): the node records the move back as `reverted`, then the move forward
+ * again. Prints the clients whose connection did so, and fails when more than one in five did.
+ */
+export function assertFewFlaps(clients: { index: number; conn: ConnectionInfo }[]): void {
+  const flapping = clients.filter((c) =>
+    c.conn.migration_events.some((e) => e.outcome === "reverted")
+  );
+  if (flapping.length > 0) {
+    console.log(
+      `${flapping.length} client(s) saw a NAT mapping come back: ` +
+        flapping.map((c) => c.index).join(", "),
+    );
+  }
+  assert.ok(flapping.length <= clients.length / 5, `${flapping.length} clients flapped`);
 }

@@ -25,7 +25,7 @@ import { H1Connection, type H1Env } from "./h1_connection.ts";
 import { ConnectionIO } from "./h1_io.ts";
 import type { TcpConnectionSlots } from "./tcp_slots.ts";
 import { propagateReadStop } from "./tls_read_backpressure.ts";
-import { countBeforeTls, listenOn, openTlsRecord } from "./tls_accept.ts";
+import { closedWithin, countBeforeTls, listenOn, openTlsRecord } from "./tls_accept.ts";
 
 /** What the HTTP/1.1 listener is configured with (resolved defaults, see `tcp_listener.ts`). */
 export interface H1ListenerOptions {
@@ -122,12 +122,7 @@ export async function startH1Listener(options: H1ListenerOptions): Promise<H1Lis
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     for (const [io, connection] of serving) if (!connection.active) io.close();
     if (raw.size > 0) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await new Promise<void>((resolve) => {
-        onAllClosed = resolve;
-        timer = setTimeout(resolve, timeoutMs);
-      });
-      clearTimeout(timer);
+      await closedWithin((allClosed) => onAllClosed = allClosed, timeoutMs);
     }
     for (const socket of raw) socket.destroy(); // what is left, handshakes included
     await closed;

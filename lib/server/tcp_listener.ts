@@ -29,7 +29,7 @@ import type { TLSSocket } from "node:tls";
 import type { ConnectionTracker } from "../tracker/tracker.ts";
 import type { ConnectionEnv } from "../connection_env.ts";
 import { propagateReadStop } from "./tls_read_backpressure.ts";
-import { countBeforeTls, listenOn, openTlsRecord } from "./tls_accept.ts";
+import { closedWithin, countBeforeTls, listenOn, openTlsRecord } from "./tls_accept.ts";
 import { answerAndClose, clientErrorAnswer, rawJsonAnswer } from "./tcp_guards.ts";
 import { startH1Listener } from "./h1_listener.ts";
 import { TcpConnectionSlots } from "./tcp_slots.ts";
@@ -203,12 +203,7 @@ export async function startTcpListener(options: TcpListenerOptions): Promise<Tcp
       if (socket[ENV]!.active === 0) socket.destroy();
     }
     if (sockets.size > 0) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await new Promise<void>((resolve) => {
-        onAllClosed = resolve;
-        timer = setTimeout(resolve, timeoutMs);
-      });
-      clearTimeout(timer);
+      await closedWithin((allClosed) => onAllClosed = allClosed, timeoutMs);
     }
     for (const socket of sockets) socket.destroy();
     for (const socket of raw) socket.destroy(); // handshakes still in progress

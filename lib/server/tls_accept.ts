@@ -1,7 +1,8 @@
 /**
  * What both TCP listeners do around TLS (HTTP/1.1 on `node:tls` in `h1_listener.ts`, HTTP/2 on
  * `node:http2` in `tcp_listener.ts`): count each connection against the cap before its
- * handshake, open the tracker's record for it once TLS is up, and bind the port.
+ * handshake, open the tracker's record for it once TLS is up, bind the port, and wait a bounded
+ * time for the last connections to close at shutdown.
  * @module
  */
 
@@ -91,4 +92,20 @@ export async function listenOn(server: TlsServer, port: number, hostname: string
   });
   const address = server.address() as { port?: number } | null;
   return typeof address === "object" && address?.port ? address.port : port;
+}
+
+/**
+ * Resolves when `register`'s callback is called (the last connection closed) or after
+ * `timeoutMs`, whichever comes first; the timer is cleared either way.
+ */
+export async function closedWithin(
+  register: (allClosed: () => void) => void,
+  timeoutMs: number,
+): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await new Promise<void>((resolve) => {
+    register(resolve);
+    timer = setTimeout(resolve, timeoutMs);
+  });
+  clearTimeout(timer);
 }

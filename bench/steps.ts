@@ -23,7 +23,15 @@ import { BenchEnv, ROOT } from "./support/env.ts";
 import { fmt, progress, table } from "./support/format.ts";
 import { gtlsCommand } from "./support/gtls.ts";
 import { capture, cpuSeconds, type ServerProcess } from "./support/process.ts";
-import { interleave, median, round, type Sample } from "./support/stats.ts";
+import {
+  interleave,
+  median,
+  medianDetail,
+  medianOf,
+  round,
+  roundRatios,
+  type Sample,
+} from "./support/stats.ts";
 import { machineInfo } from "./support/report.ts";
 
 const USAGE = "usage: deno task bench-steps -- --commits A,B[,C…] [--path /api/test] " +
@@ -167,25 +175,8 @@ async function cleanup(env: BenchEnv, steps: Step[]): Promise<void> {
   await env.close();
 }
 
-/** Median over the rounds of `step`'s value of `pick`. */
-function medianFor(samples: Sample[], label: string, pick: (s: Sample) => number): number {
-  return median(samples.filter((s) => s.target === label && s.ok).map(pick));
-}
-
-/** Median of per-round ratios `pick(b) / pick(a)`. */
-function ratioFor(samples: Sample[], a: string, b: string, pick: (s: Sample) => number): number {
-  const ratios: number[] = [];
-  for (const sa of samples) {
-    if (sa.target !== a || !sa.ok) continue;
-    const sb = samples.find((s) => s.target === b && s.round === sa.round && s.ok);
-    if (sb !== undefined) ratios.push(pick(sb) / pick(sa));
-  }
-  return median(ratios);
-}
-
 async function report(options: StepsOptions, steps: Step[], samples: Sample[]): Promise<string[]> {
   const cpuOf = (s: Sample) => s.detail?.cpuUsPerRequest as number;
-  const rateOf = (s: Sample) => s.value;
   const m = await machineInfo();
   const facts = `${m.cpu}, ${m.nproc} CPU(s), Deno ${Deno.version.deno}, load average ` +
     `${m.loadAverage} at the end (other work on the machine shows here)`;
@@ -194,10 +185,10 @@ async function report(options: StepsOptions, steps: Step[], samples: Sample[]): 
     return [
       step.label,
       step.subject.replaceAll("|", "\\|").slice(0, 110),
-      fmt(medianFor(samples, step.label, cpuOf), 1),
-      before ? fmt(ratioFor(samples, before.label, step.label, cpuOf), 3) : "—",
-      fmt(medianFor(samples, step.label, rateOf)),
-      before ? fmt(ratioFor(samples, before.label, step.label, rateOf), 3) : "—",
+      fmt(medianDetail(samples, step.label, "cpuUsPerRequest"), 1),
+      before ? fmt(median(roundRatios(samples, step.label, before.label, cpuOf)), 3) : "—",
+      fmt(medianOf(samples, step.label)),
+      before ? fmt(median(roundRatios(samples, step.label, before.label)), 3) : "—",
     ];
   });
   return [

@@ -71,13 +71,21 @@ export async function interleave(
   return samples;
 }
 
-/** Per-round ratios a/b over the rounds where both succeeded. */
-export function roundRatios(samples: Sample[], a: string, b: string): number[] {
+/**
+ * Per-round ratios a/b over the rounds where both succeeded, of each sample's value or of what
+ * `pick` reads from it.
+ */
+export function roundRatios(
+  samples: Sample[],
+  a: string,
+  b: string,
+  pick: (sample: Sample) => number = (s) => s.value,
+): number[] {
   const ratios: number[] = [];
   for (const x of samples) {
     if (x.target !== a || !x.ok) continue;
     const y = samples.find((s) => s.round === x.round && s.target === b);
-    if (y?.ok && y.value > 0) ratios.push(round(x.value / y.value, 3));
+    if (y?.ok && pick(y) > 0) ratios.push(round(pick(x) / pick(y), 3));
   }
   return ratios;
 }

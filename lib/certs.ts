@@ -13,6 +13,7 @@
 
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
+import { sameBytes } from "./bytes.ts";
 
 /** The certificate material a TLS (TCP) or QUIC (UDP) listener needs, plus what to log about it. */
 export interface ServerCertificates {
@@ -343,7 +344,7 @@ async function publicKeyMatches(
     "verify",
   ]);
   const spki = new Uint8Array(await crypto.subtle.exportKey("spki", publicKey));
-  return bytesEqual(spki, new Uint8Array(certificate.publicKey.rawData));
+  return sameBytes(spki, new Uint8Array(certificate.publicKey.rawData));
 }
 
 /** The first `-----BEGIN <label>-----` … `-----END <label>-----` block, or undefined. */
@@ -381,10 +382,6 @@ async function readTextIfExists(path: string): Promise<string | undefined> {
 
 function joinPath(directory: string, name: string): string {
   return directory.endsWith("/") ? `${directory}${name}` : `${directory}/${name}`;
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, index) => byte === b[index]);
 }
 
 function bytesToBase64(bytes: Uint8Array): string {

@@ -31,6 +31,7 @@ export const FLOORS: readonly Floor[] = [
       "lib/authority.ts",
       "lib/addr.ts",
       "lib/timeout.ts",
+      "lib/bytes.ts",
     ],
   },
   {

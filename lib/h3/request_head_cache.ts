@@ -18,6 +18,7 @@
  */
 
 import type { RequestHead } from "./message.ts";
+import { sameBytes } from "../bytes.ts";
 
 /** Longest field section kept; longer ones are decoded every time. */
 const MAX_CACHED_SECTION = 512;
@@ -51,11 +52,4 @@ export class RequestHeadCache {
     }
     return head;
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  const n = a.length;
-  if (n !== b.length) return false;
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

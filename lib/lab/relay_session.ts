@@ -7,6 +7,7 @@
 
 import { formatAddr } from "../addr.ts";
 import { hex, parseQuicHeader } from "./quic_header.ts";
+import { sameBytes } from "../bytes.ts";
 
 /** What a rebinding changes: the upstream source port only, or the source address too. */
 export type RebindKind = "port" | "address";
@@ -109,10 +110,4 @@ export class SessionState implements RelaySession {
       this.serverCidLength = header.scid!.length;
     }
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

@@ -15,6 +15,8 @@
  * @module
  */
 
+import { sameBytes } from "../bytes.ts";
+
 /** A parsed request head; never changed once made (a repeated head reuses it). */
 export interface H1Head {
   readonly method: string;
@@ -92,13 +94,6 @@ export function parseHead(
   if (typeof result === "string") return { kind: "error", status: 400, detail: result };
   if (last !== undefined) last.value = { bytes: bytes.slice(from, blank), head: result };
   return { kind: "head", head: result, size: blank + 4 - start };
-}
-
-/** Whether `bytes[from, to)` equals `known`. */
-function sameBytes(known: Uint8Array, bytes: Uint8Array, from: number, to: number): boolean {
-  if (known.length !== to - from) return false;
-  for (let i = 0; i < known.length; i++) if (known[i] !== bytes[from + i]) return false;
-  return true;
 }
 
 function tooLarge(): HeadParse {

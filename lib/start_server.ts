@@ -30,6 +30,7 @@ import { startTcpListener, TcpConnectionSlots } from "./server/tcp_listener.ts";
 import { defaultLimits, type ServerLimits } from "./limits.ts";
 import type { DashboardVisibility } from "./access/visibility.ts";
 import { ClusterState } from "./cluster/cluster_state.ts";
+import { bindPortPair } from "./server/port_pair.ts";
 
 /** What `startServer` needs. */
 export interface StartOptions {
@@ -258,20 +259,13 @@ async function startListeners(
       bodyTimeoutMs: limits.bodyTimeoutMs,
       sendTimeoutMs: limits.sendTimeoutMs,
     });
-  let quic = bindQuic();
-  let tcp;
-  // With port 0 the system picks the UDP port, and that number may be taken for TCP: then the
-  // pair is picked again (a few times), so "any free port" holds for both transports.
-  for (let attempt = 1;; attempt++) {
-    try {
-      tcp = await startTcp(quic.addr.port, balancerPort ?? quic.addr.port);
-      break;
-    } catch (error) {
-      await quic.shutdown(0);
-      if (options.port !== 0 || attempt >= PORT_ATTEMPTS || !isAddrInUse(error)) throw error;
-      quic = bindQuic();
-    }
-  }
+  const [quic, tcp] = await bindPortPair({
+    anyPort: options.port === 0,
+    bindUdp: bindQuic,
+    portOf: (udp) => udp.addr.port,
+    releaseUdp: (udp) => udp.shutdown(0),
+    bindTcp: (port) => startTcp(port, balancerPort ?? port),
+  });
   const port = quic.addr.port;
   listening.port = port;
   if (cluster !== undefined) {
@@ -285,18 +279,26 @@ async function startListeners(
       const [labHost, ...alsoLabHosts] = labListenHostnames(
         options.labHostname ?? DEFAULT_LAB_HOST,
       );
-      relay = new UdpRelay({
-        listenHostname: labHost,
-        alsoListenOn: alsoLabHosts,
-        listenPort: options.labPort,
-        targetHostname: relayTarget(options.hostname),
-        targetPort: port,
-        maxSessions: limits.labMaxSessions,
-        maxSessionsPerAddress: limits.labMaxSessionsPerAddress,
+      const [labRelay, firstLabTcp] = await bindPortPair({
+        anyPort: options.labPort === 0,
+        bindUdp: () =>
+          new UdpRelay({
+            listenHostname: labHost,
+            alsoListenOn: alsoLabHosts,
+            listenPort: options.labPort,
+            targetHostname: relayTarget(options.hostname),
+            targetPort: port,
+            maxSessions: limits.labMaxSessions,
+            maxSessionsPerAddress: limits.labMaxSessionsPerAddress,
+          }),
+        portOf: (udp) => udp.port,
+        releaseUdp: (udp) => udp.close(),
+        bindTcp: (port, udp) => startTcp(port, port, udp.addrs[0].hostname),
       });
+      relay = labRelay;
       labPort = relay.port;
-      const [first, ...more] = relay.addrs;
-      labTcp.push(await startTcp(labPort, labPort, first.hostname));
+      labTcp.push(firstLabTcp);
+      const more = relay.addrs.slice(1);
       for (const addr of more) {
         try {
           labTcp.push(await startTcp(labPort, labPort, addr.hostname));
@@ -388,13 +390,4 @@ function labListenHostnames(labHost: string): string[] {
 /** Where the lab relay sends: the bound IPv4 address, or loopback when bound to all. */
 function relayTarget(hostname: string): string {
   return /^\d+\.\d+\.\d+\.\d+$/.test(hostname) && hostname !== "0.0.0.0" ? hostname : "127.0.0.1";
-}
-
-/** How many times a port-0 server picks its port pair before giving up. */
-const PORT_ATTEMPTS = 10;
-
-/** Whether `error` says the address is taken (Deno's error or Node's `EADDRINUSE`). */
-function isAddrInUse(error: unknown): boolean {
-  return error instanceof Deno.errors.AddrInUse ||
-    (error as { code?: unknown } | null)?.code === "EADDRINUSE";
 }

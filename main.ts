@@ -11,6 +11,7 @@ import { runCluster } from "./lib/cluster/cli.ts";
 import { runMigrate } from "./lib/migrate/cli.ts";
 import { runNetlab } from "./lib/netlab/cli.ts";
 import { startServer } from "./lib/start_server.ts";
+import { receiveBufferLine } from "./lib/server/udp_receive_buffer.ts";
 
 if (import.meta.main) {
   if (Deno.args[0] === "migrate") Deno.exit(await runMigrate(Deno.args.slice(1)));
@@ -65,6 +66,7 @@ if (import.meta.main) {
     `   Migration lab: https://localhost:${server.labPort}/ (HTTP/3 through a NAT-rebinding relay)`,
   );
   console.log(`   Admin token: ${server.adminTokenNote}`);
+  console.log(`   UDP receive buffer: ${receiveBufferLine(server.receiveBuffer)}`);
   let stopping = false;
   const stop = async () => {
     if (stopping) return;

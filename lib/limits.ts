@@ -59,6 +59,12 @@ export interface ServerLimits {
    * stream is ended (the client resumes with `Last-Event-ID`).
    */
   eventStreamBufferBytes: number;
+  /**
+   * Bytes of datagrams the kernel may queue for the QUIC socket while the server is busy (its
+   * receive buffer); a burst beyond it is dropped and each client waits out a retransmission
+   * timeout. 0 leaves the kernel's default.
+   */
+  udpReceiveBufferBytes: number;
 }
 
 /** One limit's definition: everything the command line, the help and the README say of it. */
@@ -220,6 +226,17 @@ export const LIMIT_DEFINITIONS: readonly LimitDefinition[] = [
     max: 256 * 1024 * 1024,
     defaultValue: 1024 * 1024,
     defaultNote: "1 MiB",
+  },
+  {
+    field: "udpReceiveBufferBytes",
+    flag: "--udp-receive-buffer",
+    envVar: "QUIC_UDP_RECEIVE_BUFFER",
+    description:
+      "receive buffer of the QUIC socket in bytes (Linux, needs --allow-ffi; past net.core.rmem_max only as root); datagrams beyond it are dropped by the kernel; 0 keeps the kernel default",
+    min: 0,
+    max: 1024 * 1024 * 1024,
+    defaultValue: 8 * 1024 * 1024,
+    defaultNote: "8 MiB",
   },
 ];
 

@@ -31,6 +31,7 @@ import { defaultLimits, type ServerLimits } from "./limits.ts";
 import type { DashboardVisibility } from "./access/visibility.ts";
 import { ClusterState } from "./cluster/cluster_state.ts";
 import { bindPortPair } from "./server/port_pair.ts";
+import { receiveBufferMetrics, type ReceiveBufferReport } from "./server/udp_receive_buffer.ts";
 
 /** What `startServer` needs. */
 export interface StartOptions {
@@ -117,6 +118,8 @@ export interface RunningServer {
   readonly history: HistoryStore | undefined;
   /** The Redis-shared cluster state, or undefined without a Redis URL. */
   readonly cluster: ClusterState | undefined;
+  /** The QUIC socket's receive buffer: asked, given, and why not more. */
+  readonly receiveBuffer: ReceiveBufferReport;
   /**
    * Drains both transports for up to `timeoutMs` (HTTP/3: GOAWAY; TCP: no new connections, idle
    * ones closed, answers in flight finished), then closes what is left and releases the ports.
@@ -233,6 +236,7 @@ async function startListeners(
       bodyTimeoutMs: limits.bodyTimeoutMs,
       onRefused: () => metrics.countRefused("quic"),
       advertisePreferredAddress: options.cluster?.advertisePreferredAddress,
+      udpReceiveBufferBytes: limits.udpReceiveBufferBytes,
     });
   /** One cap for the TCP connections of both HTTPS listeners (the main port and the lab's). */
   const tcpSlots = new TcpConnectionSlots(limits.maxTcpConnections);
@@ -268,6 +272,7 @@ async function startListeners(
   });
   const port = quic.addr.port;
   listening.port = port;
+  metrics.addSection(() => receiveBufferMetrics(quic.socketBuffer));
   if (cluster !== undefined) {
     metrics.addSection(() => cluster.renderMetrics());
     await cluster.start(options.cluster?.nodeId ?? `${options.hostname}:${port}`);
@@ -341,6 +346,7 @@ async function startListeners(
     certificates,
     history,
     cluster,
+    receiveBuffer: quic.socketBuffer.report,
     async shutdown(timeoutMs = 5000) {
       await Promise.all([
         quic.shutdown(timeoutMs),

@@ -34,6 +34,7 @@ export const NODE_RUN_FLAGS: readonly string[] = [
   "--allow-write",
   "--allow-env",
   "--allow-sys=hostname",
+  "--allow-ffi",
 ];
 
 /** A started Redis. */

@@ -12,6 +12,7 @@ import { formatAddr } from "../addr.ts";
 import type { ConnectionTracker, TrackedConnection } from "../tracker/tracker.ts";
 import type { MigrationWatcher } from "./migration_watcher.ts";
 import type { ConnectionEnv } from "../connection_env.ts";
+import { QuicSocketBuffer } from "./udp_receive_buffer.ts";
 
 /** Options for the QUIC listener. */
 export interface QuicListenerOptions extends H3ServerOptions {
@@ -36,12 +37,16 @@ export interface QuicListenerOptions extends H3ServerOptions {
    * must be a specific IP: quinn answers from the address a connection arrived on.
    */
   advertisePreferredAddress?: boolean;
+  /** The socket's receive buffer in bytes (default: `lib/limits.ts`); 0 keeps the kernel's. */
+  udpReceiveBufferBytes?: number;
 }
 
 /** A running QUIC listener. */
 export interface QuicListenerHandle {
   /** The UDP address actually bound. */
   readonly addr: Deno.NetAddr;
+  /** The socket's receive buffer (asked, given, why not more) and its drop count. */
+  readonly socketBuffer: QuicSocketBuffer;
   /** GOAWAY to every connection, wait up to `timeoutMs` for requests, close. */
   shutdown(timeoutMs: number): Promise<void>;
 }
@@ -76,6 +81,10 @@ class QuicConnectionEnv implements ConnectionEnv {
 export function startQuicListener(options: QuicListenerOptions): QuicListenerHandle {
   const endpoint = new Deno.QuicEndpoint({ hostname: options.hostname, port: options.port });
   const bound = `${endpoint.addr.hostname}:${endpoint.addr.port}`;
+  const socketBuffer = new QuicSocketBuffer(
+    endpoint.addr,
+    options.udpReceiveBufferBytes ?? DEFAULT_LIMITS.udpReceiveBufferBytes,
+  );
   const v6 = endpoint.addr.hostname.includes(":");
   const listener = endpoint.listen({
     ...(options.advertisePreferredAddress
@@ -172,10 +181,12 @@ export function startQuicListener(options: QuicListenerOptions): QuicListenerHan
 
   return {
     addr: endpoint.addr,
+    socketBuffer,
     async shutdown(timeoutMs: number) {
       stopping = true;
       await Promise.all([...connections].map((c) => c.shutdown(timeoutMs)));
       listener.stop();
+      socketBuffer.close();
       endpoint.close();
     },
   };

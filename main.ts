@@ -11,7 +11,7 @@ import { runCluster } from "./lib/cluster/cli.ts";
 import { runMigrate } from "./lib/migrate/cli.ts";
 import { runNetlab } from "./lib/netlab/cli.ts";
 import { startServer } from "./lib/start_server.ts";
-import { receiveBufferLine } from "./lib/server/udp_receive_buffer.ts";
+import { receiveBufferLine } from "./lib/udp_receive_buffer.ts";
 
 if (import.meta.main) {
   if (Deno.args[0] === "migrate") Deno.exit(await runMigrate(Deno.args.slice(1)));

@@ -60,8 +60,8 @@ export interface ServerLimits {
    */
   eventStreamBufferBytes: number;
   /**
-   * Bytes of datagrams the kernel may queue for the QUIC socket while the server is busy (its
-   * receive buffer); a burst beyond it is dropped and each client waits out a retransmission
+   * Bytes of datagrams the kernel may queue for the QUIC socket (and the lab relay's) while the
+   * server is busy (the receive buffer); a burst beyond it is dropped and each client waits out a retransmission
    * timeout. 0 leaves the kernel's default.
    */
   udpReceiveBufferBytes: number;
@@ -232,7 +232,7 @@ export const LIMIT_DEFINITIONS: readonly LimitDefinition[] = [
     flag: "--udp-receive-buffer",
     envVar: "QUIC_UDP_RECEIVE_BUFFER",
     description:
-      "receive buffer of the QUIC socket in bytes (Linux, needs --allow-ffi; past net.core.rmem_max only as root); datagrams beyond it are dropped by the kernel; 0 keeps the kernel default",
+      "receive buffer in bytes of the QUIC socket and the lab relay's (Linux, needs --allow-ffi; past net.core.rmem_max only as root); datagrams beyond it are dropped by the kernel; 0 keeps the kernel default",
     min: 0,
     max: 1024 * 1024 * 1024,
     defaultValue: 8 * 1024 * 1024,

@@ -31,7 +31,12 @@ import { defaultLimits, type ServerLimits } from "./limits.ts";
 import type { DashboardVisibility } from "./access/visibility.ts";
 import { ClusterState } from "./cluster/cluster_state.ts";
 import { bindPortPair } from "./server/port_pair.ts";
-import { receiveBufferMetrics, type ReceiveBufferReport } from "./server/udp_receive_buffer.ts";
+import { closesReported } from "./tracker/closes_reported.ts";
+import {
+  receiveBufferMetrics,
+  type ReceiveBufferReport,
+  UdpReceiveBuffer,
+} from "./udp_receive_buffer.ts";
 
 /** What `startServer` needs. */
 export interface StartOptions {
@@ -272,7 +277,9 @@ async function startListeners(
   });
   const port = quic.addr.port;
   listening.port = port;
-  metrics.addSection(() => receiveBufferMetrics(quic.socketBuffer));
+  // The lab relay's sockets take every lab client's datagrams, bursts of handshakes included.
+  const udpSockets = [{ role: "quic", buffer: quic.socketBuffer }];
+  metrics.addSection(() => receiveBufferMetrics(udpSockets));
   if (cluster !== undefined) {
     metrics.addSection(() => cluster.renderMetrics());
     await cluster.start(options.cluster?.nodeId ?? `${options.hostname}:${port}`);
@@ -323,6 +330,12 @@ async function startListeners(
           { hostname, port: labPort },
         );
       }
+      for (const addr of relay.addrs) {
+        udpSockets.push({
+          role: "lab",
+          buffer: new UdpReceiveBuffer(addr, limits.udpReceiveBufferBytes),
+        });
+      }
       lab = new MigrationLab(relay, tracker);
     } catch (error) {
       await Promise.all([
@@ -353,6 +366,7 @@ async function startListeners(
         tcp.shutdown(timeoutMs),
         ...labTcp.map((listener) => listener.shutdown(timeoutMs)),
       ]);
+      for (const { role, buffer } of udpSockets) if (role === "lab") buffer.close();
       await relay?.close();
       watcher.stop();
       if (history !== undefined || cluster !== undefined) {
@@ -363,29 +377,6 @@ async function startListeners(
       unsubscribeLog();
     },
   };
-}
-
-/**
- * Waits (at most `timeoutMs`) until every connection's close has reached the tracker: listeners
- * report a close a moment after the socket goes. Any still open then is closed as
- * `server shutdown`, so the stored history ends with no connection left open.
- */
-async function closesReported(tracker: ConnectionTracker, timeoutMs: number): Promise<void> {
-  if (tracker.summary().open > 0) {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let unsubscribe = () => {};
-    await new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, timeoutMs);
-      unsubscribe = tracker.subscribe((event) => {
-        if (event.type === "connection_closed" && tracker.summary().open === 0) resolve();
-      });
-    });
-    clearTimeout(timer);
-    unsubscribe();
-  }
-  for (const conn of [...tracker.openConnections()]) {
-    tracker.close(conn, "server shutdown", "normal");
-  }
 }
 
 /** The addresses `--lab-host` stands for: `localhost` is both loopbacks, IPv4 first. */

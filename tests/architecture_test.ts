@@ -50,6 +50,7 @@ export const FLOORS: readonly Floor[] = [
       "lib/json_response.ts",
       "lib/json_body.ts",
       "lib/chromium_command.ts",
+      "lib/udp_receive_buffer.ts",
     ],
   },
   {

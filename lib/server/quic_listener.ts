@@ -12,7 +12,7 @@ import { formatAddr } from "../addr.ts";
 import type { ConnectionTracker, TrackedConnection } from "../tracker/tracker.ts";
 import type { MigrationWatcher } from "./migration_watcher.ts";
 import type { ConnectionEnv } from "../connection_env.ts";
-import { QuicSocketBuffer } from "./udp_receive_buffer.ts";
+import { UdpReceiveBuffer } from "../udp_receive_buffer.ts";
 
 /** Options for the QUIC listener. */
 export interface QuicListenerOptions extends H3ServerOptions {
@@ -46,7 +46,7 @@ export interface QuicListenerHandle {
   /** The UDP address actually bound. */
   readonly addr: Deno.NetAddr;
   /** The socket's receive buffer (asked, given, why not more) and its drop count. */
-  readonly socketBuffer: QuicSocketBuffer;
+  readonly socketBuffer: UdpReceiveBuffer;
   /** GOAWAY to every connection, wait up to `timeoutMs` for requests, close. */
   shutdown(timeoutMs: number): Promise<void>;
 }
@@ -81,7 +81,7 @@ class QuicConnectionEnv implements ConnectionEnv {
 export function startQuicListener(options: QuicListenerOptions): QuicListenerHandle {
   const endpoint = new Deno.QuicEndpoint({ hostname: options.hostname, port: options.port });
   const bound = `${endpoint.addr.hostname}:${endpoint.addr.port}`;
-  const socketBuffer = new QuicSocketBuffer(
+  const socketBuffer = new UdpReceiveBuffer(
     endpoint.addr,
     options.udpReceiveBufferBytes ?? DEFAULT_LIMITS.udpReceiveBufferBytes,
   );

@@ -17,6 +17,8 @@
  * @module
  */
 
+import { formatAddr } from "./addr.ts";
+
 /** What was asked of the kernel and what it gave. */
 export interface ReceiveBufferReport {
   /** The receive buffer asked for, in bytes as the kernel reports it (`ss -m` shows `rb`). */
@@ -81,8 +83,10 @@ export function sameBinding(bound: SockaddrInfo, addr: Deno.NetAddr): boolean {
  * descriptor number is forgotten at {@link close}: after the endpoint closes, the number can be
  * given to another socket.
  */
-export class QuicSocketBuffer {
+export class UdpReceiveBuffer {
   readonly report: ReceiveBufferReport;
+  /** The socket's address, `ip:port`. */
+  readonly addr: string;
   #libc: Libc | null = null;
   #fd = -1;
 
@@ -94,6 +98,7 @@ export class QuicSocketBuffer {
    */
   constructor(addr: Deno.NetAddr, bytes: number) {
     this.report = { asked: bytes, bytes: null, method: "unchanged", note: "" };
+    this.addr = formatAddr(addr);
     if (Deno.build.os !== "linux") {
       this.report.note = "only raised on Linux";
       return;
@@ -182,24 +187,36 @@ function kernelDefaultBuffer(): number | null {
 }
 
 /**
- * Prometheus lines for the socket: its receive buffer and the kernel's drop count (read now).
- * A count that grows says the buffer is too small for the bursts this server sees.
+ * Prometheus lines for sockets, each labelled with its role and address: its receive buffer and
+ * the kernel's drop count (read now). A count that grows says the buffer is too small for the
+ * bursts this server sees.
  */
-export function receiveBufferMetrics(socket: QuicSocketBuffer): string {
+export function receiveBufferMetrics(
+  sockets: readonly { role: string; buffer: UdpReceiveBuffer }[],
+): string {
+  const sizes: string[] = [];
+  const drops: string[] = [];
+  for (const { role, buffer } of sockets) {
+    const labels = `{socket="${role}",addr="${buffer.addr}"}`;
+    if (buffer.report.bytes !== null) {
+      sizes.push(`quic_udp_receive_buffer_bytes${labels} ${buffer.report.bytes}`);
+    }
+    const n = buffer.drops();
+    if (n !== null) drops.push(`quic_udp_receive_drops_total${labels} ${n}`);
+  }
   const lines: string[] = [];
-  if (socket.report.bytes !== null) {
+  if (sizes.length > 0) {
     lines.push(
-      "# HELP quic_udp_receive_buffer_bytes The QUIC socket's receive buffer, as the kernel reports it.",
+      "# HELP quic_udp_receive_buffer_bytes UDP sockets' receive buffers, as the kernel reports them.",
       "# TYPE quic_udp_receive_buffer_bytes gauge",
-      `quic_udp_receive_buffer_bytes ${socket.report.bytes}`,
+      ...sizes,
     );
   }
-  const drops = socket.drops();
-  if (drops !== null) {
+  if (drops.length > 0) {
     lines.push(
-      "# HELP quic_udp_receive_drops_total Datagrams the kernel dropped on the QUIC socket (receive buffer full).",
+      "# HELP quic_udp_receive_drops_total Datagrams the kernel dropped on a UDP socket (its receive buffer full).",
       "# TYPE quic_udp_receive_drops_total counter",
-      `quic_udp_receive_drops_total ${drops}`,
+      ...drops,
     );
   }
   return lines.join("\n");

@@ -1,9 +1,9 @@
 import { strict as assert } from "node:assert";
 import {
   parseSockaddr,
-  QuicSocketBuffer,
   receiveBufferLine,
   sameBinding,
+  UdpReceiveBuffer,
 } from "./udp_receive_buffer.ts";
 
 function sockaddrV4(port: number, ip: number[]): Uint8Array {
@@ -65,7 +65,7 @@ Deno.test("the banner line says what was given, and why less than asked", () => 
 Deno.test("a QUIC endpoint's receive buffer is raised to what was asked, exactly", () => {
   const endpoint = new Deno.QuicEndpoint({ hostname: "127.0.0.1", port: 0 });
   const asked = 3 * 1024 * 1024;
-  const socket = new QuicSocketBuffer(endpoint.addr, asked);
+  const socket = new UdpReceiveBuffer(endpoint.addr, asked);
   try {
     // The tests run as root (the test task installs the peers), so the forced form is allowed.
     assert.equal(socket.report.method, "SO_RCVBUFFORCE", socket.report.note);
@@ -81,13 +81,13 @@ Deno.test("a QUIC endpoint's receive buffer is raised to what was asked, exactly
 Deno.test("0 leaves the kernel's buffer; an unknown binding is reported, not thrown", () => {
   const endpoint = new Deno.QuicEndpoint({ hostname: "127.0.0.1", port: 0 });
   try {
-    const kept = new QuicSocketBuffer(endpoint.addr, 0);
+    const kept = new UdpReceiveBuffer(endpoint.addr, 0);
     assert.equal(kept.report.method, "unchanged");
     const kernelDefault = Number(Deno.readTextFileSync("/proc/sys/net/core/rmem_default"));
     assert.equal(kept.report.bytes, kernelDefault);
     kept.close();
     const other = { ...endpoint.addr, hostname: "127.0.0.9" };
-    const missing = new QuicSocketBuffer(other, 1024 * 1024);
+    const missing = new UdpReceiveBuffer(other, 1024 * 1024);
     assert.equal(missing.report.bytes, null);
     assert.match(missing.report.note, /no UDP socket of this process is bound/);
     assert.equal(missing.drops(), null, "nothing is read once the socket is not known");
@@ -100,7 +100,7 @@ Deno.test("the kernel's drop count of an unread socket is read back", async () =
   const receiver = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
   const sender = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
   // The smallest buffer the kernel allows: the receiver never reads, so it fills at once.
-  const socket = new QuicSocketBuffer(receiver.addr as Deno.NetAddr, 1);
+  const socket = new UdpReceiveBuffer(receiver.addr as Deno.NetAddr, 1);
   try {
     assert.equal(socket.drops(), 0);
     const datagram = new Uint8Array(1200);

@@ -53,7 +53,9 @@ export function nginxStreamConfig(plan: BalancerPlan): string {
     servers,
     "  }",
     "  server {",
-    `    listen ${plan.listen} udp reuseport;`,
+    // A burst of handshakes must not overflow the balancer's socket either (nginx asks with
+    // SO_RCVBUF, so net.core.rmem_max caps it).
+    `    listen ${plan.listen} udp reuseport rcvbuf=8m;`,
     "    proxy_pass quic_nodes;",
     `    proxy_bind ${plan.source};`,
     `    proxy_timeout ${timeout}s;`,

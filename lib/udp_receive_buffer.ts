@@ -230,7 +230,11 @@ export function receiveBufferLine(report: ReceiveBufferReport): string {
       : n >= 1024
       ? `${Math.round(n / 1024)} KiB`
       : `${n} bytes`;
-  const given = report.bytes === null ? "unknown" : size(report.bytes);
+  const given = report.bytes !== null
+    ? size(report.bytes)
+    : report.method === "unchanged"
+    ? "the kernel's default"
+    : "unknown";
   if (report.asked === 0) return `${given}, the kernel's default (--udp-receive-buffer 0)`;
   if (report.note === "") return `${given} (${report.method})`;
   return `${given}, not the ${size(report.asked)} asked: ${report.note}`;

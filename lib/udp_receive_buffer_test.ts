@@ -60,6 +60,10 @@ Deno.test("the banner line says what was given, and why less than asked", () => 
     receiveBufferLine({ asked: 0, bytes: 212992, method: "unchanged", note: "" }),
     "208 KiB, the kernel's default (--udp-receive-buffer 0)",
   );
+  assert.equal(
+    receiveBufferLine({ asked: 8 * mib, bytes: null, method: "unchanged", note: "no FFI" }),
+    "the kernel's default, not the 8 MiB asked: no FFI",
+  );
 });
 
 Deno.test("a QUIC endpoint's receive buffer is raised to what was asked, exactly", () => {

@@ -88,8 +88,9 @@ export function flatFields(headers: Headers): string[] {
 export function answerBytes(head: string, body?: Uint8Array): Uint8Array {
   const out = answerBuffer(head.length + (body?.length ?? 0));
   // ASCII (nearly every head) is the same in UTF-8 and fits exactly; any other character takes
-  // two UTF-8 bytes, so the head does not fit, and is then written byte by byte.
-  if (encoder.encodeInto(head, out).read !== head.length) {
+  // two UTF-8 bytes, so the head does not fit in its own bytes (the body's room is not offered,
+  // or a head one character past ASCII would fit there, mangled), and is written byte by byte.
+  if (encoder.encodeInto(head, out.subarray(0, head.length)).read !== head.length) {
     for (let i = 0; i < head.length; i++) out[i] = head.charCodeAt(i);
   }
   if (body !== undefined) out.set(body, head.length);

@@ -21,7 +21,8 @@ import { LightResponse } from "../light_response.ts";
 import { type RequestUrl, requestUrl } from "./request_url.ts";
 import { type H1Head, type LastHead, parseHead } from "./h1_head.ts";
 import { ChunkedDecoder, ChunkedError, type ChunkedStep } from "./h1_chunked.ts";
-import { answerBytes, flatFields, responseHead } from "./h1_answer.ts";
+import { answerBytes, flatFields, type HeadFraming, responseHead } from "./h1_answer.ts";
+import { AnswerEncoder } from "./h1_answer_encoder.ts";
 import { type ConnectionIO, joined } from "./h1_io.ts";
 import { rawJsonAnswer } from "./tcp_guards.ts";
 
@@ -68,13 +69,20 @@ export class H1Connection {
   #responded = false;
   #lastUrl: { authority: string; target: string; url: RequestUrl } | undefined;
   readonly #lastHead: { value?: LastHead } = {};
+  readonly #answers = new AnswerEncoder();
+  /** How a light answer's head ends, kept or closing (made once: the same for every answer). */
+  readonly #keep: HeadFraming;
+  readonly #close: HeadFraming;
 
   /** @param io the connection's bytes; @param settings the listener's; @param env for the app */
   constructor(
     readonly io: ConnectionIO,
     readonly settings: H1Settings,
     readonly env: H1Env,
-  ) {}
+  ) {
+    this.#keep = { altSvc: settings.altSvc, close: false, chunked: false };
+    this.#close = { altSvc: settings.altSvc, close: true, chunked: false };
+  }
 
   /** Serves requests until the connection ends. */
   async serve(): Promise<void> {
@@ -308,14 +316,17 @@ export class H1Connection {
     const bodiless = head.method === "HEAD" || response.status === 204 ||
       response.status === 304;
     if (response instanceof LightResponse && response.fields !== undefined) {
-      const text = responseHead(response.status, response.fields.slice(2), {
-        altSvc: this.settings.altSvc,
-        close: closing,
-        chunked: false,
-      });
-      const body = bodiless ? undefined : response.bodyBytes;
-      this.env.counters.bytesOut += body?.length ?? 0;
-      await this.io.write(answerBytes(text, body));
+      const bodyLength = bodiless ? 0 : response.bodyLength;
+      const bytes = this.#answers.encode(
+        response.status,
+        response.fields,
+        2, // after `:status`
+        closing ? this.#close : this.#keep,
+        bodiless ? undefined : response.bodyText ?? response.bodyBytes,
+        bodyLength,
+      );
+      this.env.counters.bytesOut += bodyLength;
+      await this.io.write(bytes);
       return !closing;
     }
     const fields = flatFields(response.headers);

@@ -21,7 +21,7 @@ import type { ConnectionEnv } from "../connection_env.ts";
 import { API_CONTENT_SECURITY_POLICY } from "../http_error.ts";
 import type { LightResponse } from "../light_response.ts";
 import type { Metrics } from "../metrics/metrics.ts";
-import type { ConnectionTracker } from "../tracker/tracker.ts";
+import type { ConnectionTracker, TrackedConnection } from "../tracker/tracker.ts";
 import { setConnectionFields } from "./connection_headers.ts";
 import { setSecurityFields } from "./security_headers.ts";
 
@@ -45,10 +45,7 @@ export interface EveryRequestOptions {
 export function everyRequest(fetch: AppFetch, options: EveryRequestOptions): AppFetch {
   const { tracker, metrics } = options;
   const policy = options.contentSecurityPolicy ?? API_CONTENT_SECURITY_POLICY;
-  return async function everyRequestFetch(request, env) {
-    const conn = env.connection;
-    tracker.request(conn, env.remoteAddr());
-    let res = await fetch(request, env) as Response | LightResponse;
+  const finish = (res: Response | LightResponse, conn: TrackedConnection): Response => {
     metrics?.countRequest(conn.protocol, res.status);
     if (!setSecurityFields(res, policy)) {
       // Immutable headers (a response from `fetch`): a copy takes them, as `c.header()` does.
@@ -57,5 +54,15 @@ export function everyRequest(fetch: AppFetch, options: EveryRequestOptions): App
     }
     setConnectionFields(res, conn);
     return res as Response;
+  };
+  return function everyRequestFetch(request, env) {
+    const conn = env.connection;
+    tracker.request(conn, env.remoteAddr());
+    const answer = fetch(request, env);
+    // A handler that answers at once (Hono then returns its answer, not a promise) is finished
+    // at once too: no promise is made for it here.
+    return answer instanceof Promise
+      ? answer.then((res) => finish(res, conn))
+      : finish(answer, conn);
   };
 }

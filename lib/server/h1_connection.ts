@@ -102,7 +102,8 @@ export class H1Connection {
 
   /** The next request head, or undefined once the connection is done (answered or closed). */
   async #readHead(): Promise<H1Head | undefined> {
-    const deadline = performance.now() + this.settings.headerTimeoutMs;
+    // `Date.now()`, read once per head: the waits below take the deadline as it is.
+    const deadline = Date.now() + this.settings.headerTimeoutMs;
     // Bounded by the deadline: each pass parses what arrived or ends.
     while (true) {
       const parsed = parseHead(
@@ -123,7 +124,7 @@ export class H1Connection {
         await this.#answerAndClose(answer);
         return undefined;
       }
-      const read = await this.io.readMore(deadline - performance.now());
+      const read = await this.io.readUntil(deadline);
       if (read === "eof") return undefined;
       if (read === "data") continue;
       // An unsolicited 408 on an idle connection would be read as the answer to the client's

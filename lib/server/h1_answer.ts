@@ -97,8 +97,14 @@ export function answerBytes(head: string, body?: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Slabs answers are cut from, and answers larger than this get their own array. */
-const SLAB_BYTES = 16 * 1024;
+/**
+ * Slabs answers are cut from, and answers larger than this get their own array. Each backing
+ * store made costs about the same whatever its size (the profile showed a slab of a few answers'
+ * size costing nearly what an array per answer did), so slabs are large. A slab outlives its
+ * answers only while one of them waits in a socket's queue: a small answer leaves at once unless
+ * the client has stopped reading, and then the send timeout ends its connection.
+ */
+const SLAB_BYTES = 64 * 1024;
 const OWN_ARRAY_ABOVE = 2 * 1024;
 let slab = new Uint8Array(0);
 let slabUsed = 0;

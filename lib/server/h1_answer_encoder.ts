@@ -7,17 +7,18 @@
  * field or two (a request count), so most of each head is a copy.
  *
  * Sans-IO: values in, bytes out. The bytes are the same as
- * `answerBytes(responseHead(status, fields, framing), body)` (`h1_answer.ts`) for every input;
- * the test compares them.
+ * `answerBytes(responseHead(status, fields, {altSvc, close, chunked: false}), body)`
+ * (`h1_answer.ts`) for every input; the test compares them. (An answer of known length, so
+ * never chunked.)
  *
  * ```ts
- * const encoder = new AnswerEncoder();
- * encoder.encode(200, ["content-length", "2"], 0, framing, "ok", 2); // head + body, one array
+ * const encoder = new AnswerEncoder('h3=":9443"');
+ * encoder.encode(200, ["content-length", "2"], 0, false, "ok", 2); // head + body, one array
  * ```
  * @module
  */
 
-import { answerBuffer, type HeadFraming, httpDate, isOwnField, reasonPhrase } from "./h1_answer.ts";
+import { answerBuffer, httpDate, isOwnField, reasonPhrase } from "./h1_answer.ts";
 
 const encoder = new TextEncoder();
 
@@ -34,20 +35,24 @@ export class AnswerEncoder {
   /** The remembered head's bytes, up to the end of its last field line. */
   #head = new Uint8Array(0);
 
+  /** @param altSvc the `Alt-Svc` value of answers without their own */
+  constructor(readonly altSvc: string) {}
+
   /**
    * The answer with `status`, the fields `fields[from…]` (flat lowercase `name, value` pairs)
-   * and `body` (text, sent as UTF-8 and `bodyLength` bytes long; bytes; or none), as one array.
+   * and `body` (text, sent as UTF-8 and `bodyLength` bytes long; bytes; or none), as one array;
+   * with `connection: close` when `close`.
    */
   encode(
     status: number,
     fields: readonly string[],
     from: number,
-    framing: HeadFraming,
+    close: boolean,
     body: string | Uint8Array | undefined,
     bodyLength: number,
   ): Uint8Array {
     const date = httpDate();
-    let altSvc = framing.altSvc;
+    let altSvc = this.altSvc;
     for (let i = from; i < fields.length; i += 2) {
       if (fields[i] === "alt-svc") altSvc = fields[i + 1];
     }
@@ -70,8 +75,7 @@ export class AnswerEncoder {
       const name = fields[i];
       if (!isOwnField(name)) text += `${name}: ${fields[i + 1]}\r\n`;
     }
-    text += (framing.chunked ? "transfer-encoding: chunked\r\n" : "") +
-      (framing.close ? "connection: close\r\n\r\n" : "\r\n");
+    text += close ? "connection: close\r\n\r\n" : "\r\n";
     const headLength = keptBytes + text.length;
     const out = answerBuffer(headLength + bodyLength);
     if (keptBytes > 0) out.set(this.#head.subarray(0, keptBytes));

@@ -15,6 +15,7 @@ const encoder = new TextEncoder();
 interface Answer {
   status: number;
   fields: string[];
+  /** `chunked` is always false: a light answer's length is known. */
   framing: HeadFraming;
   body: string | Uint8Array | undefined;
 }
@@ -30,7 +31,7 @@ function both(answers: AnswerEncoder, answer: Answer): { got: number[]; want: nu
       status,
       ["x-first", "dropped", ...fields],
       2,
-      framing,
+      framing.close,
       body,
       bodyBytes?.length ?? 0,
     );
@@ -40,6 +41,7 @@ function both(answers: AnswerEncoder, answer: Answer): { got: number[]; want: nu
   throw new Error("the clock crossed a second boundary in every attempt");
 }
 
+const ALT_SVC = 'h3=":9443"';
 const names = ["content-type", "content-length", "x-connection-id", "x-request-count", "x-b"];
 const field = fc.tuple(
   fc.constantFrom(...names, "alt-svc", "date", "connection", "transfer-encoding"),
@@ -49,9 +51,9 @@ const answer: fc.Arbitrary<Answer> = fc.record({
   status: fc.constantFrom(200, 200, 200, 404, 204, 599),
   fields: fc.array(field, { maxLength: 8 }).map((pairs) => pairs.flat()),
   framing: fc.record({
-    altSvc: fc.constantFrom('h3=":9443"', "clear"),
+    altSvc: fc.constant(ALT_SVC),
     close: fc.boolean(),
-    chunked: fc.boolean(),
+    chunked: fc.constant(false),
   }),
   body: fc.oneof(
     fc.constant(undefined),
@@ -63,7 +65,7 @@ const answer: fc.Arbitrary<Answer> = fc.record({
 Deno.test("h1 answer encoder: the same bytes as a fresh encoding, answer after answer", () => {
   fc.assert(
     fc.property(fc.array(answer, { minLength: 1, maxLength: 12 }), (sequence) => {
-      const answers = new AnswerEncoder();
+      const answers = new AnswerEncoder(ALT_SVC);
       for (const one of sequence) {
         const { got, want } = both(answers, one);
         assert.deepEqual(got, want);
@@ -74,8 +76,8 @@ Deno.test("h1 answer encoder: the same bytes as a fresh encoding, answer after a
 });
 
 Deno.test("h1 answer encoder: a repeated answer with one field changed", () => {
-  const answers = new AnswerEncoder();
-  const framing = { altSvc: 'h3=":9443"', close: false, chunked: false };
+  const answers = new AnswerEncoder(ALT_SVC);
+  const framing = { altSvc: ALT_SVC, close: false, chunked: false };
   const fields = (
     count: string,
   ) => ["content-type", "application/json", "x-count", count, "x", "y"];

@@ -21,7 +21,7 @@ import { LightResponse } from "../light_response.ts";
 import { type RequestUrl, requestUrl } from "./request_url.ts";
 import { type H1Head, type LastHead, parseHead } from "./h1_head.ts";
 import { ChunkedDecoder, ChunkedError, type ChunkedStep } from "./h1_chunked.ts";
-import { answerBytes, flatFields, type HeadFraming, responseHead } from "./h1_answer.ts";
+import { answerBytes, flatFields, responseHead } from "./h1_answer.ts";
 import { AnswerEncoder } from "./h1_answer_encoder.ts";
 import { type ConnectionIO, joined } from "./h1_io.ts";
 import { rawJsonAnswer } from "./tcp_guards.ts";
@@ -69,10 +69,7 @@ export class H1Connection {
   #responded = false;
   #lastUrl: { authority: string; target: string; url: RequestUrl } | undefined;
   readonly #lastHead: { value?: LastHead } = {};
-  readonly #answers = new AnswerEncoder();
-  /** How a light answer's head ends, kept or closing (made once: the same for every answer). */
-  readonly #keep: HeadFraming;
-  readonly #close: HeadFraming;
+  readonly #answers: AnswerEncoder;
 
   /** @param io the connection's bytes; @param settings the listener's; @param env for the app */
   constructor(
@@ -80,8 +77,7 @@ export class H1Connection {
     readonly settings: H1Settings,
     readonly env: H1Env,
   ) {
-    this.#keep = { altSvc: settings.altSvc, close: false, chunked: false };
-    this.#close = { altSvc: settings.altSvc, close: true, chunked: false };
+    this.#answers = new AnswerEncoder(settings.altSvc);
   }
 
   /** Serves requests until the connection ends. */
@@ -322,7 +318,7 @@ export class H1Connection {
         response.status,
         response.fields,
         2, // after `:status`
-        closing ? this.#close : this.#keep,
+        closing,
         bodiless ? undefined : response.bodyText ?? response.bodyBytes,
         bodyLength,
       );

@@ -1,7 +1,8 @@
 /**
- * The Hono app: middleware plus mounted routes. Both listeners (HTTP/3 over QUIC and
- * HTTPS over TCP) serve this same app; each passes the connection a request arrived on as
- * `env` (see `ConnectionEnv`).
+ * The Hono app: mounted routes and the middleware of some of them, its `fetch` wrapped in what
+ * every request gets (tracking, counting, the connection and security headers). Both listeners
+ * (HTTP/3 over QUIC and HTTPS over TCP) serve this same app; each passes the connection a request
+ * arrived on as `env` (see `ConnectionEnv`).
  * @module
  */
 

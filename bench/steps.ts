@@ -10,11 +10,17 @@
  * work runs: wall time moves with whatever else is scheduled, the server's own CPU time much
  * less. Each commit is compared with the one before it (medians of per-round ratios).
  *
+ * With `--tcp` the load is the TCP listener's instead (HTTP/1.1 over TLS): `h2load --h1` with
+ * `--requests` GETs over 10 keep-alive connections, as the bench's `tcp` scenario sends them,
+ * and req/s is h2load's own. With `--bare` a bare `Deno.serve` (`bench/tools/bare_server.ts`)
+ * runs in the same rounds, and each commit's req/s is also given as a ratio to it.
+ *
  * Writes `bench/results/<YYYY-MM-DD>-steps.md` (or `--out FILE`) and prints the table. Every
  * server and worktree is removed at the end, on failure and on Ctrl-C.
  *
  * ```sh
  * deno task bench-steps -- --commits 6dd9a4e,HEAD~2,HEAD --path /api/test --rounds 7
+ * deno task bench-steps -- --commits HEAD~1,HEAD --path /healthz --tcp --bare
  * ```
  * @module
  */
@@ -22,6 +28,8 @@
 import { BenchEnv, ROOT } from "./support/env.ts";
 import { fmt, progress, table } from "./support/format.ts";
 import { gtlsCommand } from "./support/gtls.ts";
+import { h2loadH1Command } from "./support/h2load.ts";
+import { parseH2load } from "./support/client_output.ts";
 import { capture, cpuSeconds, type ServerProcess } from "./support/process.ts";
 import {
   interleave,
@@ -35,16 +43,23 @@ import {
 import { machineInfo } from "./support/report.ts";
 
 const USAGE = "usage: deno task bench-steps -- --commits A,B[,C…] [--path /api/test] " +
-  "[--requests N] [--rounds N] [--out FILE]";
+  "[--requests N] [--rounds N] [--tcp] [--bare] [--out FILE]";
 const RUN_LIMIT_MS = 180_000;
 /** What `main.ts` prints once it listens. */
 const BANNER = "QUIC connection-migration server on";
+/** Keep-alive connections of the `--tcp` load, as in the bench's `tcp` scenario. */
+const TCP_CONNECTIONS = 10;
+const BARE = "bare";
 
 interface StepsOptions {
   commits: string[];
   path: string;
   requests: number;
   rounds: number;
+  /** Load the TCP listener (h2load, HTTP/1.1) instead of HTTP/3. */
+  tcp: boolean;
+  /** Run a bare `Deno.serve` in the same rounds. */
+  bare: boolean;
   out: string | undefined;
 }
 
@@ -55,6 +70,8 @@ export function parseStepsOptions(args: readonly string[]): StepsOptions {
     path: "/api/test",
     requests: 20_000,
     rounds: 5,
+    tcp: false,
+    bare: false,
     out: undefined,
   };
   const integer = (name: string, raw: string | undefined, max: number) => {
@@ -68,6 +85,10 @@ export function parseStepsOptions(args: readonly string[]): StepsOptions {
     const arg = args[i];
     const value = args[i + 1];
     if (arg === "--") continue;
+    if (arg === "--tcp" || arg === "--bare") {
+      options[arg === "--tcp" ? "tcp" : "bare"] = true;
+      continue;
+    }
     if (arg === "--commits" && value !== undefined) {
       options.commits = value.split(",").map((c) => c.trim()).filter((c) => c !== "");
     } else if (arg === "--path" && value !== undefined && value.startsWith("/")) {
@@ -135,22 +156,30 @@ async function main(): Promise<number> {
         60_000,
       );
     }
-    const byLabel = new Map(steps.map((s) => [s.label, s]));
-    const samples = await interleave(steps.map((s) => s.label), options.rounds, async (label) => {
-      const step = byLabel.get(label)!;
-      const pid = step.server!.pid;
+    const targets = new Map(steps.map((s) => [s.label, { port: s.port, server: s.server! }]));
+    if (options.bare) {
+      progress("starting the bare Deno.serve");
+      const port = env.port();
+      targets.set(BARE, { port, server: await env.startBare(port) });
+    }
+    const samples = await interleave([...targets.keys()], options.rounds, async (label) => {
+      const target = targets.get(label)!;
+      const pid = target.server.pid;
       const cpuBefore = await cpuSeconds(pid);
       const started = performance.now();
       const run = await capture(
-        gtlsCommand(step.port, options.requests, true, options.path),
+        options.tcp
+          ? h2loadH1Command(target.port, options.requests, TCP_CONNECTIONS, options.path)
+          : gtlsCommand(target.port, options.requests, true, options.path),
         {},
         RUN_LIMIT_MS,
       );
       const ms = performance.now() - started;
       const cpu = (await cpuSeconds(pid)) - cpuBefore;
+      const h2load = options.tcp ? parseH2load(run.stdout) : undefined;
       return {
-        value: Math.round(options.requests / (ms / 1000)),
-        ok: run.code === 0,
+        value: Math.round(h2load?.reqPerSec ?? options.requests / (ms / 1000)),
+        ok: run.code === 0 && (h2load === undefined || h2load.ok2xx === options.requests),
         detail: { ms: round(ms, 1), cpuUsPerRequest: round((cpu * 1e6) / options.requests, 1) },
       };
     }, "req/s");
@@ -189,23 +218,39 @@ async function report(options: StepsOptions, steps: Step[], samples: Sample[]): 
       before ? fmt(median(roundRatios(samples, step.label, before.label, cpuOf)), 3) : "—",
       fmt(medianOf(samples, step.label)),
       before ? fmt(median(roundRatios(samples, step.label, before.label)), 3) : "—",
+      ...(options.bare ? [fmt(median(roundRatios(samples, step.label, BARE)), 3)] : []),
     ];
   });
+  if (options.bare) {
+    const cpu = fmt(medianDetail(samples, BARE, "cpuUsPerRequest"), 1);
+    rows.push([BARE, "bare `Deno.serve`", cpu, "—", fmt(medianOf(samples, BARE)), "—", "1"]);
+  }
+  const load = options.tcp
+    ? `\`h2load --h1\` over ${TCP_CONNECTIONS} keep-alive connections (req/s is h2load's)`
+    : "one connection (`gtlsclient`)";
   return [
     `# Request path, step by step (${new Date().toISOString().slice(0, 10)})`,
     "",
     `Measured on ${facts}. \`deno task bench-steps\`: each commit's \`main.ts\` running at ` +
-    `once; ${fmt(options.requests)} GETs of \`${options.path}\` on one connection ` +
-    "(`gtlsclient`) per run, against each server in turn, " +
+    `once; ${fmt(options.requests)} GETs of \`${options.path}\` on ${load} ` +
+    "per run, against each server in turn, " +
     `${options.rounds} rounds after one uncounted warm-up. Server CPU is user + system time of ` +
     "the server process over the run (all threads), per request. Ratios compare each commit " +
     "with the one before it (medians of per-round ratios): below 1 is less CPU, above 1 more " +
-    "req/s.",
+    "req/s." + (options.bare ? " The last ratio is req/s to the bare `Deno.serve`'s." : ""),
     "",
     "## Steps",
     "",
     ...table(
-      ["commit", "change", "server CPU µs/req", "vs before", "req/s", "vs before"],
+      [
+        "commit",
+        "change",
+        "server CPU µs/req",
+        "vs before",
+        "req/s",
+        "vs before",
+        ...(options.bare ? ["vs bare"] : []),
+      ],
       rows,
     ),
     "",

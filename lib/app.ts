@@ -1,7 +1,8 @@
 /**
- * The Hono app: middleware plus mounted routes. Both listeners (HTTP/3 over QUIC and
- * HTTPS over TCP) serve this same app; each passes the connection a request arrived on as
- * `env` (see `ConnectionEnv`).
+ * The Hono app: mounted routes and the middleware of some of them, its `fetch` wrapped in what
+ * every request gets (tracking, counting, the connection and security headers). Both listeners
+ * (HTTP/3 over QUIC and HTTPS over TCP) serve this same app; each passes the connection a request
+ * arrived on as `env` (see `ConnectionEnv`).
  * @module
  */
 
@@ -9,8 +10,8 @@ import { Hono } from "hono";
 import { DEFAULT_LIMITS } from "./limits.ts";
 import { errorAnswer, jsonError } from "./http_error.ts";
 import { excerpt } from "./bounded_int.ts";
-import { connectionHeaders } from "./middleware/connection_headers.ts";
-import type { AppEnv } from "./connection_env.ts";
+import { everyRequest } from "./middleware/every_request.ts";
+import type { AppEnv, ConnectionEnv } from "./connection_env.ts";
 import type { ConnectionTracker } from "./tracker/tracker.ts";
 import type { EventFeedGauges, Metrics } from "./metrics/metrics.ts";
 import { connections } from "../routes/connections.ts";
@@ -26,7 +27,6 @@ import { test } from "../routes/test.ts";
 import type { DashboardVisibility } from "./access/visibility.ts";
 import { rateLimitPerConnection } from "./middleware/rate_limit.ts";
 import { sameOriginOnly } from "./middleware/same_origin.ts";
-import { securityHeaders } from "./middleware/security_headers.ts";
 import { EventFeed } from "./tracker/event_feed.ts";
 import { Visibility } from "./access/visibility.ts";
 import {
@@ -98,8 +98,6 @@ export async function createApp(deps: AppDeps): Promise<Hono<AppEnv>> {
   const sources = apiSources(deps);
   deps.metrics.observeEventFeed(sources.gauges);
   const cluster = deps.cluster;
-  app.use(connectionHeaders({ tracker: deps.tracker, metrics: deps.metrics }));
-  app.use(securityHeaders());
   // Only on state-changing methods, so GETs (the hot path) pass no extra middleware.
   app.on(["POST", "PUT", "PATCH", "DELETE"], "*", sameOriginOnly());
   app.use(
@@ -126,5 +124,9 @@ export async function createApp(deps: AppDeps): Promise<Hono<AppEnv>> {
   app.route("/", await pages());
   app.notFound((c) => jsonError(404, "not_found", `no route for ${excerpt(c.req.path)}`));
   app.onError((error) => errorAnswer(error));
+  // Tracking, counting, and the connection and security headers wrap the app's entry point (the
+  // one both listeners call) rather than run as middleware: see `middleware/every_request.ts`.
+  const wrapped = everyRequest(app.fetch, { tracker: deps.tracker, metrics: deps.metrics });
+  app.fetch = (request, env) => wrapped(request, env as ConnectionEnv);
   return app;
 }

@@ -4,10 +4,10 @@
  *
  * A Web `Response` is a large share of what a small answer costs: its `Headers` (with WebIDL
  * conversion of every name and value) and the body extraction run for every request. The routes
- * on the hot path (`/healthz`, `/api/test`) answer with this class instead; the middleware adds
- * its fields to the list; the HTTP/3 writer encodes the list and the bytes directly. Anything
- * else (the TCP listener, a test calling `res.json()`) reads it as a `Response` through the
- * getters below, which build the real one once. `@hono/node-server` does the same for Node,
+ * on the hot path (`/healthz`, `/api/test`) answer with this class instead; the headers every
+ * answer gets are added to its list; the HTTP/3 writer and the TCP listener encode the list and
+ * the bytes directly. Anything else (a test calling `res.json()`) reads it as a `Response`
+ * through the getters below, which build the real one once. `@hono/node-server` does the same for Node,
  * by replacing the global `Response`; this server keeps the global and uses the class only where
  * it pays.
  *

@@ -90,8 +90,8 @@ export async function runTcp(env: BenchEnv, options: BenchOptions): Promise<Scen
       markdown: [
         `\`h2load --h1 -n ${requests} -c ${CLIENTS} -m ${STREAMS}\` against \`/healthz\` over ` +
         `HTTPS (HTTP/1.1, TLS 1.3, same certificate), ${rounds} interleaved rounds after one ` +
-        "uncounted warm-up each. Ours is the whole app (Hono, the connection-headers " +
-        "middleware, the tracker) on our TCP listener; the bare `Deno.serve` " +
+        "uncounted warm-up each. Ours is the whole app (Hono, the connection and security " +
+        "headers, the tracker) on our TCP listener; the bare `Deno.serve` " +
         "(`bench/tools/bare_server.ts`) returns the same body and content type with nothing " +
         "else. The ratio is what Hono, tracking, `node:tls` and our HTTP/1.1 server " +
         "(`lib/server/h1_*.ts`; profile: `2026-11-28-tcp-profile.md`) leave of the runtime's " +

@@ -155,3 +155,20 @@ Deno.test("BenchEnv.defer: runs once, now or at the end of the scenario, the lat
     await env.close();
   }
 });
+
+Deno.test("bench-steps options: --tcp and --bare are flags, off unless given", async () => {
+  const { parseStepsOptions } = await import("../steps.ts");
+  const plain = parseStepsOptions(["--commits", "A,B"]);
+  assertEquals([plain.tcp, plain.bare], [false, false]);
+  const tcp = parseStepsOptions([
+    "--",
+    "--commits",
+    "A,B",
+    "--tcp",
+    "--path",
+    "/healthz",
+    "--bare",
+  ]);
+  assertEquals([tcp.tcp, tcp.bare, tcp.path, tcp.commits], [true, true, "/healthz", ["A", "B"]]);
+  assertThrows(() => parseStepsOptions(["--commits", "A", "--tcp"]), "at least two commits");
+});

@@ -7,7 +7,9 @@
  * `c.header()` before `next()`, which makes Hono copy a prepared `Headers` into the new
  * `Response`, and than `c.header()` after `next()`, which rebuilds the response
  * (`bench/micro/request_path_bench.ts` compares them). A response with immutable headers
- * (for example one returned by `fetch`) falls back to `c.header()`.
+ * (for example one returned by `fetch`) falls back to `c.header()`. {@link setConnectionFields}
+ * is the same work on a finished response, for code that runs around the app
+ * (`every_request.ts`).
  *
  * ```ts
  * app.use(connectionHeaders({ tracker, metrics }));
@@ -15,11 +17,11 @@
  * @module
  */
 
-import type { Context, MiddlewareHandler } from "hono";
+import type { MiddlewareHandler } from "hono";
 import { LightResponse } from "../light_response.ts";
 import type { AppEnv } from "../connection_env.ts";
 import type { Metrics } from "../metrics/metrics.ts";
-import type { ConnectionTracker } from "../tracker/tracker.ts";
+import type { ConnectionTracker, TrackedConnection } from "../tracker/tracker.ts";
 
 /** What {@link connectionHeaders} is configured with. */
 export interface ConnectionHeadersOptions {
@@ -36,18 +38,31 @@ export function connectionHeaders(options: ConnectionHeadersOptions): Middleware
     const conn = c.env.connection;
     tracker.request(conn, c.env.remoteAddr());
     await next();
-    const res = c.res as Response | LightResponse;
-    metrics?.countRequest(conn.protocol, res.status);
-    if (res instanceof LightResponse && res.fields !== undefined) {
-      setConnectionHeaders(c, lightFields, res);
-      return;
-    }
-    try {
-      setConnectionHeaders(c, headerSetter, res.headers);
-    } catch {
-      setConnectionHeaders(c, headerSetter, { set: c.header });
+    metrics?.countRequest(conn.protocol, c.res.status);
+    if (!setConnectionFields(c.res, conn)) {
+      setConnectionHeaders(conn, headerSetter, { set: c.header });
     }
   };
+}
+
+/**
+ * Sets the `X-Connection-*` headers of `conn` on `res` in place; false, with nothing set, when
+ * its headers are immutable.
+ */
+export function setConnectionFields(
+  res: Response | LightResponse,
+  conn: TrackedConnection,
+): boolean {
+  if (res instanceof LightResponse && res.fields !== undefined) {
+    setConnectionHeaders(conn, lightFields, res);
+    return true;
+  }
+  try {
+    setConnectionHeaders(conn, headerSetter, res.headers);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Where the fields go: a light response's list, or something with `set` (`Headers`). */
@@ -60,8 +75,7 @@ const headerSetter: FieldSink<{ set(name: string, value: string): void }> = (
   value,
 ) => headers.set(name, value);
 
-function setConnectionHeaders<T>(c: Context<AppEnv>, sink: FieldSink<T>, target: T) {
-  const conn = c.env.connection;
+function setConnectionHeaders<T>(conn: TrackedConnection, sink: FieldSink<T>, target: T) {
   sink(target, "x-connection-id", conn.id);
   sink(target, "x-remote-addr", conn.remoteAddr);
   sink(target, "x-protocol", conn.protocol);

@@ -7,7 +7,8 @@
  *
  * Like `connection_headers.ts`, it adds to a light response's field list (`lib/light_response.ts`),
  * or sets the headers on the finished response's own `Headers` in place, and falls back to
- * `c.header()` for a response whose headers are immutable.
+ * `c.header()` for a response whose headers are immutable. {@link setSecurityFields} is the same
+ * work on a finished response, for code that runs around the app (`every_request.ts`).
  *
  * ```ts
  * app.use(securityHeaders());
@@ -31,18 +32,28 @@ export function securityHeaders(options: SecurityHeadersOptions = {}): Middlewar
   const policy = options.contentSecurityPolicy ?? API_CONTENT_SECURITY_POLICY;
   return async function securityHeadersMiddleware(c, next) {
     await next();
-    const res = c.res as Response | LightResponse;
-    if (res instanceof LightResponse && res.fields !== undefined) {
-      res.setField("x-content-type-options", "nosniff");
-      if (!res.hasField("content-security-policy")) res.setField("content-security-policy", policy);
-      return;
-    }
-    try {
-      setSecurityHeaders(c.res.headers, c.res.headers, policy);
-    } catch {
+    if (!setSecurityFields(c.res, policy)) {
       setSecurityHeaders(c.res.headers, { set: c.header }, policy);
     }
   };
+}
+
+/**
+ * Sets the security headers on `res` in place (`policy` unless it has a policy of its own);
+ * false, with nothing set, when its headers are immutable.
+ */
+export function setSecurityFields(res: Response | LightResponse, policy: string): boolean {
+  if (res instanceof LightResponse && res.fields !== undefined) {
+    res.setField("x-content-type-options", "nosniff");
+    if (!res.hasField("content-security-policy")) res.setField("content-security-policy", policy);
+    return true;
+  }
+  try {
+    setSecurityHeaders(res.headers, res.headers, policy);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function setSecurityHeaders(

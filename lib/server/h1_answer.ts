@@ -29,6 +29,11 @@ export interface HeadFraming {
 /** Fields the server sets itself: the app's are dropped (RFC 9112 §9.6, §6.1). */
 const OWN_FIELDS = new Set(["connection", "keep-alive", "transfer-encoding", "date", "alt-svc"]);
 
+/** Whether `name` (lowercase) is a field this server sets itself, dropped from the app's. */
+export function isOwnField(name: string): boolean {
+  return OWN_FIELDS.has(name);
+}
+
 let dateSecond = -1;
 let dateValue = "";
 
@@ -81,12 +86,42 @@ export function flatFields(headers: Headers): string[] {
  * answer, without a `TextEncoder` round trip through the runtime.
  */
 export function answerBytes(head: string, body?: Uint8Array): Uint8Array {
-  const out = new Uint8Array(head.length + (body?.length ?? 0));
+  const out = answerBuffer(head.length + (body?.length ?? 0));
   // ASCII (nearly every head) is the same in UTF-8 and fits exactly; any other character takes
-  // two UTF-8 bytes, so the head does not fit, and is then written byte by byte.
-  if (encoder.encodeInto(head, out).read !== head.length) {
+  // two UTF-8 bytes, so the head does not fit in its own bytes (the body's room is not offered,
+  // or a head one character past ASCII would fit there, mangled), and is written byte by byte.
+  if (encoder.encodeInto(head, out.subarray(0, head.length)).read !== head.length) {
     for (let i = 0; i < head.length; i++) out[i] = head.charCodeAt(i);
   }
   if (body !== undefined) out.set(body, head.length);
+  return out;
+}
+
+/**
+ * Slabs answers are cut from, and answers larger than this get their own array. Each backing
+ * store made costs about the same whatever its size (the profile showed a slab of a few answers'
+ * size costing nearly what an array per answer did), so slabs are large. A slab outlives its
+ * answers only while one of them waits in a socket's queue: a small answer leaves at once unless
+ * the client has stopped reading, and then the send timeout ends its connection.
+ */
+const SLAB_BYTES = 64 * 1024;
+const OWN_ARRAY_ABOVE = 2 * 1024;
+let slab = new Uint8Array(0);
+let slabUsed = 0;
+
+/**
+ * `size` bytes for an answer about to be written. A small one is a view into a shared slab:
+ * a new `Uint8Array` has its own backing store, which costs more to make and collect than the
+ * head's encoding. A view is handed out once and the slab never reused under it, so it stays
+ * valid for as long as a write holds it; a slab lives as long as one of its views does.
+ */
+export function answerBuffer(size: number): Uint8Array {
+  if (size > OWN_ARRAY_ABOVE) return new Uint8Array(size);
+  if (slabUsed + size > slab.length) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const out = slab.subarray(slabUsed, slabUsed + size);
+  slabUsed += size;
   return out;
 }

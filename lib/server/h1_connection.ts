@@ -22,6 +22,7 @@ import { type RequestUrl, requestUrl } from "./request_url.ts";
 import { type H1Head, type LastHead, parseHead } from "./h1_head.ts";
 import { ChunkedDecoder, ChunkedError, type ChunkedStep } from "./h1_chunked.ts";
 import { answerBytes, flatFields, responseHead } from "./h1_answer.ts";
+import { AnswerEncoder } from "./h1_answer_encoder.ts";
 import { type ConnectionIO, joined } from "./h1_io.ts";
 import { rawJsonAnswer } from "./tcp_guards.ts";
 
@@ -68,13 +69,16 @@ export class H1Connection {
   #responded = false;
   #lastUrl: { authority: string; target: string; url: RequestUrl } | undefined;
   readonly #lastHead: { value?: LastHead } = {};
+  readonly #answers: AnswerEncoder;
 
   /** @param io the connection's bytes; @param settings the listener's; @param env for the app */
   constructor(
     readonly io: ConnectionIO,
     readonly settings: H1Settings,
     readonly env: H1Env,
-  ) {}
+  ) {
+    this.#answers = new AnswerEncoder(settings.altSvc);
+  }
 
   /** Serves requests until the connection ends. */
   async serve(): Promise<void> {
@@ -94,7 +98,8 @@ export class H1Connection {
 
   /** The next request head, or undefined once the connection is done (answered or closed). */
   async #readHead(): Promise<H1Head | undefined> {
-    const deadline = performance.now() + this.settings.headerTimeoutMs;
+    // `Date.now()`, read once per head: the waits below take the deadline as it is.
+    const deadline = Date.now() + this.settings.headerTimeoutMs;
     // Bounded by the deadline: each pass parses what arrived or ends.
     while (true) {
       const parsed = parseHead(
@@ -115,7 +120,7 @@ export class H1Connection {
         await this.#answerAndClose(answer);
         return undefined;
       }
-      const read = await this.io.readMore(deadline - performance.now());
+      const read = await this.io.readUntil(deadline);
       if (read === "eof") return undefined;
       if (read === "data") continue;
       // An unsolicited 408 on an idle connection would be read as the answer to the client's
@@ -308,14 +313,17 @@ export class H1Connection {
     const bodiless = head.method === "HEAD" || response.status === 204 ||
       response.status === 304;
     if (response instanceof LightResponse && response.fields !== undefined) {
-      const text = responseHead(response.status, response.fields.slice(2), {
-        altSvc: this.settings.altSvc,
-        close: closing,
-        chunked: false,
-      });
-      const body = bodiless ? undefined : response.bodyBytes;
-      this.env.counters.bytesOut += body?.length ?? 0;
-      await this.io.write(answerBytes(text, body));
+      const bodyLength = bodiless ? 0 : response.bodyLength;
+      const bytes = this.#answers.encode(
+        response.status,
+        response.fields,
+        2, // after `:status`
+        closing,
+        bodiless ? undefined : response.bodyText ?? response.bodyBytes,
+        bodyLength,
+      );
+      this.env.counters.bytesOut += bodyLength;
+      await this.io.write(bytes);
       return !closing;
     }
     const fields = flatFields(response.headers);

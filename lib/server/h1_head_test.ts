@@ -189,4 +189,7 @@ Deno.test("h1 answer: heads go out as Latin-1 bytes, body after", () => {
   const latin1 = answerBytes("x: caf\u00e9\r\n");
   assert.deepEqual([...latin1.subarray(3, 7)], [0x63, 0x61, 0x66, 0xe9]);
   assert.equal(latin1.length, 9);
+  // With a body, the head still goes out as Latin-1 (its UTF-8 form would fit the body's room).
+  const withBody = answerBytes("x: caf\u00e9\r\n", new Uint8Array([7]));
+  assert.deepEqual([...withBody.subarray(3)], [0x63, 0x61, 0x66, 0xe9, 0x0d, 0x0a, 7]);
 });

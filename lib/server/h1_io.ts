@@ -86,20 +86,28 @@ export class ConnectionIO {
 
   /** Waits up to `timeoutMs` for more bytes and appends them to the buffer. */
   readMore(timeoutMs: number): Promise<ReadResult> {
+    return this.readUntil(Date.now() + timeoutMs);
+  }
+
+  /**
+   * Waits until `deadline` (a `Date.now()` time) at most for more bytes and appends them to the
+   * buffer. With a deadline a caller computed once, a wait reads no clock of its own.
+   */
+  readUntil(deadline: number): Promise<ReadResult> {
     if (this.#unseen) {
       this.#unseen = false;
       return Promise.resolve("data");
     }
     if (this.#ended || this.#socket.destroyed) return Promise.resolve("eof");
     return new Promise<ReadResult>((resolve) => {
-      this.#waitUntil = Date.now() + timeoutMs;
+      this.#waitUntil = deadline;
       // One timer per connection, kept across waits and moved on only when it fires early:
       // a timer made and cancelled for every request would cost more than the rest of a wait.
-      if (this.#timer !== undefined && this.#timerDue > this.#waitUntil) {
+      if (this.#timer !== undefined && this.#timerDue > deadline) {
         clearTimeout(this.#timer);
         this.#timer = undefined;
       }
-      if (this.#timer === undefined) this.#arm(timeoutMs);
+      if (this.#timer === undefined) this.#arm(deadline - Date.now());
       this.#wake = (result) => {
         if (result !== "timeout") this.#unseen = false;
         resolve(result);

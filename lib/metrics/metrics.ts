@@ -1,7 +1,8 @@
 /**
  * Server metrics in the Prometheus text format (version 0.0.4): connections by protocol,
  * migrations by kind and outcome, a histogram of the migration detection window, and requests
- * by protocol and status. Fed by tracker events and by the request middleware.
+ * by protocol and status. Fed by tracker events and by what every request passes through
+ * (`lib/middleware/every_request.ts`).
  *
  * ```ts
  * const metrics = new Metrics(tracker);

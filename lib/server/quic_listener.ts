@@ -105,7 +105,7 @@ export function startQuicListener(options: QuicListenerOptions): QuicListenerHan
   let handshaking = 0;
   let stopping = false;
   // The event loop is awake for this request anyway: a watcher slice that is due runs now,
-  // after the request's own address check (synchronous, in the middleware), instead of the
+  // after the request's own address check (synchronous, in `everyRequest`), instead of the
   // watcher waking the process for it or reading every connection at once.
   const fetch: H3Handler<ConnectionEnv> = (request, env) => {
     const response = options.fetch(request, env);

@@ -20,7 +20,7 @@
 import type { ConnectionTracker } from "../tracker/tracker.ts";
 import { renderClusterMetrics } from "./cluster_metrics.ts";
 import { RedisDirectory } from "./redis_directory.ts";
-import { errorText, type RedisClient, redisClient } from "./redis_client.ts";
+import { errorText, guardRedisRejections, type RedisClient, redisClient } from "./redis_client.ts";
 import { RedisSink, type RedisSinkOptions, type RedisState } from "./redis_sink.ts";
 import { StreamFollower, type StreamFollowerOptions } from "./stream_follower.ts";
 
@@ -59,6 +59,7 @@ export class ClusterState {
   readonly #connectWaitMs: number;
   #started = false;
   #closed = false;
+  readonly #releaseGuard: () => void;
 
   /** Subscribes to `tracker` at once (events wait in the bounded queue until `start`). */
   constructor(tracker: ConnectionTracker, options: ClusterStateOptions) {
@@ -84,6 +85,7 @@ export class ClusterState {
     this.#writer.on("error", (error: unknown) => this.sink.connectionLost(errorText(error)));
     this.#writer.on("ready", () => this.sink.wake());
     this.#reader.on("error", () => {}); // the follower's loop retries on its own
+    this.#releaseGuard = guardRedisRejections(options.warn ?? ((line) => console.error(line)));
   }
 
   /** This node's id, once started. */
@@ -163,6 +165,7 @@ export class ClusterState {
       }
     }
     await this.follower.closed();
+    this.#releaseGuard();
     return ok;
   }
 }

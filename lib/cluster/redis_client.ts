@@ -13,7 +13,13 @@
  * @module
  */
 
-import { createClient } from "redis";
+import {
+  ClientClosedError,
+  ConnectionTimeoutError,
+  createClient,
+  ReconnectStrategyError,
+  SocketClosedUnexpectedlyError,
+} from "redis";
 
 /** A node-redis client as `redisClient` makes it. */
 export type RedisClient = ReturnType<typeof createClient>;
@@ -64,4 +70,54 @@ export class LuaScript {
 /** An error's message, for one log line. */
 export function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** Node's codes for a socket the network closed under it. */
+const SOCKET_ERROR_CODES = new Set(["ECONNRESET", "EPIPE", "ECONNREFUSED", "ETIMEDOUT"]);
+
+/**
+ * Whether `reason` is a Redis connection's failure: one of the client's own error classes, or
+ * a socket's read, write or connect error.
+ */
+export function isRedisConnectionError(reason: unknown): boolean {
+  if (
+    reason instanceof SocketClosedUnexpectedlyError || reason instanceof ConnectionTimeoutError ||
+    reason instanceof ClientClosedError || reason instanceof ReconnectStrategyError
+  ) {
+    return true;
+  }
+  const { code, syscall } = (reason ?? {}) as { code?: unknown; syscall?: unknown };
+  return typeof code === "string" && SOCKET_ERROR_CODES.has(code) &&
+    (syscall === "read" || syscall === "write" || syscall === "connect");
+}
+
+const warners = new Set<(line: string) => void>();
+
+function dropRedisRejection(event: PromiseRejectionEvent): void {
+  if (!isRedisConnectionError(event.reason)) return;
+  event.preventDefault();
+  const reason = event.reason instanceof Error ? event.reason.message : String(event.reason);
+  for (const warn of warners) {
+    warn(`Redis connection failure inside the client, not handled there: ${reason}`);
+  }
+}
+
+/**
+ * Keeps a Redis outage from ending the process. node-redis reports a lost connection as an
+ * "error" event (which the caller listens to) and retries; but under load a promise inside the
+ * client can reject with the same failure with nothing to catch it, and an unhandled rejection
+ * ends a Deno process. While at least one guard is held, such a rejection is told to every
+ * holder's `warn` and dropped; any other rejection is left alone. Returns the release function.
+ */
+export function guardRedisRejections(warn: (line: string) => void): () => void {
+  // A function object of its own, so two holders with the same `warn` release separately.
+  const holder = (line: string) => warn(line);
+  if (warners.size === 0) globalThis.addEventListener("unhandledrejection", dropRedisRejection);
+  warners.add(holder);
+  return () => {
+    if (!warners.delete(holder)) return;
+    if (warners.size === 0) {
+      globalThis.removeEventListener("unhandledrejection", dropRedisRejection);
+    }
+  };
 }

@@ -10,36 +10,11 @@
 import { strict as assert } from "node:assert";
 import { startTestServer } from "./support/server.ts";
 import { DEFAULT_LIMITS } from "../lib/limits.ts";
+import { threeGetsAtOnce } from "./support/ngtcp2.ts";
 
 const CLIENTS = 100;
+/** What each client sends (`threeGetsAtOnce`). */
 const REQUESTS = 3;
-const CLIENT_TIMEOUT_MS = 60_000;
-
-async function oneClient(
-  port: number,
-): Promise<{ code: number; statuses: string[]; tail: string }> {
-  const out = await new Deno.Command("gtlsclient", {
-    args: [
-      "--exit-on-all-streams-close",
-      "--no-quic-dump",
-      "--no-http-dump",
-      "--timeout=20s",
-      "-n",
-      String(REQUESTS),
-      "127.0.0.1",
-      String(port),
-      `https://localhost:${port}/api/test`,
-    ],
-    stdout: "null",
-    stderr: "piped",
-    signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS),
-  }).output();
-  const text = new TextDecoder().decode(out.stderr);
-  const statuses = [...text.matchAll(/http: stream 0x[0-9a-f]+ \[:status: (\d+)\]/g)].map((m) =>
-    m[1]
-  );
-  return { code: out.code, statuses, tail: text.slice(-500) };
-}
 
 /** The value of the `quic` socket's sample of `name` in Prometheus text. */
 function quicSocketMetric(text: string, name: string): number | undefined {
@@ -51,9 +26,15 @@ Deno.test("a burst of 100 handshakes at once: every client served, no datagram d
   const server = await startTestServer();
   try {
     assert.equal(server.receiveBuffer.bytes, DEFAULT_LIMITS.udpReceiveBufferBytes);
-    const runs = await Promise.all(Array.from({ length: CLIENTS }, () => oneClient(server.port)));
+    const runs = await Promise.all(
+      Array.from({ length: CLIENTS }, () => threeGetsAtOnce(server.port)),
+    );
     const failed = runs.filter((r) => r.code !== 0 || r.statuses.length !== REQUESTS);
-    assert.equal(failed.length, 0, `${failed.length} clients failed; one: ${failed[0]?.tail}`);
+    assert.equal(
+      failed.length,
+      0,
+      `${failed.length} clients failed; one: ${failed[0]?.text.slice(-500)}`,
+    );
     assert.ok(runs.every((r) => r.statuses.every((s) => s === "200")));
     const client = await server.client();
     try {

@@ -60,6 +60,15 @@ export function threeGetsThenIdle(
   return runThreeGets(port, [...extra, `--timeout=${idleSeconds}s`]);
 }
 
+/**
+ * Three GETs of `/api/test` on one connection to `127.0.0.1:port`, sent at once after the
+ * handshake; the client exits at the last answer (bounded to 30 s). For load on a server, not
+ * for hand-offs (see the module notes).
+ */
+export function threeGetsAtOnce(port: number): Promise<Ngtcp2Run> {
+  return runThreeGets(port, ["--exit-on-all-streams-close", "--timeout=20s"]);
+}
+
 async function runThreeGets(port: number, args: string[]): Promise<Ngtcp2Run> {
   const output = await new Deno.Command("gtlsclient", {
     args: [

@@ -104,7 +104,7 @@ export class UdpReceiveBuffer {
       return;
     }
     if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
-      this.report.bytes = kernelDefaultBuffer();
+      // Its size cannot be read either: Deno guards /proc/sys as it guards /proc/self/fd.
       this.report.note = "not raised: the server runs without --allow-ffi";
       return;
     }
@@ -174,16 +174,6 @@ function getInt(libc: Libc, fd: number, option: number): number | null {
   const value = new Int32Array(1);
   const length = new Uint32Array([4]);
   return libc.symbols.getsockopt(fd, SOL_SOCKET, option, value, length) === 0 ? value[0] : null;
-}
-
-/** What an untouched socket got when it was created. */
-function kernelDefaultBuffer(): number | null {
-  try {
-    const n = Number(Deno.readTextFileSync("/proc/sys/net/core/rmem_default").trim());
-    return Number.isInteger(n) ? n : null;
-  } catch {
-    return null;
-  }
 }
 
 /**

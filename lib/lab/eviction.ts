@@ -52,3 +52,26 @@ export function pickEvictionVictim<T extends EvictionCandidate>(
   }
   return oldestUnanswered ?? quietest;
 }
+
+/** How long a session lives without traffic, and without any answer from the server. */
+export interface SessionTimeouts {
+  idleMs: number;
+  unansweredMs: number;
+}
+
+/**
+ * When a session's own timers end it: `"unanswered"` once the server has left it unanswered for
+ * `unansweredMs` since it opened, `"idle"` after `idleMs` without a datagram either way, else
+ * the milliseconds until the sooner of the two is due (look again then).
+ */
+export function sessionExpiry(
+  session: EvictionCandidate,
+  now: number,
+  { idleMs, unansweredMs }: SessionTimeouts,
+): "unanswered" | "idle" | number {
+  const idleEnds = session.lastActivityAt + idleMs;
+  const waitEnds = session.datagramsFromServer === 0 ? session.openedAt + unansweredMs : Infinity;
+  if (now >= waitEnds) return "unanswered";
+  if (now >= idleEnds) return "idle";
+  return Math.min(idleEnds, waitEnds) - now;
+}

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { type EvictionCandidate, pickEvictionVictim } from "./eviction.ts";
+import { type EvictionCandidate, pickEvictionVictim, sessionExpiry } from "./eviction.ts";
 
 interface Named extends EvictionCandidate {
   name: string;
@@ -47,4 +47,16 @@ Deno.test("eviction: sessions in use are never picked", () => {
   const sessions = [session("a", 0, NOW - 5, 2), session("b", 10, NOW - 9_999, 9)];
   assert.equal(pickEvictionVictim(sessions, NOW, IDLE_AFTER), undefined);
   assert.equal(pickEvictionVictim([], NOW, IDLE_AFTER), undefined);
+});
+
+Deno.test("session expiry: unanswered first, then idle, else the time to the sooner one", () => {
+  const timeouts = { idleMs: 60_000, unansweredMs: 5_000 };
+  const unanswered = session("u", 0, 4_000, 0);
+  assert.equal(sessionExpiry(unanswered, 4_999, timeouts), 1);
+  assert.equal(sessionExpiry(unanswered, 5_000, timeouts), "unanswered");
+  const answered = session("a", 0, 4_000, 3);
+  assert.equal(sessionExpiry(answered, 5_000, timeouts), 59_000, "an answer lifts the wait");
+  assert.equal(sessionExpiry(answered, 64_000, timeouts), "idle");
+  // Never answered and idle both: it is counted as unanswered.
+  assert.equal(sessionExpiry(unanswered, 70_000, timeouts), "unanswered");
 });

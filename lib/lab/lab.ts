@@ -99,7 +99,7 @@ export class MigrationLab {
   /** The relay session carrying `conn` right now, if `conn` came through the lab. */
   sessionFor(conn: TrackedConnection): RelaySession | undefined {
     if (conn.protocol !== "h3" || conn.state !== "open") return undefined;
-    return this.#relay.sessions().find((s) => s.upstreamAddr === conn.remoteAddr);
+    return this.#relay.sessionByUpstream(conn.remoteAddr);
   }
 
   /** The lab record of `conn`, refreshed, or undefined if it was never moved. */

@@ -1,11 +1,13 @@
 /**
- * The relay's open sessions, by client address (`ip:port`) and by client IP (for the
- * per-address cap): one place that keeps both indexes in step.
+ * The relay's open sessions, by client address (`ip:port`), by client IP (for the
+ * per-address cap) and by upstream address (the server's view, for the lab): one place that
+ * keeps the indexes in step.
  *
  * ```ts
- * const table = new SessionTable<{ key: string; client: { hostname: string } }>();
+ * const table = new SessionTable<TableSession>();
  * table.add(session);
  * table.fromAddress("127.0.0.1")?.size; // 1
+ * table.byUpstream(session.upstreamAddr); // session
  * ```
  * @module
  */
@@ -14,12 +16,15 @@
 export interface TableSession {
   readonly key: string;
   readonly client: { readonly hostname: string };
+  /** The upstream source address the server sees, `ip:port`; changes only through `moved`. */
+  readonly upstreamAddr: string;
 }
 
 /** Sessions by key and by client IP. */
 export class SessionTable<S extends TableSession> {
   readonly #byKey = new Map<string, S>();
   readonly #byAddress = new Map<string, Set<S>>();
+  readonly #byUpstream = new Map<string, S>();
 
   /** Open sessions. */
   get size(): number {
@@ -41,12 +46,24 @@ export class SessionTable<S extends TableSession> {
     return this.#byAddress.get(hostname);
   }
 
+  /** The open session whose upstream address is `upstreamAddr`, if any. */
+  byUpstream(upstreamAddr: string): S | undefined {
+    return this.#byUpstream.get(upstreamAddr);
+  }
+
+  /** Re-indexes `session` after its upstream address changed from `oldUpstreamAddr`. */
+  moved(session: S, oldUpstreamAddr: string): void {
+    if (this.#byUpstream.get(oldUpstreamAddr) === session) this.#byUpstream.delete(oldUpstreamAddr);
+    this.#byUpstream.set(session.upstreamAddr, session);
+  }
+
   /** Adds an opened session. */
   add(session: S): void {
     this.#byKey.set(session.key, session);
     const peers = this.#byAddress.get(session.client.hostname) ?? new Set();
     peers.add(session);
     this.#byAddress.set(session.client.hostname, peers);
+    this.#byUpstream.set(session.upstreamAddr, session);
   }
 
   /** Removes a closed session. */
@@ -55,5 +72,8 @@ export class SessionTable<S extends TableSession> {
     const peers = this.#byAddress.get(session.client.hostname);
     peers?.delete(session);
     if (peers?.size === 0) this.#byAddress.delete(session.client.hostname);
+    if (this.#byUpstream.get(session.upstreamAddr) === session) {
+      this.#byUpstream.delete(session.upstreamAddr);
+    }
   }
 }

@@ -28,7 +28,7 @@
 import { DEFAULT_LIMITS } from "../limits.ts";
 import { formatAddr } from "../addr.ts";
 import { clientInitialProblem } from "./client_initial.ts";
-import { pickEvictionVictim } from "./eviction.ts";
+import { pickEvictionVictim, sessionExpiry, type SessionTimeouts } from "./eviction.ts";
 import { nextLoopbackAddress } from "./loopback.ts";
 import {
   DEFAULT_EVICTABLE_IDLE_MS,
@@ -60,7 +60,6 @@ export {
   type UdpRelayOptions,
   type UdpRelayStats,
 } from "./relay_options.ts";
-export { nextLoopbackAddress } from "./loopback.ts";
 
 // Largest UDP payload; one receive buffer per socket, reused, so nothing is ever truncated.
 const MAX_DATAGRAM = 65535;
@@ -75,8 +74,7 @@ export class UdpRelay implements AsyncDisposable {
   readonly #upstreamHostname: string;
   readonly #maxSessions: number;
   readonly #maxPerAddress: number;
-  readonly #idleTimeoutMs: number;
-  readonly #unansweredTimeoutMs: number;
+  readonly #timeouts: SessionTimeouts;
   readonly #evictableIdleMs: number;
   readonly #maxDcids: number;
   readonly #sessions = new SessionTable<SessionState>();
@@ -97,8 +95,10 @@ export class UdpRelay implements AsyncDisposable {
     this.#maxSessions = options.maxSessions ?? DEFAULT_LIMITS.labMaxSessions;
     this.#maxPerAddress = options.maxSessionsPerAddress ??
       DEFAULT_LIMITS.labMaxSessionsPerAddress;
-    this.#idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
-    this.#unansweredTimeoutMs = options.unansweredTimeoutMs ?? DEFAULT_UNANSWERED_TIMEOUT_MS;
+    this.#timeouts = {
+      idleMs: options.idleTimeoutMs ?? 60_000,
+      unansweredMs: options.unansweredTimeoutMs ?? DEFAULT_UNANSWERED_TIMEOUT_MS,
+    };
     this.#evictableIdleMs = options.evictableIdleMs ?? DEFAULT_EVICTABLE_IDLE_MS;
     this.#maxDcids = options.maxDcidsSeen ?? 32;
     const first = Deno.listenDatagram({
@@ -151,6 +151,11 @@ export class UdpRelay implements AsyncDisposable {
   /** The open session for a client address (`ip:port`), if any. */
   getSession(clientAddr: string): RelaySession | undefined {
     return this.#sessions.get(clientAddr);
+  }
+
+  /** The open session whose upstream mapping the server sees as `upstreamAddr` (`ip:port`). */
+  sessionByUpstream(upstreamAddr: string): RelaySession | undefined {
+    return this.#sessions.byUpstream(upstreamAddr);
   }
 
   /** Calls `callback` for every session event; returns a function that unsubscribes. */
@@ -211,6 +216,7 @@ export class UdpRelay implements AsyncDisposable {
     };
     session.upstream = socket;
     session.upstreamAddr = newAddr;
+    this.#sessions.moved(session, oldAddr);
     session.rebindings.push(record);
     if (session.rebindings.length > MAX_REBIND_RECORDS) session.rebindings.shift();
     this.#track(this.#relayFromServer(session, socket, record));
@@ -335,7 +341,7 @@ export class UdpRelay implements AsyncDisposable {
     const session = new SessionState(key, client, listener, upstream, this.#maxDcids);
     this.#sessions.add(session);
     this.#stats.sessionsOpened++;
-    this.#armExpiry(session, Math.min(this.#idleTimeoutMs, this.#unansweredTimeoutMs));
+    this.#armExpiry(session, Math.min(this.#timeouts.idleMs, this.#timeouts.unansweredMs));
     this.#track(this.#relayFromServer(session, upstream, null));
     this.#emit({ type: "opened", session });
     return session;
@@ -353,16 +359,10 @@ export class UdpRelay implements AsyncDisposable {
   // One timer per session, re-armed only when it fires, instead of on every datagram.
   #armExpiry(session: SessionState, delayMs: number): void {
     session.idleTimer = setTimeout(() => {
-      const now = performance.now();
-      const idleEnds = session.lastActivityAt + this.#idleTimeoutMs;
-      const waitEnds = session.datagramsFromServer === 0
-        ? session.openedAt + this.#unansweredTimeoutMs
-        : Infinity;
-      if (now >= waitEnds) {
-        this.#stats.sessionsUnanswered++;
-        this.#closeSession(session, "unanswered");
-      } else if (now >= idleEnds) this.#closeSession(session, "idle");
-      else this.#armExpiry(session, Math.min(idleEnds, waitEnds) - now);
+      const due = sessionExpiry(session, performance.now(), this.#timeouts);
+      if (typeof due === "number") return this.#armExpiry(session, due);
+      if (due === "unanswered") this.#stats.sessionsUnanswered++;
+      this.#closeSession(session, due);
     }, delayMs);
   }
 

@@ -2,7 +2,8 @@ import { strict as assert } from "node:assert";
 import { hex } from "./quic_header.ts";
 import { clientInitialDatagram } from "../../tests/support/quic_datagrams.ts";
 import { Client, Upstream } from "../../tests/support/relay_peers.ts";
-import { nextLoopbackAddress, type RelaySession, UdpRelay } from "./udp_relay.ts";
+import { nextLoopbackAddress } from "./loopback.ts";
+import { type RelaySession, UdpRelay } from "./udp_relay.ts";
 
 const encoder = new TextEncoder();
 
@@ -76,6 +77,8 @@ Deno.test("udp relay: address rebindings walk 127.0.0.2, 127.0.0.3", async () =>
     await client.roundTrip("via .2");
     const second = relay.rebind(client.key, "address");
     assert.equal(second.oldAddr, first.newAddr);
+    assert.equal(relay.sessionByUpstream(first.newAddr), undefined, "the old mapping is gone");
+    assert.equal(relay.sessionByUpstream(second.newAddr)?.key, client.key);
     assert.equal(host(second.newAddr), "127.0.0.3");
     await client.roundTrip("via .3");
     assert.deepEqual(upstream.sources.map(host), ["127.0.0.1", "127.0.0.2", "127.0.0.3"]);
@@ -173,6 +176,7 @@ Deno.test("udp relay: an idle session is closed, and a new Initial opens a new o
     assert.equal(session.closeReason, "idle");
     assert.ok(performance.now() - session.lastActivityAt >= 49, "closed only after 50 ms idle");
     assert.equal(relay.sessions().length, 0);
+    assert.equal(relay.sessionByUpstream(opened.upstreamAddr), undefined, "unindexed when closed");
     await client.open();
     assert.equal(await client.roundTrip("again"), "again");
     assert.notEqual(relay.getSession(client.key), opened);

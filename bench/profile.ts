@@ -22,6 +22,7 @@ import { gtlsCommand } from "./support/gtls.ts";
 import { manyScript } from "./scenarios/many.ts";
 import { h2loadH1Command } from "./support/h2load.ts";
 import { freePort } from "./support/process.ts";
+import { serverV8FlagsArg } from "../lib/runtime_flags.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -116,6 +117,7 @@ if (import.meta.main) {
       "-A",
       "--cpu-prof",
       `--cpu-prof-dir=${dir}`,
+      serverV8FlagsArg(),
       new URL("main.ts", ROOT).pathname,
       ...["--host", "127.0.0.1", "--port", String(port), "--lab-port", String(labPort)],
       ...["--data-dir", `${dir}/data`, "--persist", "false"],

@@ -26,6 +26,7 @@
  */
 
 import { BenchEnv, ROOT } from "./support/env.ts";
+import { serverV8FlagsArg } from "../lib/runtime_flags.ts";
 import { fmt, progress, table } from "./support/format.ts";
 import { gtlsCommand } from "./support/gtls.ts";
 import { h2loadH1Command } from "./support/h2load.ts";
@@ -147,6 +148,8 @@ async function main(): Promise<number> {
           Deno.execPath(),
           "run",
           "-A",
+          // The same V8 options for every commit: the steps compare code, not runtime settings.
+          serverV8FlagsArg(),
           `${step.tree}/main.ts`,
           ...["--host", "127.0.0.1", "--port", String(step.port)],
           ...["--lab-port", String(env.port()), "--data-dir", `${step.tree}/.data`],

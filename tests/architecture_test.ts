@@ -24,6 +24,7 @@ export const FLOORS: readonly Floor[] = [
       "lib/h3/",
       "lib/tracker/",
       "lib/limits.ts",
+      "lib/runtime_flags.ts",
       "lib/bounded_int.ts",
       "lib/http_error.ts",
       "lib/response_trailers.ts",

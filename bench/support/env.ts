@@ -7,6 +7,7 @@
  */
 
 import { ensureDevCertificates } from "../../lib/certs.ts";
+import { serverV8FlagsArg } from "../../lib/runtime_flags.ts";
 import { freePort, ServerProcess, sleep, udpPortBound } from "./process.ts";
 import { errorText, progress } from "./format.ts";
 
@@ -131,7 +132,9 @@ export class BenchEnv {
    * and UDP) with the lab on `labPort`.
    */
   ourServerCommand(port: number, labPort: number, host = "127.0.0.1"): string[] {
-    return denoRun("main.ts", ["--host", host, ...this.#serverArgs(port, labPort)]);
+    return denoRun("main.ts", ["--host", host, ...this.#serverArgs(port, labPort)], [
+      serverV8FlagsArg(),
+    ]);
   }
 
   /** Ports and data directory, as both our entries take them. */
@@ -180,7 +183,7 @@ export class BenchEnv {
   /** Our server through `bench/tools/server_entry.ts` (signals toggle the watcher, run a GC). */
   benchServerCommand(port: number, labPort: number, token: string): string[] {
     const args = [...this.#serverArgs(port, labPort), "--admin-token", token];
-    return denoRun("bench/tools/server_entry.ts", args, ["--v8-flags=--expose-gc"]);
+    return denoRun("bench/tools/server_entry.ts", args, [serverV8FlagsArg(["--expose-gc"])]);
   }
 
   /**

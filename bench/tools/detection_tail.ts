@@ -10,6 +10,9 @@
  *   previous tick (the loop was busy, paused for a collection, or waiting for a core);
  * - every garbage collection, from V8's `--trace-gc` lines (aligned on a forced collection).
  *
+ * The server gets the V8 options it ships with (`lib/runtime_flags.ts`); `--v8-flags a,b`
+ * replaces them (`--v8-flags ""` for V8's defaults), to compare.
+ *
  * It prints one Markdown table: how many detections were slower than `--threshold-ms`, how many
  * of those overlapped a stall or a collection, how many would have been within the threshold
  * without the stalled time, and the share of time the loop was stalled or collecting. The
@@ -17,13 +20,14 @@
  *
  * ```sh
  * deno run -A bench/tools/detection_tail.ts --conns 1000 --migrations 1000 \
- *   [--watch-interval 50] [--threshold-ms 5] [--stall-ms 3] [--v8-flags ,--max-semi-space-size=64]
+ *   [--watch-interval 50] [--threshold-ms 5] [--stall-ms 3] [--v8-flags --max-semi-space-size=64]
  * ```
  * @module
  */
 
 import { startServer } from "../../lib/start_server.ts";
 import { denoRun, withFileLimit } from "../support/env.ts";
+import { SERVER_V8_OPTIONS } from "../../lib/runtime_flags.ts";
 import {
   attributeTail,
   type DetectionWindow,
@@ -97,6 +101,7 @@ async function measure(): Promise<void> {
   const dataDir = await Deno.makeTempDir({ prefix: "detection-tail-" });
   const token = crypto.randomUUID();
   const recordsFile = `${dataDir}/records.json`;
+  const v8Options = flag(args, "v8-flags", SERVER_V8_OPTIONS.join(",")).split(",").filter(Boolean);
   // One UDP socket per connection in the client, one per relay session in the server.
   const serverCmd = await withFileLimit(
     denoRun(
@@ -114,7 +119,7 @@ async function measure(): Promise<void> {
         "--watch-interval",
         flag(args, "watch-interval", "50"),
       ],
-      [`--v8-flags=--expose-gc,--trace-gc${flag(args, "v8-flags", "")}`],
+      [`--v8-flags=${["--expose-gc", "--trace-gc", ...v8Options].join(",")}`],
     ),
     conns + 256,
   );

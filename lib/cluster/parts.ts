@@ -19,6 +19,7 @@ import {
   waitForTcp,
 } from "./processes.ts";
 import { withTimeout } from "../timeout.ts";
+import { serverV8FlagsArg } from "../runtime_flags.ts";
 
 /** How long a node may take from spawn to its banner (a cold Deno cache loads modules first). */
 const NODE_READY_MS = 90_000;
@@ -35,6 +36,7 @@ export const NODE_RUN_FLAGS: readonly string[] = [
   "--allow-env",
   "--allow-sys=hostname",
   "--allow-ffi",
+  serverV8FlagsArg(),
 ];
 
 /** A started Redis. */

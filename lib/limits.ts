@@ -65,6 +65,11 @@ export interface ServerLimits {
    * timeout. 0 leaves the kernel's default.
    */
   udpReceiveBufferBytes: number;
+  /**
+   * Connection addresses the migration watcher reads per second at most: past it, a check of
+   * every connection takes longer than the interval instead of taking more of the event loop.
+   */
+  watchMaxReadsPerSecond: number;
 }
 
 /** One limit's definition: everything the command line, the help and the README say of it. */
@@ -237,6 +242,16 @@ export const LIMIT_DEFINITIONS: readonly LimitDefinition[] = [
     max: 1024 * 1024 * 1024,
     defaultValue: 8 * 1024 * 1024,
     defaultNote: "8 MiB",
+  },
+  {
+    field: "watchMaxReadsPerSecond",
+    flag: "--watch-max-reads",
+    envVar: "QUIC_WATCH_MAX_READS",
+    description:
+      "connection addresses the migration watcher reads per second at most; with more QUIC connections than --watch-interval allows at this rate, one check of all of them takes connections ÷ this (quic_migration_watcher_round_seconds in /metrics), so idle connections cannot take the event loop from requests",
+    min: 100,
+    max: 10_000_000,
+    defaultValue: 20_000,
   },
 ];
 

@@ -24,7 +24,7 @@ import { UdpRelay } from "./lab/udp_relay.ts";
 import { Metrics } from "./metrics/metrics.ts";
 import { HistoryStore } from "./store/history_store.ts";
 import { logTrackerEvents } from "./server/log_events.ts";
-import { MigrationWatcher } from "./server/migration_watcher.ts";
+import { MigrationWatcher, watcherMetrics } from "./server/migration_watcher.ts";
 import { startQuicListener } from "./server/quic_listener.ts";
 import { startTcpListener, TcpConnectionSlots } from "./server/tcp_listener.ts";
 import { defaultLimits, type ServerLimits } from "./limits.ts";
@@ -185,10 +185,14 @@ async function startListeners(
   cluster: ClusterState | undefined,
 ): Promise<RunningServer> {
   const defaults = defaultConfig();
+  const limits: ServerLimits = { ...defaultLimits(), ...options.limits };
   const watcher = new MigrationWatcher(
     tracker,
     options.watchIntervalMs ?? defaults.watchIntervalMs,
-    { maxReadsPerSlice: options.watchMaxReadsPerSlice },
+    {
+      maxReadsPerSlice: options.watchMaxReadsPerSlice,
+      maxReadsPerSecond: limits.watchMaxReadsPerSecond,
+    },
   );
   const unsubscribeLog = logTrackerEvents(tracker, logger);
   const metrics = new Metrics(tracker);
@@ -197,7 +201,6 @@ async function startListeners(
     dataDir: options.dataDir,
     persist: options.keepAdminToken ?? false,
   });
-  const limits: ServerLimits = { ...defaultLimits(), ...options.limits };
   let lab: MigrationLab | undefined;
   let labPort: number | undefined;
   /** Known once the QUIC listener is bound; read by `GET /api/info` at request time. */
@@ -280,6 +283,7 @@ async function startListeners(
   // The lab relay's sockets take every lab client's datagrams, bursts of handshakes included.
   const udpSockets = [{ role: "quic", buffer: quic.socketBuffer }];
   metrics.addSection(() => receiveBufferMetrics(udpSockets));
+  metrics.addSection(() => watcherMetrics(watcher));
   if (cluster !== undefined) {
     metrics.addSection(() => cluster.renderMetrics());
     await cluster.start(options.cluster?.nodeId ?? `${options.hostname}:${port}`);

@@ -1,8 +1,8 @@
 /**
  * Every configurable limit, enforced over real connections: concurrent connections, streams
  * per connection, header section size, body size (HTTP/3 and TCP), the per-connection rate of
- * mutating requests, and the header timeout against a slowloris stream. Each test also checks
- * that a well-behaved connection is unaffected.
+ * mutating requests, the header timeout against a slowloris stream, and the migration watcher's
+ * read budget. Each test also checks that a well-behaved connection is unaffected.
  */
 
 import { strict as assert } from "node:assert";
@@ -245,5 +245,34 @@ Deno.test("limits: over TCP, a request head not complete by --header-timeout get
     } catch { /* already closed */ }
     good.close();
     await server.stop();
+  }
+});
+
+Deno.test("limits: --watch-max-reads stretches the watcher's round instead of reading faster", async () => {
+  // 12 connections at 100 reads/s: a check of all of them every 120 ms, past the 50 ms interval.
+  const server = await startTestServer([], { limits: { watchMaxReadsPerSecond: 100 } });
+  const clients: H3Client[] = [];
+  try {
+    for (let i = 0; i < 12; i++) clients.push(await server.client());
+    assert.equal(await metric(clients[0], "quic_migration_watcher_round_seconds"), 0.12);
+    const closed = nextEvent(server, (e) => e.type === "connection_closed");
+    clients.pop()!.close();
+    await closed;
+    assert.equal(await metric(clients[0], "quic_migration_watcher_round_seconds"), 0.11);
+  } finally {
+    for (const c of clients) c.close();
+    await server.stop();
+  }
+  const plain = await startTestServer();
+  const client = await plain.client();
+  try {
+    assert.equal(
+      await metric(client, "quic_migration_watcher_round_seconds"),
+      0.05,
+      "the interval",
+    );
+  } finally {
+    client.close();
+    await plain.stop();
   }
 });

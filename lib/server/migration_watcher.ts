@@ -21,8 +21,15 @@
  * wake-up is not free), so slices ride on wake-ups that happen anyway. Either way the reads per
  * interval, and so the CPU they take, stay one per connection.
  *
+ * **A budget of reads per second.** One read per connection per interval grows with the
+ * connections open: enough idle connections would take the whole event loop from the requests.
+ * With `maxReadsPerSecond`, a round lasts `connections ÷ maxReadsPerSecond` seconds once that is
+ * longer than the interval: the CPU stays bounded, and an idle connection's move may go unseen
+ * for that long instead ({@link MigrationWatcher.roundMs}, which `/metrics` reports). A busy
+ * connection is still caught by its next request.
+ *
  * ```ts
- * const watcher = new MigrationWatcher(tracker, 50);
+ * const watcher = new MigrationWatcher(tracker, 50, { maxReadsPerSecond: 20_000 });
  * watcher.watch(record, { remoteAddr: () => formatAddr(conn.remoteAddr) });
  * watcher.nudge(); // on each request
  * ```
@@ -44,6 +51,8 @@ export interface MigrationWatcherOptions {
   clock?: Clock;
   /** A slice's share of reads at most (default {@link DEFAULT_MAX_READS_PER_SLICE}). */
   maxReadsPerSlice?: number;
+  /** Reads per second at most, over all connections (default: no budget). */
+  maxReadsPerSecond?: number;
 }
 
 /**
@@ -68,6 +77,9 @@ export class MigrationWatcher {
   #owed = 0;
   #schedule: SliceSchedule;
   #maxReadsPerSlice: number;
+  readonly #maxReadsPerSecond: number;
+  /** How long a round over all connections takes now: the interval, or longer past the budget. */
+  #roundMs: number;
   /** Rounds completed so far, each reading every watched connection once (for tests). */
   rounds = 0;
   /** Slices run so far, by the timer or a nudge (for tests). */
@@ -86,6 +98,8 @@ export class MigrationWatcher {
     this.#intervalMs = intervalMs;
     this.#clock = options.clock ?? systemClock;
     this.#maxReadsPerSlice = options.maxReadsPerSlice ?? DEFAULT_MAX_READS_PER_SLICE;
+    this.#maxReadsPerSecond = options.maxReadsPerSecond ?? Infinity;
+    this.#roundMs = intervalMs;
     this.#schedule = sliceRounds(0, intervalMs, this.#maxReadsPerSlice);
   }
 
@@ -101,6 +115,15 @@ export class MigrationWatcher {
   set maxReadsPerSlice(reads: number) {
     this.#maxReadsPerSlice = reads;
     this.#reschedule();
+  }
+
+  /**
+   * Milliseconds a round over all watched connections takes now: the interval, or
+   * `connections ÷ maxReadsPerSecond` seconds when that is longer. The longest an idle
+   * connection's move goes unseen.
+   */
+  get roundMs(): number {
+    return this.#roundMs;
   }
 
   /** Starts checking `source` for `conn` (and the timer, if it was not running). */
@@ -157,14 +180,17 @@ export class MigrationWatcher {
   }
 
   #reschedule(): void {
-    this.#schedule = sliceRounds(this.#watched.size, this.#intervalMs, this.#maxReadsPerSlice);
+    const size = this.#watched.size;
+    this.#roundMs = Math.max(this.#intervalMs, (size * 1000) / this.#maxReadsPerSecond);
+    this.#schedule = sliceRounds(size, this.#roundMs, this.#maxReadsPerSlice);
   }
 
   #arm(): void {
     this.#timer = this.#clock.setTimeout(() => {
       this.#timer = undefined;
       if (!this.#running) return;
-      // Whatever the nudges left: on an idle server, the whole round.
+      // Whatever the nudges left: on an idle server, an interval's share of the round (the
+      // whole round unless the read budget stretches it).
       this.#slice(this.#clock.now(), this.#watched.size);
       if (this.#running) this.#arm();
     }, this.#intervalMs);
@@ -174,7 +200,7 @@ export class MigrationWatcher {
   #slice(at: number, most: number): void {
     this.slices++;
     const size = this.#watched.size;
-    this.#owed = Math.min(size, this.#owed + (size * (at - this.#accruedAt)) / this.#intervalMs);
+    this.#owed = Math.min(size, this.#owed + (size * (at - this.#accruedAt)) / this.#roundMs);
     this.#accruedAt = at;
     const reads = Math.min(most, Math.floor(this.#owed + 1e-9)); // 62.5 + 62.5 make 125
     this.#owed = Math.max(0, this.#owed - reads);
@@ -207,4 +233,13 @@ export class MigrationWatcher {
     }
     this.#tracker.observe(conn, addr, now);
   }
+}
+
+/** The watcher's figures in Prometheus text, for `/metrics`. */
+export function watcherMetrics(watcher: MigrationWatcher): string {
+  return [
+    "# HELP quic_migration_watcher_round_seconds How long one check of every open QUIC connection takes now: the longest an idle connection's move goes unseen (--watch-interval, longer when --watch-max-reads stretches it).",
+    "# TYPE quic_migration_watcher_round_seconds gauge",
+    `quic_migration_watcher_round_seconds ${watcher.roundMs / 1000}`,
+  ].join("\n");
 }

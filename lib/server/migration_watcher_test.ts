@@ -2,14 +2,18 @@ import { strict as assert } from "node:assert";
 import { FakeClock } from "../../tests/support/fake_clock.ts";
 import { ConnectionTracker, type TrackedConnection } from "../tracker/tracker.ts";
 import type { TrackerEvent } from "../tracker/types.ts";
-import { MigrationWatcher } from "./migration_watcher.ts";
+import { MigrationWatcher, watcherMetrics } from "./migration_watcher.ts";
 import { sliceRounds } from "./watch_slices.ts";
 
 /** A tracker and a watcher on one fake clock, with `n` connections whose reads are counted. */
-function setup(n: number, intervalMs = 50, maxReadsPerSlice = 64) {
+function setup(n: number, intervalMs = 50, maxReadsPerSlice = 64, maxReadsPerSecond = Infinity) {
   const clock = new FakeClock();
   const tracker = new ConnectionTracker({ now: () => clock.now() });
-  const watcher = new MigrationWatcher(tracker, intervalMs, { clock, maxReadsPerSlice });
+  const watcher = new MigrationWatcher(tracker, intervalMs, {
+    clock,
+    maxReadsPerSlice,
+    maxReadsPerSecond,
+  });
   const events: TrackerEvent[] = [];
   tracker.subscribe((e) => events.push(e));
   const conns: Array<{ record: TrackedConnection; addr: string; reads: number }> = [];
@@ -177,5 +181,41 @@ Deno.test("watcher: a connection whose address cannot be read is skipped, not a 
   await clock.advance(150);
   assert.equal(attempts, 3, "tried at each pass");
   assert.equal(events.filter((e) => e.type === "migration").length, 0);
+  watcher.stop();
+});
+
+Deno.test("watcher: past its read budget a round takes longer, not more reads per second", async () => {
+  // 2,000 connections at 20,000 reads/s: a round of 100 ms instead of the 50 ms interval.
+  const { clock, watcher, conns } = setup(2000, 50, 64, 20_000);
+  assert.equal(watcher.roundMs, 100);
+  assert.match(watcherMetrics(watcher), /^quic_migration_watcher_round_seconds 0\.1$/m);
+  await clock.advance(50);
+  const read = () => conns.reduce((n, c) => n + c.reads, 0);
+  assert.equal(read(), 1000, "idle: one interval's share of the budget, not the whole round");
+  await clock.advance(50);
+  assert.equal(read(), 2000);
+  for (const c of conns) assert.equal(c.reads, 1, "round-robin: every connection once per round");
+  // Busy: the nudges read the same budget, spread in slices.
+  await busy(clock, watcher, 100);
+  assert.equal(read(), 4000);
+  for (const c of conns) assert.equal(c.reads, 2);
+  // Within the budget, the interval rules again.
+  for (let i = 0; i < 10; i++) watcher.unwatch(conns.pop()!.record);
+  assert.equal(watcher.roundMs, 99.5);
+  const few = setup(500, 50, 64, 20_000);
+  assert.equal(few.watcher.roundMs, 50, "500 connections every 50 ms is 10,000 reads/s");
+  few.watcher.stop();
+  watcher.stop();
+});
+
+Deno.test("watcher: a move of an idle connection is seen within the stretched round", async () => {
+  const { clock, watcher, conns, events } = setup(4000, 50, 64, 20_000);
+  assert.equal(watcher.roundMs, 200);
+  conns[3999].addr = "127.0.0.1:60000"; // the last one read in a round
+  await clock.advance(199);
+  assert.equal(events.filter((e) => e.type === "migration").length, 0, "not yet read");
+  await clock.advance(1);
+  const moves = events.filter((e) => e.type === "migration");
+  assert.equal(moves.length, 1, "read by the round's last interval");
   watcher.stop();
 });

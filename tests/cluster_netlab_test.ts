@@ -334,7 +334,8 @@ Deno.test(`cluster netlab: ${CLIENTS} clients that ignore the preferred address 
       const conn = connectionOf(cluster, c);
       const events = conn.migration_events;
       eventsAfterRebind[c.index] = events.length;
-      assert.equal(conn.state, "open", `client ${c.index} survived its rebinding`);
+      const why = `closed: ${conn.close_reason}; events: ${JSON.stringify(events)}`;
+      assert.equal(conn.state, "open", `client ${c.index} survived its rebinding (${why})`);
       for (const event of events) {
         const text = `client ${c.index}: ${JSON.stringify(event)}`;
         assert.equal(event.kind, "port_change", text);

@@ -27,6 +27,7 @@
 
 import { startServer } from "../../lib/start_server.ts";
 import { denoRun, withFileLimit } from "../support/env.ts";
+import { ServerProcess } from "../support/process.ts";
 import { SERVER_V8_OPTIONS } from "../../lib/runtime_flags.ts";
 import {
   attributeTail,
@@ -123,37 +124,14 @@ async function measure(): Promise<void> {
     ),
     conns + 256,
   );
-  const child = new Deno.Command(serverCmd[0], {
-    args: serverCmd.slice(1),
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
+  // Every line kept: the trace-gc lines are the collections.
   const lines: string[] = [];
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let pending = "";
-  const nextLine = async (): Promise<string | undefined> => {
-    for (;;) {
-      const newline = pending.indexOf("\n");
-      if (newline >= 0) {
-        const line = pending.slice(0, newline);
-        pending = pending.slice(newline + 1);
-        lines.push(line);
-        return line;
-      }
-      const { value, done } = await reader.read();
-      if (done) return undefined;
-      pending += value;
-    }
-  };
-  let ready: string[] | undefined;
-  for (let line = await nextLine(); line !== undefined; line = await nextLine()) {
-    if (line.startsWith("ready ")) {
-      ready = line.split(" ");
-      break;
-    }
-  }
-  if (ready === undefined) {
-    console.error("error: the server child exited before it was ready");
+  const server = ServerProcess.spawn("server", serverCmd, {}, (line) => lines.push(line));
+  let ready: string[];
+  try {
+    ready = (await server.waitForLine("ready ", 120_000)).split(" ");
+  } catch (error) {
+    console.error(`error: ${error instanceof Error ? error.message : error}`);
     Deno.exit(1);
   }
   const clientCmd = await withFileLimit(
@@ -169,19 +147,15 @@ async function measure(): Promise<void> {
     stdout: "piped",
     stderr: "inherit",
   }).output();
-  child.kill("SIGTERM");
-  while ((await nextLine()) !== undefined) {
-    // the rest of the trace-gc lines, until the child exits
-  }
-  const status = await child.status;
-  const records = status.success ? await Deno.readTextFile(recordsFile) : undefined;
+  await server.stop(10_000); // SIGTERM: the child writes its records, then exits
+  const records = await Deno.readTextFile(recordsFile).catch(() => undefined);
   await Deno.remove(dataDir, { recursive: true });
   const result = new TextDecoder().decode(clients.stdout).split("\n")
     .find((line) => line.startsWith("result "));
   if (!clients.success || result === undefined || records === undefined) {
     console.error(
       `error: results missing (clients ${clients.success ? "ok" : "failed"}, ` +
-        `result ${result !== undefined}, server ${status.success ? "ok" : "failed"})`,
+        `result ${result !== undefined}, server records ${records !== undefined})`,
     );
     Deno.exit(1);
   }

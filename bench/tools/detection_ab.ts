@@ -18,6 +18,7 @@
  * @module
  */
 
+import { LAB_LOAD_LIMITS } from "../support/lab_load_limits.ts";
 import { startServer } from "../../lib/start_server.ts";
 import type { RebindRecord } from "../../lib/lab/udp_relay.ts";
 import { denoRun } from "../support/env.ts";
@@ -43,11 +44,7 @@ const server = await startServer({
   dataDir,
   adminToken: token,
   log: () => {},
-  limits: {
-    mutatingRequestsPerSecond: 10_000,
-    labMaxSessions: 65_536,
-    labMaxSessionsPerAddress: 65_536,
-  },
+  limits: LAB_LOAD_LIMITS,
 });
 const relay = server.labRelay!;
 

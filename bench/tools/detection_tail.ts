@@ -25,6 +25,7 @@
  * @module
  */
 
+import { LAB_LOAD_LIMITS } from "../support/lab_load_limits.ts";
 import { startServer } from "../../lib/start_server.ts";
 import { denoRun, withFileLimit } from "../support/env.ts";
 import { ServerProcess } from "../support/process.ts";
@@ -53,11 +54,7 @@ async function serve(): Promise<void> {
     adminToken: flag(args, "token"),
     watchIntervalMs: intFlag(args, "watch-interval", 50),
     log: () => {},
-    limits: {
-      mutatingRequestsPerSecond: 10_000,
-      labMaxSessions: 65_536,
-      labMaxSessionsPerAddress: 65_536,
-    },
+    limits: LAB_LOAD_LIMITS,
   });
   // A forced collection, whose trace line ("testing") puts V8's clock on performance.now().
   (globalThis as { gc?: () => void }).gc!();

@@ -18,6 +18,7 @@
  * @module
  */
 
+import { LAB_LOAD_LIMITS } from "../support/lab_load_limits.ts";
 import { startServer } from "../../lib/start_server.ts";
 import { flag, intFlag } from "./args.ts";
 
@@ -34,15 +35,7 @@ const server = await startServer({
     ? { watchMaxReadsPerSlice: intFlag(args, "watch-slice-reads") }
     : {}),
   log: () => {},
-  // The migration benchmark moves many connections through one admin connection, far above the
-  // default 5 mutating requests per second per connection that protects a public server.
-  // Its clients all come from 127.0.0.1, through the lab relay too: the relay's per-address and
-  // total session caps, which keep one public client from taking the lab, would evict them.
-  limits: {
-    mutatingRequestsPerSecond: 10_000,
-    labMaxSessions: 65_536,
-    labMaxSessionsPerAddress: 65_536,
-  },
+  limits: LAB_LOAD_LIMITS,
 });
 let toggles = 0;
 Deno.addSignalListener("SIGUSR1", () => {

@@ -144,3 +144,18 @@ Deno.test("ClientFleet: the next run removes what a crashed fleet left", async (
     await fleet.close();
   }
 });
+
+Deno.test("ClientFleet: close leaves no root link even while a namespace is still held open", async () => {
+  assertCanBuildLabs();
+  const fleet = await ClientFleet.create({ serverIps: 1, clients: 1 });
+  const { slot } = fleet.plan;
+  // An open handle keeps the namespace, and the veth inside it, alive after `ip netns del`, as a
+  // process still exiting does; the kernel also destroys namespaces late on its own.
+  const held = await Deno.open(`/run/netns/${fleet.plan.clients[0].namespace}`);
+  try {
+    await fleet.close();
+    assert.deepEqual(await labLeftovers(slot), []);
+  } finally {
+    held.close();
+  }
+});

@@ -107,8 +107,25 @@ export async function teardownSlot(slot: number, graceMs = 2000): Promise<void> 
   const own = (["client", ...UPLINKS] as const).map((role) => namespaceName(slot, role));
   const others = (await namespacesOfSlot(slot)).filter((ns) => !own.includes(ns));
   await endProcessesIn([...own, ...others], graceMs);
+  // The kernel destroys a deleted namespace's devices later, on its own: a veth whose root end
+  // outlives `ip netns del` by a moment is a leftover to whoever looks next. Deleting the root
+  // end first removes both ends before the command returns.
+  for (const link of await rootLinksOfSlot(slot)) {
+    await runCommand({ argv: ["ip", "link", "del", link] });
+  }
   for (const ns of others) await runCommand({ argv: ["ip", "netns", "del", ns] });
   for (const command of teardownCommands(slot)) await runCommand(command);
+}
+
+/** Every link in the root namespace whose name belongs to slot `slot`. */
+async function rootLinksOfSlot(slot: number): Promise<string[]> {
+  return (await rootLinkNames())
+    .filter((name) => name.startsWith(NAME_PREFIX) && slotOfName(name) === slot);
+}
+
+async function rootLinkNames(): Promise<string[]> {
+  const links = await runCommand({ argv: ["ip", "-o", "link", "show"] });
+  return links.stdout.split("\n").map((line) => line.split(": ")[1]?.split("@")[0] ?? "");
 }
 
 /** Every network namespace on this machine whose name belongs to slot `slot`. */
@@ -165,8 +182,7 @@ async function slotsInUseByName(): Promise<Set<number>> {
   const names: string[] = [];
   const netns = await runCommand({ argv: ["ip", "netns", "list"] });
   names.push(...netns.stdout.split("\n").map((line) => line.split(" ")[0]));
-  const links = await runCommand({ argv: ["ip", "-o", "link", "show"] });
-  names.push(...links.stdout.split("\n").map((line) => line.split(": ")[1]?.split("@")[0] ?? ""));
+  names.push(...await rootLinkNames());
   const tables = await runCommand({ argv: ["nft", "list", "tables", "ip"] });
   names.push(...tables.stdout.split("\n").map((line) => line.split(" ")[2] ?? ""));
   const slots = new Set<number>();

@@ -15,6 +15,7 @@ import { withTimeout as within } from "../../lib/timeout.ts";
 export { within };
 import { strict as assert } from "node:assert";
 import { H3Client } from "../../lib/h3/client.ts";
+import { serverV8FlagsArg } from "../../lib/runtime_flags.ts";
 import { freePort } from "./server.ts";
 
 /** Parses Prometheus text into `name{labels}` → value (names without labels stay bare). */
@@ -75,11 +76,11 @@ export interface ServerProcess {
 }
 
 /**
- * Starts `main.ts` on 127.0.0.1 with free ports, a temporary data directory and `extraArgs`,
- * and resolves once its banner is printed (rejects if it exits first or takes over 30 s). With
- * `inspect`, V8's inspector listens on another free loopback port, for `collectGarbage()`. Its
- * stdout and stderr are drained continuously (only the last lines are kept), so a busy server
- * never blocks on a full pipe.
+ * Starts `main.ts` with the V8 options `deno task start` passes, on 127.0.0.1 with free ports, a
+ * temporary data directory and `extraArgs`, and resolves once its banner is printed (rejects if it
+ * exits first or takes over 30 s). With `inspect`, V8's inspector listens on another free loopback
+ * port, for `collectGarbage()`. Its stdout and stderr are drained continuously (only the last lines
+ * are kept), so a busy server never blocks on a full pipe.
  */
 export async function spawnServer(
   extraArgs: string[],
@@ -93,6 +94,8 @@ export async function spawnServer(
     args: [
       "run",
       "-A",
+      // The young generation `deno task start` gives the server: its memory is what users get.
+      serverV8FlagsArg(),
       ...(inspectPort ? [`--inspect=127.0.0.1:${inspectPort}`] : []),
       "main.ts",
       ...["--host", "127.0.0.1", "--port", String(port), "--lab-port", String(labPort)],

@@ -32,6 +32,7 @@ if (import.meta.main) {
       keyFile: config.keyPath,
       logFormat: config.logFormat,
       watchIntervalMs: config.watchIntervalMs,
+      watchQuietIntervalMs: config.watchQuietIntervalMs,
       tracker: { closedRetentionMs: config.closedTtlSeconds * 1000, maxClosed: config.maxClosed },
       tcpHttp2: config.tcpHttp2,
       limits: config.limits,

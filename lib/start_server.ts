@@ -50,8 +50,10 @@ export interface StartOptions {
   /** Where log lines go; stdout by default, a no-op keeps tests quiet. */
   log?: (line: string) => void;
   maxIdleTimeout?: number;
-  /** Milliseconds between migration checks of idle QUIC connections (default 50). */
+  /** Milliseconds between migration checks of QUIC connections in use (default 50). */
   watchIntervalMs?: number;
+  /** Milliseconds between migration checks of quiet QUIC connections (default 250). */
+  watchQuietIntervalMs?: number;
   /** Most connections one watcher slice reads (default: the watcher's; for benchmarks). */
   watchMaxReadsPerSlice?: number;
   /** Tracker limits and timing. */
@@ -192,6 +194,7 @@ async function startListeners(
     {
       maxReadsPerSlice: options.watchMaxReadsPerSlice,
       maxReadsPerSecond: limits.watchMaxReadsPerSecond,
+      quietIntervalMs: options.watchQuietIntervalMs ?? defaults.watchQuietIntervalMs,
     },
   );
   const unsubscribeLog = logTrackerEvents(tracker, logger);

@@ -146,8 +146,16 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     "QUIC_WATCH_INTERVAL",
     "MS",
     "watchIntervalMs",
-    "ms between migration checks of idle QUIC connections",
+    "ms between migration checks of QUIC connections that carry stream data (a request checks its own)",
     { min: 1, max: 10_000, what: "an interval in ms" },
+  ),
+  integerSpec(
+    "--watch-quiet-interval",
+    "QUIC_WATCH_QUIET_INTERVAL",
+    "MS",
+    "watchQuietIntervalMs",
+    "ms between migration checks of quiet QUIC connections (no request, no stream data; taken as --watch-interval when shorter)",
+    { min: 1, max: 60_000, what: "an interval in ms" },
   ),
   integerSpec(
     "--closed-ttl",

@@ -40,6 +40,8 @@ export interface ServerConfig {
   logFormat: LogFormat;
   /** How often the migration watcher looks at every open QUIC connection's address, in ms. */
   watchIntervalMs: number;
+  /** Longest a quiet QUIC connection's address goes unconfirmed by the watcher, in ms. */
+  watchQuietIntervalMs: number;
   /** How long closed connections stay listed, in seconds. */
   closedTtlSeconds: number;
   /** How many closed connections stay listed at most. */
@@ -139,6 +141,7 @@ export function defaultConfig(): ServerConfig {
     adminToken: undefined,
     logFormat: "text",
     watchIntervalMs: 50,
+    watchQuietIntervalMs: 250,
     closedTtlSeconds: 3600,
     maxClosed: 10_000,
     tcpHttp2: false,
@@ -191,7 +194,12 @@ export function booleanSpec(
 }
 
 /** The integer fields of the config that an {@link integerSpec} can set. */
-type IntegerField = "watchIntervalMs" | "closedTtlSeconds" | "maxClosed" | "persistIntervalMs";
+type IntegerField =
+  | "watchIntervalMs"
+  | "watchQuietIntervalMs"
+  | "closedTtlSeconds"
+  | "maxClosed"
+  | "persistIntervalMs";
 
 /**
  * An option taking a whole number from `min` to `max` that sets an integer field of the config.

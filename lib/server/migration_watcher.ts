@@ -28,6 +28,17 @@
  * for that long instead ({@link MigrationWatcher.roundMs}, which `/metrics` reports). A busy
  * connection is still caught by its next request.
  *
+ * **Quiet connections less often.** A read is a runtime call that builds an address object, so
+ * reads are spent where they tell something. At each visit of its round, a connection is
+ * - not read when a request has observed its address since the previous visit (the request
+ *   checked it already);
+ * - read when its streams moved data since the previous visit (a download or an event stream
+ *   carries no new request, but its move should show as soon as any);
+ * - otherwise, quiet, read only once its address has gone unconfirmed for `quietIntervalMs`.
+ * A quiet connection's move needs the client to send from the new path anyway, and a quiet
+ * client sends rarely; checking it every few rounds instead of every round is what keeps the
+ * watcher's cost at many idle connections small.
+ *
  * ```ts
  * const watcher = new MigrationWatcher(tracker, 50, { maxReadsPerSecond: 20_000 });
  * watcher.watch(record, { remoteAddr: () => formatAddr(conn.remoteAddr) });
@@ -53,6 +64,20 @@ export interface MigrationWatcherOptions {
   maxReadsPerSlice?: number;
   /** Reads per second at most, over all connections (default: no budget). */
   maxReadsPerSecond?: number;
+  /**
+   * Longest a quiet connection's address goes unconfirmed, in ms (default: the interval, which
+   * reads quiet connections at every visit like the others).
+   */
+  quietIntervalMs?: number;
+}
+
+/** What the watcher keeps per connection. */
+interface Watched {
+  readonly source: AddressSource;
+  /** When the round last came to it, on the tracker's clock. */
+  visitedAt: number;
+  /** Its stream bytes in and out at that visit. */
+  bytes: number;
 }
 
 /**
@@ -66,9 +91,9 @@ export class MigrationWatcher {
   readonly #tracker: ConnectionTracker;
   readonly #intervalMs: number;
   readonly #clock: Clock;
-  readonly #watched = new Map<TrackedConnection, AddressSource>();
+  readonly #watched = new Map<TrackedConnection, Watched>();
   /** Where the current round stands; a Map iterator also visits entries added after it began. */
-  #round: MapIterator<[TrackedConnection, AddressSource]> | undefined;
+  #round: MapIterator<[TrackedConnection, Watched]> | undefined;
   #timer: unknown;
   #running = false;
   /** When reads were last counted as owed, on `#clock`. */
@@ -80,8 +105,11 @@ export class MigrationWatcher {
   readonly #maxReadsPerSecond: number;
   /** How long a round over all connections takes now: the interval, or longer past the budget. */
   #roundMs: number;
-  /** Rounds completed so far, each reading every watched connection once (for tests). */
+  readonly #quietIntervalMs: number;
+  /** Rounds completed so far, each visiting every watched connection once (for tests). */
   rounds = 0;
+  /** Addresses read so far (for tests and benchmarks). */
+  reads = 0;
   /** Slices run so far, by the timer or a nudge (for tests). */
   slices = 0;
 
@@ -99,6 +127,7 @@ export class MigrationWatcher {
     this.#clock = options.clock ?? systemClock;
     this.#maxReadsPerSlice = options.maxReadsPerSlice ?? DEFAULT_MAX_READS_PER_SLICE;
     this.#maxReadsPerSecond = options.maxReadsPerSecond ?? Infinity;
+    this.#quietIntervalMs = Math.max(intervalMs, options.quietIntervalMs ?? intervalMs);
     this.#roundMs = intervalMs;
     this.#schedule = sliceRounds(0, intervalMs, this.#maxReadsPerSlice);
   }
@@ -126,9 +155,17 @@ export class MigrationWatcher {
     return this.#roundMs;
   }
 
+  /**
+   * Milliseconds a quiet connection's address goes unconfirmed at most: the quiet interval, or
+   * the round when that is longer.
+   */
+  get quietMs(): number {
+    return Math.max(this.#quietIntervalMs, this.#roundMs);
+  }
+
   /** Starts checking `source` for `conn` (and the timer, if it was not running). */
   watch(conn: TrackedConnection, source: AddressSource): void {
-    this.#watched.set(conn, source);
+    this.#watched.set(conn, { source, visitedAt: this.#tracker.clock(), bytes: streamBytes(conn) });
     this.#reschedule();
     if (!this.#running) this.start();
   }
@@ -166,7 +203,7 @@ export class MigrationWatcher {
   /** One check of every watched connection at once; the rounds go on as they were. */
   check(): void {
     const now = this.#tracker.clock(); // one clock read per pass, not per connection
-    for (const [conn, source] of this.#watched) this.#read(conn, source, now);
+    for (const [conn, watched] of this.#watched) this.#read(conn, watched.source, now);
     this.rounds++;
     this.#tracker.tick();
   }
@@ -219,12 +256,26 @@ export class MigrationWatcher {
         continue;
       }
       done++;
-      this.#read(next.value[0], next.value[1], now);
+      this.#visit(next.value[0], next.value[1], now);
     }
     this.#tracker.tick();
   }
 
+  /** One connection's turn in the round: reads its address unless that would tell nothing new. */
+  #visit(conn: TrackedConnection, watched: Watched, now: number): void {
+    const seenSince = conn.lastObservedMs > watched.visitedAt; // by a request
+    const bytes = streamBytes(conn);
+    const moved = bytes !== watched.bytes;
+    watched.visitedAt = now;
+    watched.bytes = bytes;
+    if (seenSince) return;
+    // Quiet: read at the last visit before its address would go unconfirmed past the interval.
+    if (!moved && now - conn.lastObservedMs + this.#roundMs <= this.#quietIntervalMs) return;
+    this.#read(conn, watched.source, now);
+  }
+
   #read(conn: TrackedConnection, source: AddressSource, now: number): void {
+    this.reads++;
     let addr: string;
     try {
       addr = source.remoteAddr();
@@ -235,11 +286,20 @@ export class MigrationWatcher {
   }
 }
 
+/** Stream bytes in and out so far: a change between two visits means the connection is in use. */
+function streamBytes(conn: TrackedConnection): number {
+  const counters = conn.counters;
+  return counters === undefined ? 0 : counters.bytesIn + counters.bytesOut;
+}
+
 /** The watcher's figures in Prometheus text, for `/metrics`. */
 export function watcherMetrics(watcher: MigrationWatcher): string {
   return [
-    "# HELP quic_migration_watcher_round_seconds How long one check of every open QUIC connection takes now: the longest an idle connection's move goes unseen (--watch-interval, longer when --watch-max-reads stretches it).",
+    "# HELP quic_migration_watcher_round_seconds How long one round over every open QUIC connection takes now: the longest the move of a connection carrying stream data goes unseen (--watch-interval, longer when --watch-max-reads stretches it).",
     "# TYPE quic_migration_watcher_round_seconds gauge",
     `quic_migration_watcher_round_seconds ${watcher.roundMs / 1000}`,
+    "# HELP quic_migration_watcher_quiet_seconds Longest a quiet QUIC connection's address goes unconfirmed now (no request and no stream data since the watcher's last look; --watch-quiet-interval, or the round when longer).",
+    "# TYPE quic_migration_watcher_quiet_seconds gauge",
+    `quic_migration_watcher_quiet_seconds ${watcher.quietMs / 1000}`,
   ].join("\n");
 }

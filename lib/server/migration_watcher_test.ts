@@ -6,13 +6,20 @@ import { MigrationWatcher, watcherMetrics } from "./migration_watcher.ts";
 import { sliceRounds } from "./watch_slices.ts";
 
 /** A tracker and a watcher on one fake clock, with `n` connections whose reads are counted. */
-function setup(n: number, intervalMs = 50, maxReadsPerSlice = 64, maxReadsPerSecond = Infinity) {
+function setup(
+  n: number,
+  intervalMs = 50,
+  maxReadsPerSlice = 64,
+  maxReadsPerSecond = Infinity,
+  quietIntervalMs?: number,
+) {
   const clock = new FakeClock();
   const tracker = new ConnectionTracker({ now: () => clock.now() });
   const watcher = new MigrationWatcher(tracker, intervalMs, {
     clock,
     maxReadsPerSlice,
     maxReadsPerSecond,
+    quietIntervalMs,
   });
   const events: TrackerEvent[] = [];
   tracker.subscribe((e) => events.push(e));
@@ -217,5 +224,73 @@ Deno.test("watcher: a move of an idle connection is seen within the stretched ro
   await clock.advance(1);
   const moves = events.filter((e) => e.type === "migration");
   assert.equal(moves.length, 1, "read by the round's last interval");
+  watcher.stop();
+});
+
+Deno.test("watcher: a quiet connection is read once per quiet interval, not at every visit", async () => {
+  const { clock, watcher, conns } = setup(200, 50, 64, Infinity, 250);
+  assert.equal(watcher.quietMs, 250);
+  assert.match(watcherMetrics(watcher), /^quic_migration_watcher_quiet_seconds 0\.25$/m);
+  await clock.advance(200);
+  assert.equal(watcher.reads, 0, "opened at 0: confirmed until 250");
+  await clock.advance(50);
+  for (const c of conns) assert.equal(c.reads, 1, "read at 250");
+  await clock.advance(750);
+  assert.equal(watcher.slices, 20, "visited every 50 ms");
+  for (const c of conns) assert.equal(c.reads, 4, "read at 250, 500, 750 and 1000");
+  watcher.stop();
+});
+
+Deno.test("watcher: a quiet connection's move is seen within the quiet interval", async () => {
+  const { clock, watcher, conns, events } = setup(200, 50, 64, Infinity, 250);
+  await clock.advance(260); // just after the read at 250
+  conns[17].addr = "127.0.0.1:40000";
+  await clock.advance(200);
+  assert.equal(events.filter((e) => e.type === "migration").length, 0, "not read before 500");
+  await clock.advance(40);
+  const m = events.find((e) => e.type === "migration");
+  assert.ok(m?.type === "migration");
+  assert.equal(m.connection_id, conns[17].record.id);
+  assert.equal(m.migration.detected_by, "watcher");
+  assert.equal(m.migration.detection_window_ms, 250, "since the read at 250");
+  watcher.stop();
+});
+
+Deno.test("watcher: a connection whose streams move data is read at every visit", async () => {
+  const { clock, watcher, conns, events } = setup(10, 50, 64, Infinity, 250);
+  const counters = { bytesIn: 0, bytesOut: 0 };
+  conns[3].record.counters = counters;
+  for (let round = 1; round <= 4; round++) {
+    counters.bytesOut += 1000; // a download going on, no new request
+    await clock.advance(50);
+    assert.equal(conns[3].reads, round, `read in round ${round}`);
+  }
+  assert.equal(conns[4].reads, 0, "its quiet neighbour is not read yet");
+  conns[3].addr = "127.0.0.1:40000";
+  counters.bytesOut += 1000;
+  await clock.advance(50);
+  const m = events.find((e) => e.type === "migration");
+  assert.ok(m?.type === "migration");
+  assert.equal(m.migration.detection_window_ms, 50, "one round, not the quiet interval");
+  // Once the data stops, it is quiet: read again only when its address is 250 ms old.
+  await clock.advance(200);
+  assert.equal(conns[3].reads, 5, "no read while its address is younger than 250 ms");
+  await clock.advance(50);
+  assert.equal(conns[3].reads, 6);
+  watcher.stop();
+});
+
+Deno.test("watcher: a connection a request saw since the last visit is not read", async () => {
+  const { clock, tracker, watcher, conns } = setup(10);
+  const target = conns[5];
+  for (let round = 0; round < 10; round++) {
+    await clock.advance(20);
+    tracker.request(target.record, target.addr); // its request checks its address itself
+    await clock.advance(30);
+  }
+  assert.equal(target.reads, 0, "every visit found a newer request's check");
+  assert.equal(conns[6].reads, 10, "the others: one read per interval");
+  await clock.advance(50);
+  assert.equal(target.reads, 1, "requests stopped: read at the next visit");
   watcher.stop();
 });

@@ -98,10 +98,20 @@ export async function runIdle(env: BenchEnv, options: BenchOptions): Promise<Sce
   const measureWatcher = async (n: number) => {
     progress(`idle: watcher CPU at ${n} idle connections, ${windowMs} ms windows, ${pairs} pairs`);
     const cpu: WatcherCpu["cpu"] = [];
-    for (let pair = 0; pair <= pairs; pair++) {
+    const readsPerSecond: number[] = [];
+    let onSince: { reads: number; at: number } | undefined;
+    for (let pair = 0; pair <= pairs + 1; pair++) {
       for (const state of ["off", "on"] as const) {
         server.signal(state === "off" ? "SIGUSR1" : "SIGUSR2");
-        await server.waitForLine(`watcher ${state} ${++toggles}`, 10_000);
+        const line = await server.waitForLine(`watcher ${state} ${++toggles} `, 10_000);
+        // Addresses the watcher read while on: from the "on" line to the next "off" line.
+        const reads = Number(/ reads (\d+)/.exec(line)?.[1]);
+        const at = performance.now();
+        if (state === "on") onSince = { reads, at };
+        else if (onSince !== undefined && pair > 1) {
+          readsPerSecond.push(round((reads - onSince.reads) / ((at - onSince.at) / 1000), 0));
+        }
+        if (pair > pairs) break; // this "off" only closes the last "on" window
         await sleep(200);
         const before = await cpuSeconds(server.pid);
         const t0 = performance.now();
@@ -116,7 +126,9 @@ export async function runIdle(env: BenchEnv, options: BenchOptions): Promise<Sce
         );
       }
     }
-    watcher.push(summarizeWatcherCpu(n, cpu, pairs));
+    server.signal("SIGUSR2"); // on again, as in a server, for what is measured next
+    await server.waitForLine(`watcher on ${++toggles} `, 10_000);
+    watcher.push({ ...summarizeWatcherCpu(n, cpu, pairs), readsPerSecond: median(readsPerSecond) });
   };
   let reached = stages[0];
   let stageError: string | undefined;
@@ -195,15 +207,17 @@ export async function runIdle(env: BenchEnv, options: BenchOptions): Promise<Sce
       "",
       `Watcher CPU: at each stage, the server's CPU time (utime + stime, /proc/<pid>/stat) ` +
       `over ${windowMs / 1000} s windows with the watcher off (SIGUSR1: its timer stopped) ` +
-      "and on (SIGUSR2: its own timer running again; idle, it reads every connection once per " +
-      "50 ms, or, past its budget of reads per second (`--watch-max-reads`, 20,000 by default), " +
-      `once per connections ÷ budget seconds), interleaved, ${pairs} pairs after a warm-up. ` +
+      "and on (SIGUSR2: its own timer running again; idle, it visits every connection once per " +
+      "50 ms, or, past its budget of visits per second (`--watch-max-reads`, 20,000 by default), " +
+      "once per connections ÷ budget seconds, and reads a quiet connection's address once per " +
+      `250 ms, \`--watch-quiet-interval\`), interleaved, ${pairs} pairs after a warm-up. ` +
       "Off is keep-alives and timers.",
       "",
       ...watcher.map((w) =>
         `- ${fmt(w.connections)} connections: median on ${fmt(w.medianOn, 2)} %, off ` +
         `${fmt(w.medianOff, 2)} %, **median per-pair difference ${fmt(w.share, 2)} % of one ` +
-        `core** (per pair: ${w.diffs.join(", ")}).`
+        `core** (per pair: ${w.diffs.join(", ")}); it read ${fmt(w.readsPerSecond ?? 0)} ` +
+        "addresses per second while on."
       ),
     ],
     commands: {
@@ -231,6 +245,8 @@ interface WatcherCpu {
   share: number;
   medianOn: number;
   medianOff: number;
+  /** Median over the "on" windows of the addresses the watcher read per second. */
+  readsPerSecond?: number;
 }
 
 function summarizeWatcherCpu(

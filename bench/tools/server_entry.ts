@@ -4,9 +4,9 @@
  * compare the same server, with the same connections, with and without the migration
  * watcher:
  *
- * - `SIGUSR1`: watcher off (its timer stops; prints `watcher off <n>`);
+ * - `SIGUSR1`: watcher off (its timer stops; prints `watcher off <n> reads <addresses read>`);
  * - `SIGUSR2`: watcher on: its own timer runs again, exactly as in a server (prints
- *   `watcher on <n>`);
+ *   `watcher on <n> reads <addresses read>`);
  * - `SIGHUP`: a full garbage collection when run with `--v8-flags=--expose-gc` (prints
  *   `gc <n>`), so a memory reading is taken after things settle;
  * - `SIGTERM`/`SIGINT`: shut down and exit.
@@ -40,11 +40,11 @@ const server = await startServer({
 let toggles = 0;
 Deno.addSignalListener("SIGUSR1", () => {
   server.watcher.stop();
-  console.log(`watcher off ${++toggles}`);
+  console.log(`watcher off ${++toggles} reads ${server.watcher.reads}`);
 });
 Deno.addSignalListener("SIGUSR2", () => {
   server.watcher.start();
-  console.log(`watcher on ${++toggles}`);
+  console.log(`watcher on ${++toggles} reads ${server.watcher.reads}`);
 });
 let gcs = 0;
 Deno.addSignalListener("SIGHUP", () => {

@@ -52,7 +52,7 @@ export interface StartOptions {
   maxIdleTimeout?: number;
   /** Milliseconds between migration checks of QUIC connections in use (default 50). */
   watchIntervalMs?: number;
-  /** Milliseconds between migration checks of quiet QUIC connections (default 250). */
+  /** Milliseconds between migration checks of quiet QUIC connections (default 500). */
   watchQuietIntervalMs?: number;
   /** Most connections one watcher slice reads (default: the watcher's; for benchmarks). */
   watchMaxReadsPerSlice?: number;

@@ -15,6 +15,7 @@ import type { BenchOptions } from "../support/options.ts";
 import type { ScenarioResult } from "../support/scenario_result.ts";
 import { median, round } from "../support/stats.ts";
 import { type BenchEnv, denoRun, withFileLimit } from "../support/env.ts";
+import { defaultConfig } from "../../lib/cli/server_config.ts";
 
 const PER_ENDPOINT = 100;
 const SETTLE_MS = 3000;
@@ -210,7 +211,8 @@ export async function runIdle(env: BenchEnv, options: BenchOptions): Promise<Sce
       "and on (SIGUSR2: its own timer running again; idle, it visits every connection once per " +
       "50 ms, or, past its budget of visits per second (`--watch-max-reads`, 20,000 by default), " +
       "once per connections ÷ budget seconds, and reads a quiet connection's address once per " +
-      `250 ms, \`--watch-quiet-interval\`), interleaved, ${pairs} pairs after a warm-up. ` +
+      `${fmt(defaultConfig().watchQuietIntervalMs)} ms, \`--watch-quiet-interval\`), ` +
+      `interleaved, ${pairs} pairs after a warm-up. ` +
       "Off is keep-alives and timers.",
       "",
       ...watcher.map((w) =>

@@ -133,7 +133,7 @@ Deno.test("command line wins over environment", () => {
     adminToken: "flag-token",
     logFormat: "text",
     watchIntervalMs: 20,
-    watchQuietIntervalMs: 250,
+    watchQuietIntervalMs: 500,
     closedTtlSeconds: 3600,
     maxClosed: 10_000,
     tcpHttp2: false,
@@ -296,7 +296,7 @@ Deno.test("--watch-quiet-interval: flag, environment, default, and bounds", () =
   assert.equal(parseConfig(["--watch-quiet-interval", "1000"], {}).watchQuietIntervalMs, 1000);
   const fromEnv = parseConfig([], { QUIC_WATCH_QUIET_INTERVAL: "50" });
   assert.equal(fromEnv.watchQuietIntervalMs, 50);
-  assert.equal(parseConfig([], {}).watchQuietIntervalMs, 250);
+  assert.equal(parseConfig([], {}).watchQuietIntervalMs, 500);
   assert.throws(() => parseConfig(["--watch-quiet-interval", "60001"], {}), /60001/);
   assert.throws(() => parseConfig(["--watch-quiet-interval=x"], {}), /not an interval/);
 });

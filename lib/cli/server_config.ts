@@ -141,7 +141,7 @@ export function defaultConfig(): ServerConfig {
     adminToken: undefined,
     logFormat: "text",
     watchIntervalMs: 50,
-    watchQuietIntervalMs: 250,
+    watchQuietIntervalMs: 500,
     closedTtlSeconds: 3600,
     maxClosed: 10_000,
     tcpHttp2: false,

@@ -271,6 +271,11 @@ Deno.test("limits: --watch-max-reads stretches the watcher's round instead of re
       0.05,
       "the interval",
     );
+    assert.equal(
+      await metric(client, "quic_migration_watcher_quiet_seconds"),
+      0.5,
+      "the quiet interval, --watch-quiet-interval's default",
+    );
   } finally {
     client.close();
     await plain.stop();

@@ -5,28 +5,29 @@
  *
  * `Deno.QuicConn.remoteAddr` is live: quinn updates it when it switches the connection to a
  * new path. Reading it is one call into the runtime per connection, so the watcher's cost grows
- * with the connections open and shrinks with a longer interval; the `idle` benchmark measures
- * its share of a core (`bench/results/`). The interval bounds an idle connection's detection
- * delay. A connection carrying requests is caught by its next request, well before.
+ * with the connections it reads and shrinks with longer intervals; the `idle` benchmark measures
+ * its share of a core (`bench/results/`). The intervals bound a connection's detection delay
+ * without requests. A connection carrying requests is caught by its next request, well before.
  *
  * **Sliced while busy, one pass while idle.** The event loop is single-threaded, and quinn's
  * packet processing, the requests and the lab relay all run on it: reading every connection in
  * one go holds all of them up for as long as the reads take, which grows with the connections
- * open. Reads are owed at one round over all connections per interval, round-robin. While
+ * open. Visits are owed at one round over all connections per interval, round-robin. While
  * requests come in, each request `nudge`s the watcher, and once a slice spacing has passed a
  * nudge reads what is owed, at most twice a slice's share (`maxReadsPerSlice` connections): the
  * loop is awake for the request anyway. The timer fires once per interval and reads whatever
  * is still owed: on an idle server, a whole round in one pass, with nothing waiting behind it.
  * Waking the process more often to read in slices would cost more than the reads (a timer
- * wake-up is not free), so slices ride on wake-ups that happen anyway. Either way the reads per
- * interval, and so the CPU they take, stay one per connection.
+ * wake-up is not free), so slices ride on wake-ups that happen anyway. Either way a connection
+ * is visited once per round (and read at most then).
  *
- * **A budget of reads per second.** One read per connection per interval grows with the
+ * **A budget of reads per second.** One visit per connection per interval grows with the
  * connections open: enough idle connections would take the whole event loop from the requests.
- * With `maxReadsPerSecond`, a round lasts `connections ÷ maxReadsPerSecond` seconds once that is
- * longer than the interval: the CPU stays bounded, and an idle connection's move may go unseen
- * for that long instead ({@link MigrationWatcher.roundMs}, which `/metrics` reports). A busy
- * connection is still caught by its next request.
+ * With `maxReadsPerSecond` (visits, and so reads, per second), a round lasts
+ * `connections ÷ maxReadsPerSecond` seconds once that is longer than the interval: the CPU stays
+ * bounded, and an idle connection's move may go unseen for that long instead
+ * ({@link MigrationWatcher.roundMs}, which `/metrics` reports). A busy connection is still caught
+ * by its next request.
  *
  * **Quiet connections less often.** A read is a runtime call that builds an address object, so
  * reads are spent where they tell something. At each visit of its round, a connection is

@@ -4,7 +4,15 @@
  * environment's deferred cleanups. Nothing here spawns a process or opens a socket.
  */
 
-import { interleave, median, percentile, roundRatios, type Sample } from "./stats.ts";
+import {
+  interleave,
+  median,
+  medianInterval,
+  percentile,
+  roundRatios,
+  type Sample,
+} from "./stats.ts";
+import { withInterval } from "./h3_comparison.ts";
 import { parseOptions, SCENARIOS } from "./options.ts";
 import { childCpuSeconds, parseGtlsResponses, parseH2load } from "./client_output.ts";
 import { summaryTable } from "./report.ts";
@@ -33,6 +41,23 @@ Deno.test("percentile interpolates between closest ranks", () => {
   assertEquals(percentile(Array.from({ length: 101 }, (_, i) => i), 99), 99);
   assertEquals(Number.isNaN(percentile([], 50)), true);
   assertEquals(median([3, 1, 2]), 2);
+});
+
+Deno.test("medianInterval: order statistics with binomial coverage, none with too few values", () => {
+  // Tables of the sign test: ranks 4 and 12 of 15, 10 and 21 of 30; 6 values are the fewest.
+  const upTo = (n: number) => [...Array(n).keys()].map((i) => n - i); // any order
+  assertEquals(medianInterval(upTo(15)), { low: 4, high: 12, confidence: 0.965 });
+  assertEquals(medianInterval(upTo(30)), { low: 10, high: 21, confidence: 0.957 });
+  assertEquals(medianInterval(upTo(6)), { low: 1, high: 6, confidence: 0.969 });
+  assertEquals(medianInterval(upTo(5)), undefined);
+  assertEquals(medianInterval([]), undefined);
+  // A lower confidence narrows it.
+  assertEquals(medianInterval(upTo(15), 0.8), { low: 5, high: 11, confidence: 0.882 });
+  assertEquals(
+    withInterval(0.985, { low: 0.905, high: 1.074, confidence: 0.965 }),
+    "0.99 (0.91–1.07)",
+  );
+  assertEquals(withInterval(0.985, undefined), "0.99");
 });
 
 Deno.test("roundRatios pairs by round and skips failed runs", () => {

@@ -13,7 +13,15 @@ import { fmt, progress, table } from "./format.ts";
 import { checkResponses } from "./gtls.ts";
 import type { ServerProcess } from "./process.ts";
 import type { SummaryRow } from "./scenario_result.ts";
-import { interleave, median, medianOf, roundRatios, type Sample } from "./stats.ts";
+import {
+  interleave,
+  median,
+  type MedianInterval,
+  medianInterval,
+  medianOf,
+  roundRatios,
+  type Sample,
+} from "./stats.ts";
 
 /** The servers compared, in the order each round runs them. */
 export const H3_TARGETS = ["ours", "caddy", "ceiling"] as const;
@@ -95,6 +103,8 @@ export interface PathComparison {
   median: Record<H3Target, number>;
   /** Median of the per-round ratios. */
   medianRatio: { caddy: number; ceiling: number };
+  /** A 95 % interval of that median (undefined with too few rounds). */
+  ratioInterval: { caddy?: MedianInterval; ceiling?: MedianInterval };
 }
 
 /** One timed run of `target` on `path`: the figure (higher is better), success and details. */
@@ -132,6 +142,10 @@ export async function compareOnPaths(
         ceiling: medianOf(samples, "ceiling"),
       },
       medianRatio: { caddy: median(ratios.caddy), ceiling: median(ratios.ceiling) },
+      ratioInterval: {
+        caddy: medianInterval(ratios.caddy),
+        ceiling: medianInterval(ratios.ceiling),
+      },
     });
   }
   return comparisons;
@@ -147,7 +161,7 @@ export function comparisonRows(
       scenario: `${describe(c.path)}, ours vs Caddy (req/s)`,
       ours: fmt(c.median.ours),
       peer: `Caddy ${fmt(c.median.caddy)}`,
-      ratio: fmt(c.medianRatio.caddy, 2),
+      ratio: withInterval(c.medianRatio.caddy, c.ratioInterval.caddy),
       target: "≥ 1.0× Caddy",
       met: Number.isFinite(c.medianRatio.caddy) ? c.medianRatio.caddy >= 1 : null,
     },
@@ -155,7 +169,7 @@ export function comparisonRows(
       scenario: `${describe(c.path)}, ours vs runtime ceiling (req/s)`,
       ours: fmt(c.median.ours),
       peer: `ceiling ${fmt(c.median.ceiling)}`,
-      ratio: fmt(c.medianRatio.ceiling, 2),
+      ratio: withInterval(c.medianRatio.ceiling, c.ratioInterval.ceiling),
       target: "—",
       met: null,
     },
@@ -184,7 +198,7 @@ export function comparisonMarkdown(
       `**Medians: ours ${fmt(c.median.ours)} req/s, Caddy ${fmt(c.median.caddy)} req/s, ` +
         `runtime ceiling ${fmt(c.median.ceiling)} req/s. Medians of the per-round ratios: ` +
         `ours/Caddy ${fmt(c.medianRatio.caddy, 3)}, ours/ceiling ` +
-        `${fmt(c.medianRatio.ceiling, 3)}.**`,
+        `${fmt(c.medianRatio.ceiling, 3)}.**` + intervalSentence(c),
       "",
       ...table(
         ["round", "server", "ms", "req/s", ...extra.map((e) => e.header), "result"],
@@ -214,4 +228,20 @@ export function comparisonMarkdown(
 /** The figures for the JSON, per path. */
 export function comparisonData(comparisons: PathComparison[]): Record<string, unknown> {
   return Object.fromEntries(comparisons.map((c) => [c.path, { ...c, path: undefined }]));
+}
+
+/** A median ratio with its interval, as the summary shows it: `0.99 (0.91–1.07)`. */
+export function withInterval(ratio: number, interval: MedianInterval | undefined): string {
+  const median = fmt(ratio, 2);
+  return interval === undefined
+    ? median
+    : `${median} (${fmt(interval.low, 2)}–${fmt(interval.high, 2)})`;
+}
+
+function intervalSentence(c: PathComparison): string {
+  const { caddy, ceiling } = c.ratioInterval;
+  if (caddy === undefined || ceiling === undefined) return "";
+  return ` With ${fmt(caddy.confidence * 100, 1)} % confidence the median ours/Caddy lies within ` +
+    `${fmt(caddy.low, 3)}–${fmt(caddy.high, 3)}, and ours/ceiling within ` +
+    `${fmt(ceiling.low, 3)}–${fmt(ceiling.high, 3)} (order statistics of the per-round ratios).`;
 }

@@ -102,3 +102,40 @@ export function medianDetail(samples: Sample[], target: string, key: string): nu
       .filter(Number.isFinite),
   );
 }
+
+/** A range that holds the true median with at least `confidence`, from the samples alone. */
+export interface MedianInterval {
+  low: number;
+  high: number;
+  /** Its exact coverage (at least the confidence asked for). */
+  confidence: number;
+}
+
+/**
+ * A distribution-free confidence interval of the median: the k-th smallest and k-th largest
+ * value, for the largest k whose coverage under Binomial(n, ½) still reaches `confidence`. It
+ * assumes only independent rounds, not a normal spread, which per-round ratios on a shared
+ * machine do not have. Undefined when there are too few values for any such k (fewer than 6
+ * at 95 %).
+ *
+ * ```ts
+ * medianInterval([...Array(15).keys()].map((i) => i + 1)); // { low: 4, high: 12, confidence: 0.965 }
+ * ```
+ */
+export function medianInterval(values: number[], confidence = 0.95): MedianInterval | undefined {
+  const n = values.length;
+  const sorted = [...values].sort((a, b) => a - b);
+  // P(X ≤ j) for X ~ Binomial(n, ½), accumulated; k values below the interval leave it with
+  // probability P(X ≤ k − 1) on each side.
+  let term = 0.5 ** n; // P(X = 0)
+  let below = 0;
+  let best: MedianInterval | undefined;
+  for (let k = 1; 2 * k <= n; k++) {
+    below += term; // P(X ≤ k − 1)
+    const coverage = 1 - 2 * below;
+    if (coverage < confidence) break;
+    best = { low: sorted[k - 1], high: sorted[n - k], confidence: round(coverage, 3) };
+    term = (term * (n - (k - 1))) / k; // P(X = k)
+  }
+  return best;
+}

@@ -186,3 +186,20 @@ Deno.test("download: a GET the client cancels stops the server's generation", ()
     await again.body?.cancel();
     assert.equal(downloadWork.generatedBytes - generatedBefore, generated);
   }));
+
+Deno.test("download: its bytes show in the connection's bytes_out while it runs", () =>
+  withServer(async (server, client) => {
+    const res = await client.fetch(`/api/download?bytes=${GIB}`);
+    const reader = res.body!.getReader();
+    let read = 0;
+    while (read < 4 * 1024 * 1024) {
+      const { value, done } = await reader.read();
+      assert.ok(!done, "the body ended early");
+      read += value.length;
+    }
+    const [conn] = [...server.tracker.openConnections()].filter((c) => c.protocol === "h3");
+    const sent = conn.toJSON().bytes_out;
+    // Everything read was sent; the rest of the GiB is still to come.
+    assert.ok(sent >= read && sent < GIB, `bytes_out ${sent} after reading ${read}`);
+    await reader.cancel();
+  }));

@@ -211,15 +211,22 @@ export function writePlannedHeadersFrame(
   else out.set(data, body);
 }
 
+/** A running count of body bytes sent, such as a connection's (see {@link writeBody}). */
+export interface SentBytes {
+  bytesOut: number;
+}
+
 /**
  * Writes a body as DATA frames, one per chunk, awaiting each write so a large body never
  * sits in memory (the QUIC stream's flow control is the backpressure). The DATA header is
  * queued without awaiting, then the chunk: the writer keeps them in order and the chunk is
- * not copied. `already` are chunks the caller read from `reader` before, sent first.
+ * not copied. `already` are chunks the caller read from `reader` before, sent first. Each chunk
+ * written is added to `counter` at once, so a long download's bytes show while it runs.
  */
 export async function writeBody(
   writer: WritableStreamDefaultWriter<Uint8Array>,
   reader: ReadableStreamDefaultReader<Uint8Array>,
+  counter?: SentBytes,
   ...already: Uint8Array[]
 ): Promise<number> {
   let total = 0;
@@ -237,6 +244,7 @@ export async function writeBody(
       writer.write(header).catch(() => {}); // its failure surfaces on the next await
       await writer.write(chunk);
       total += chunk.length;
+      if (counter !== undefined) counter.bytesOut += chunk.length;
     }
   }
 }

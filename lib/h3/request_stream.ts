@@ -194,7 +194,7 @@ export class RequestStreams<C> implements BodyReadWatch {
       response = errorAnswer(error);
     }
     if (source === undefined) {
-      this.bytesOut += await sendResponse(writer, response, method === "HEAD");
+      await sendResponse(writer, response, method === "HEAD", this);
       return;
     }
     const failure = source.failure;
@@ -202,10 +202,10 @@ export class RequestStreams<C> implements BodyReadWatch {
       // Answered for the broken body instead (see the module documentation); already reported.
       response.body?.cancel().catch(ignore);
       if (failure instanceof H3Error && failure.scope === "connection") return;
-      this.bytesOut += await sendResponse(writer, errorResponse(failure), false);
+      await sendResponse(writer, errorResponse(failure), false, this);
       return;
     }
-    this.bytesOut += await sendResponse(writer, response, method === "HEAD");
+    await sendResponse(writer, response, method === "HEAD", this);
     source.stopReading();
   }
 
@@ -256,7 +256,7 @@ export class RequestStreams<C> implements BodyReadWatch {
       this.#config.onError(new H3Error(H3_INTERNAL_ERROR, "stream", String(error)));
     }
     // Clients must not discard a complete response because their request was cut short.
-    this.bytesOut += await sendResponse(writer, errorResponse(error), false);
+    await sendResponse(writer, errorResponse(error), false, this);
   }
 }
 

@@ -7,6 +7,7 @@
 import {
   encodeHeadersFrame,
   planHeadersFrame,
+  type SentBytes,
   writeBody,
   writePlannedHeadersFrame,
 } from "./body.ts";
@@ -126,24 +127,32 @@ export function errorResponse(error: unknown): Response {
 }
 
 /**
- * Sends a response and finishes the stream; resolves with the body bytes sent. A body that
- * fits in one chunk goes out with the HEADERS in a single write (the common case for API
- * responses); longer bodies stream as DATA frames with backpressure. Never rejects: if the peer
- * stops reading or the connection goes away, the body is cancelled.
+ * Sends a response and finishes the stream; resolves with the body bytes sent, which are also
+ * added to `counter` (a streamed body's chunk by chunk, as they go out). A body that fits in one
+ * chunk goes out with the HEADERS in a single write (the common case for API responses); longer
+ * bodies stream as DATA frames with backpressure. Never rejects: if the peer stops reading or
+ * the connection goes away, the body is cancelled.
  */
 export async function sendResponse(
   writer: WritableStreamDefaultWriter<Uint8Array>,
   response: Response,
   headOnly: boolean,
+  counter?: SentBytes,
 ): Promise<number> {
   if (response instanceof LightResponse) {
     const light = response.fields;
-    if (light !== undefined) return sendLight(writer, response, light, headOnly);
+    if (light !== undefined) {
+      const sent = await sendLight(writer, response, light, headOnly);
+      if (counter !== undefined) counter.bytesOut += sent;
+      return sent;
+    }
   }
   const fields = responseFields(response.status, response.headers);
   const declared = headOnly ? -1 : declaredLength(fields);
   if (declared >= 0 && declared <= WHOLE_BODY_MAX) {
-    return sendWhole(writer, response, fields, declared);
+    const sent = await sendWhole(writer, response, fields, declared);
+    if (counter !== undefined) counter.bytesOut += sent;
+    return sent;
   }
   const body = response.body;
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
@@ -163,7 +172,7 @@ export async function sendResponse(
       // the header section now rather than when the first chunk comes.
       writer.write(encodeHeadersFrame(fields)).catch(() => {});
       const later = await firstRead;
-      sent = await writeBody(writer, reader, ...(later.done ? [] : [later.value]));
+      sent = await writeBody(writer, reader, counter, ...(later.done ? [] : [later.value]));
       writeTrailers(writer, body);
       await writer.close();
       return sent;
@@ -179,12 +188,14 @@ export async function sendResponse(
       writer.write(encodeHeadersFrame(fields, first.value)).catch(ignore);
       writeTrailers(writer, body);
       await writer.close();
+      if (counter !== undefined) counter.bytesOut += first.value.length;
       return first.value.length;
     }
     writer.write(encodeHeadersFrame(fields, first.value)).catch(() => {});
     sent = first.value.length;
+    if (counter !== undefined) counter.bytesOut += sent;
     const next = second === NOT_YET ? await secondRead : second;
-    sent += await writeBody(writer, reader, ...(next.done ? [] : [next.value]));
+    sent += await writeBody(writer, reader, counter, ...(next.done ? [] : [next.value]));
     writeTrailers(writer, body);
     await writer.close();
     return sent;

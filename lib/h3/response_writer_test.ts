@@ -85,6 +85,33 @@ Deno.test("sendResponse: a streamed body without a length is streamed, chunk by 
   assert.equal(out.ended(), "closed");
 });
 
+Deno.test("sendResponse: a streamed body is counted as it goes out, not when it ends", async () => {
+  const out = recorder();
+  const counter = { bytesOut: 100 }; // a connection's earlier responses
+  let source!: ReadableStreamDefaultController<Uint8Array>;
+  const body = new ReadableStream<Uint8Array>({
+    start: (controller) => void (source = controller),
+  });
+  const more = (text: string) => source.enqueue(new TextEncoder().encode(text));
+  const counted = async (bytes: number) => {
+    for (let i = 0; i < 1000 && counter.bytesOut !== bytes; i++) await null;
+    return counter.bytesOut;
+  };
+  const sending = sendResponse(out.writer, new Response(body), false, counter);
+  more("12345");
+  more("67");
+  assert.equal(await counted(107), 107, "the first chunks, while the body is still open");
+  more("890");
+  assert.equal(await counted(110), 110);
+  source.close();
+  assert.equal(await sending, 10);
+  assert.equal(counter.bytesOut, 110, "nothing counted twice at the end");
+  assert.equal(decode(out.chunks).body, "1234567890");
+  const small = { bytesOut: 0 };
+  await sendResponse(recorder().writer, new Response("{}"), false, small);
+  assert.equal(small.bytesOut, 2, "a whole body too");
+});
+
 Deno.test("sendResponse: a stream that fails mid-body cancels the body's source", async () => {
   let writes = 0;
   const failing = new WritableStream<Uint8Array>({

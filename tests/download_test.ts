@@ -48,6 +48,20 @@ async function readDownload(body: ReadableStream<Uint8Array>) {
   return { hex: hash.digest("hex"), bytes, mismatch };
 }
 
+/** Reads at least `bytes` of a body that must not end before; resolves with what it read. */
+async function readAtLeast(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  bytes: number,
+): Promise<number> {
+  let read = 0;
+  while (read < bytes) {
+    const { value, done } = await reader.read();
+    assert.ok(!done, "the body ended early");
+    read += value.length;
+  }
+  return read;
+}
+
 /** Waits until `done()` holds, checking every few ms, failing after `timeoutMs`. */
 async function until(done: () => boolean, what: string, timeoutMs: number): Promise<void> {
   const deadline = performance.now() + timeoutMs;
@@ -169,12 +183,7 @@ Deno.test("download: a GET the client cancels stops the server's generation", ()
     const cancelledBefore = downloadWork.cancelled;
     const res = await client.fetch(`/api/download?bytes=${GIB}`, { headers: { te: "trailers" } });
     const reader = res.body!.getReader();
-    let read = 0;
-    while (read < 4 * 1024 * 1024) {
-      const { value, done } = await reader.read();
-      assert.ok(!done, "the body ended early");
-      read += value.length;
-    }
+    await readAtLeast(reader, 4 * 1024 * 1024);
     await reader.cancel();
     await until(() => downloadWork.cancelled > cancelledBefore, "the server's cancellation", 5000);
     const generated = downloadWork.generatedBytes - generatedBefore;
@@ -191,12 +200,7 @@ Deno.test("download: its bytes show in the connection's bytes_out while it runs"
   withServer(async (server, client) => {
     const res = await client.fetch(`/api/download?bytes=${GIB}`);
     const reader = res.body!.getReader();
-    let read = 0;
-    while (read < 4 * 1024 * 1024) {
-      const { value, done } = await reader.read();
-      assert.ok(!done, "the body ended early");
-      read += value.length;
-    }
+    const read = await readAtLeast(reader, 4 * 1024 * 1024);
     const [conn] = [...server.tracker.openConnections()].filter((c) => c.protocol === "h3");
     const sent = conn.toJSON().bytes_out;
     // Everything read was sent; the rest of the GiB is still to come.

@@ -238,10 +238,15 @@ export function withInterval(ratio: number, interval: MedianInterval | undefined
     : `${median} (${fmt(interval.low, 2)}–${fmt(interval.high, 2)})`;
 }
 
+/**
+ * The intervals in words, each with its own coverage: a failed run leaves one peer's ratios
+ * fewer than the other's, and so a different coverage.
+ */
 function intervalSentence(c: PathComparison): string {
   const { caddy, ceiling } = c.ratioInterval;
   if (caddy === undefined || ceiling === undefined) return "";
-  return ` With ${fmt(caddy.confidence * 100, 1)} % confidence the median ours/Caddy lies within ` +
-    `${fmt(caddy.low, 3)}–${fmt(caddy.high, 3)}, and ours/ceiling within ` +
-    `${fmt(ceiling.low, 3)}–${fmt(ceiling.high, 3)} (order statistics of the per-round ratios).`;
+  const within = (i: MedianInterval) =>
+    `${fmt(i.low, 3)}–${fmt(i.high, 3)} (${fmt(i.confidence * 100, 1)} % confidence)`;
+  return ` The median ours/Caddy lies within ${within(caddy)}, ours/ceiling within ` +
+    `${within(ceiling)}: order statistics of the per-round ratios.`;
 }

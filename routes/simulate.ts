@@ -6,7 +6,9 @@
  * "count": 1-1000, "interval_ms": 0-10000}`. Without `Authorization: Bearer <admin token>` only
  * the caller's own connection may be moved.
  *
- * - Another connection: the rebindings run now and the response says what happened.
+ * - Another connection: the rebindings run now and the response says what happened
+ *   (`status: "done"`, or `"stopped"` with a `detail` when the connection closed or left the lab
+ *   path before the count was reached; the rebindings made are in the report either way).
  * - The caller's own connection (`"self"`): the response comes first (202), and the rebindings
  *   start `starts_after_ms` later. A NAT rebinding only shows once the client sends again, and
  *   a client waiting for this very response would not; so the results arrive in the connection's
@@ -157,10 +159,12 @@ export function simulate(deps: SimulateDeps): Hono<AppEnv> {
     }
     const before = lab.recordFor(conn)?.migrations.length ?? 0;
     try {
-      const record = await lab.migrate(conn, parsed.plan);
+      const { record, stopped } = await lab.migrate(conn, parsed.plan);
       return c.json({
         connection_id: conn.id,
-        status: "done",
+        // Stopped early is still a report: the rebindings made are facts, not an error.
+        status: stopped === null ? "done" : "stopped",
+        ...(stopped === null ? {} : { detail: stopped }),
         migrations: record.migrations.slice(before),
         dcids_seen: record.dcids_seen,
         conformance: record.conformance,

@@ -224,3 +224,82 @@ Deno.test("lab: errors are JSON with the right status", () =>
       labClient.close();
     }
   }));
+
+Deno.test("lab: rebindings a silent client never follows are reported as such, and the plan goes on", () =>
+  withLab(async (server) => {
+    // No keep-alive and no request in flight: after its first request (and the acknowledgements
+    // that may trail it) this client sends nothing, so no later rebinding can show until it
+    // sends again.
+    const labClient = await server.labClient();
+    try {
+      const id = await idOf(labClient);
+      const conn = server.tracker.get(id)!;
+      const start = conn.remoteAddr;
+      const { record, stopped } = await server.lab!.migrate(conn, {
+        kind: "mixed",
+        count: 3,
+        intervalMs: 0,
+        // Longer than the watcher takes to look at a quiet connection (`quietMs`).
+        detectTimeoutMs: server.watcher.quietMs + 500,
+      });
+      assert.equal(stopped, null, "a rebinding not followed is no reason to stop");
+      assert.equal(record.migrations.length, 3, JSON.stringify(record));
+      // Each rebinding moved the same relay session on from where the previous one left it.
+      assert.deepEqual(record.migrations.map((m) => m.old_addr), [
+        start,
+        record.migrations[0].new_addr,
+        record.migrations[1].new_addr,
+      ]);
+      // The server saw a move exactly when the client sent on the new mapping.
+      for (const m of record.migrations) {
+        assert.equal(m.detected, m.client_sent_on_new_path, JSON.stringify(m));
+      }
+      const last = record.migrations[2];
+      assert.equal(last.detected, false, JSON.stringify(record));
+      assert.equal(last.outcome, "undetected");
+      const followed = record.migrations.filter((m) => m.detected).length;
+      assert.deepEqual(record.conformance, {
+        rebindings: 3,
+        survived: followed,
+        not_followed: 3 - followed,
+        served_requests_after: 0,
+      });
+      // The client's next request arrives through the last mapping, still the same connection.
+      assert.equal(await idOf(labClient), id);
+      assert.equal(conn.remoteAddr, last.new_addr);
+      assert.equal(conn.migrationCount, followed + 1);
+    } finally {
+      labClient.close();
+    }
+  }));
+
+Deno.test("lab: a connection that closes between rebindings ends the plan with a report, not an error", () =>
+  withLab(async (server) => {
+    const labClient = await server.labClient({ keepAliveInterval: 20 });
+    const control = await server.client();
+    try {
+      const id = await idOf(labClient);
+      // Close the client once its first move is seen; the plan's pause leaves time for the close.
+      const stop = server.tracker.subscribe((event) => {
+        if (event.type === "migration" && event.connection_id === id) {
+          stop();
+          labClient.close();
+        }
+      });
+      const res = await simulate(
+        control,
+        { connection_id: id, kind: "port", count: 3, interval_ms: 1500 },
+        server.adminToken,
+      );
+      const report = await res.json();
+      assert.equal(res.status, 200, JSON.stringify(report));
+      assert.equal(report.status, "stopped");
+      assert.match(report.detail, /^the connection closed after 1 rebinding \(/);
+      assert.equal(report.migrations.length, 1);
+      assert.equal(report.migrations[0].detected, true);
+      assert.equal(report.conformance.rebindings, 1);
+    } finally {
+      labClient.close();
+      control.close();
+    }
+  }));

@@ -6,11 +6,12 @@
  *
  * Which relay session carries a connection is found by the address the server currently sees
  * for it, which is the relay's upstream address. That locates the connection's *path*; the
- * connection's identity stays the server-assigned id.
+ * connection's identity stays the server-assigned id. Once the lab has moved a session, it keeps
+ * that session for the rest of the plan, whether or not the server saw the client follow.
  *
  * ```ts
  * const lab = new MigrationLab(relay, tracker);
- * const report = await lab.migrate(conn, { kind: "port", count: 3, intervalMs: 100 });
+ * const { record, stopped } = await lab.migrate(conn, { kind: "port", count: 3, intervalMs: 100 });
  * ```
  * @module
  */
@@ -74,6 +75,13 @@ export interface LabRecord {
   };
 }
 
+/** One call's rebindings: the connection's whole record, and why the plan ended early if it did. */
+export interface LabRun {
+  record: LabRecord;
+  /** Why fewer rebindings than planned were made, or null when all were. */
+  stopped: string | null;
+}
+
 /** Why a connection cannot be moved: it is not on the lab path. */
 export class NotOnLabPathError extends Error {}
 
@@ -133,9 +141,13 @@ export class MigrationLab {
   /**
    * Rebinds `conn`'s lab path `plan.count` times. Each rebinding waits until the server's
    * tracker reports the connection on the new address, or until the detection timeout, before
-   * the next. Throws `NotOnLabPathError` if the connection is not (or no longer) on the lab path.
+   * the next. A rebinding the server did not follow is recorded as such and the plan goes on
+   * with the same relay session: the lab moved that session itself, so it needs no sighting of
+   * the connection to find it again. Throws `NotOnLabPathError` if the connection is not on the
+   * lab path at the start; stops early, saying why in `stopped`, if the connection closes, its
+   * relay session ends, or the server sees it arrive from outside the session's mappings.
    */
-  async migrate(conn: TrackedConnection, plan: MigrationPlan): Promise<LabRecord> {
+  async migrate(conn: TrackedConnection, plan: MigrationPlan): Promise<LabRun> {
     if (this.#busy.has(conn)) throw new LabBusyError("a migration of this connection is running");
     this.#busy.add(conn);
     try {
@@ -150,24 +162,25 @@ export class MigrationLab {
     return this.#busy.has(conn);
   }
 
-  async #migrate(conn: TrackedConnection, plan: MigrationPlan): Promise<LabRecord> {
+  async #migrate(conn: TrackedConnection, plan: MigrationPlan): Promise<LabRun> {
+    const session = this.sessionFor(conn);
+    if (session === undefined) {
+      throw new NotOnLabPathError(
+        conn.state === "closed"
+          ? `the connection closed (${conn.closeReason})`
+          : "the connection did not come through the lab port",
+      );
+    }
     const record = this.#records.get(conn) ?? {
       migrations: [],
       dcids_seen: [],
       conformance: { rebindings: 0, survived: 0, not_followed: 0, served_requests_after: 0 },
     };
     this.#records.set(conn, record);
+    let stopped: string | null = null;
     for (let i = 0; i < plan.count; i++) {
-      const session = this.sessionFor(conn);
-      if (session === undefined) {
-        throw new NotOnLabPathError(
-          conn.state === "closed"
-            ? `the connection closed after ${i} rebindings (${conn.closeReason})`
-            : i === 0
-            ? "the connection did not come through the lab port"
-            : `the connection left the lab path after ${i} rebindings (now at ${conn.remoteAddr})`,
-        );
-      }
+      stopped = i === 0 ? null : whyNotMovable(conn, session, i);
+      if (stopped !== null) break;
       const kind: RebindKind = plan.kind === "mixed"
         ? (i % 2 === 0 ? "port" : "address")
         : plan.kind;
@@ -197,7 +210,7 @@ export class MigrationLab {
       record.dcids_seen = [...session.dcidsSeen];
       if (i + 1 < plan.count && plan.intervalMs > 0) await delay(plan.intervalMs);
     }
-    return this.recordFor(conn)!;
+    return { record: this.recordFor(conn)!, stopped };
   }
 
   /** Resolves with the tracker's migration event to the expected address, or null on timeout. */
@@ -228,6 +241,27 @@ export class MigrationLab {
       },
     };
   }
+}
+
+/**
+ * Why the rebindings of `conn` through `session` cannot go on after `done` of them, or null if
+ * they can. The server's view of the connection must be one of the session's own mappings: the
+ * current one, or one it had (a rebinding not followed yet leaves the server on an older one).
+ */
+function whyNotMovable(
+  conn: TrackedConnection,
+  session: RelaySession,
+  done: number,
+): string | null {
+  const after = `after ${done} rebinding${done === 1 ? "" : "s"}`;
+  if (conn.state === "closed") return `the connection closed ${after} (${conn.closeReason})`;
+  if (session.closeReason !== null) {
+    return `the lab relay ended the connection's session ${after} (${session.closeReason})`;
+  }
+  const addr = conn.remoteAddr;
+  const ours = addr === session.upstreamAddr ||
+    session.rebindings.some((r) => r.oldAddr === addr || r.newAddr === addr);
+  return ours ? null : `the connection left the lab path ${after} (now at ${addr})`;
 }
 
 /** Milliseconds from a rebinding to the client's first datagram on its new mapping, or null. */

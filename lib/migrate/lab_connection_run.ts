@@ -162,7 +162,7 @@ async function checkConnection(
   const traffic = new TrafficLoop(client, path("/api/test"), id, report, budgetMs);
   try {
     report.migrations = plan.admin
-      ? await migrateAsAdmin(plan, plan.admin, id, budgetMs)
+      ? await migrateAsAdmin(plan, plan.admin, id, budgetMs, report)
       : await migrateSelf(client, plan, id, report);
     // The last move is validated by the next request on its new path: let one more complete.
     await traffic.nextSuccess(REQUEST_TIMEOUT_MS);
@@ -235,11 +235,21 @@ async function migrateAsAdmin(
   admin: { token: string; control: H3Client },
   id: string,
   budgetMs: number,
+  report: ConnectionReport,
 ): Promise<MigrationResult[]> {
   const answer = await postSimulate(admin.control, plan, id, budgetMs, admin.token);
   if (answer.status !== 200) throw new Error(refusal(answer, "the admin token was rejected"));
   const migrations = migrationsOf(answer.body, "migrations");
   if (migrations === undefined) throw new Error("the lab's answer lists no migrations");
+  if (answer.body.status === "stopped") {
+    // The moves that were made are still results: keep them in the table, then say why.
+    report.migrations = migrations;
+    throw new Error(
+      `the lab stopped after ${migrations.length} of ${plan.migrations} migrations: ${
+        String(answer.body.detail ?? "no reason given")
+      }`,
+    );
+  }
   return migrations;
 }
 

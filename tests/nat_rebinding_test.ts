@@ -150,7 +150,9 @@ Deno.test("NAT rebinding: 50 rebindings under load keep one connection, the serv
 });
 
 Deno.test("NAT rebinding: a 16 MiB download survives 10 rebindings mid-transfer", async () => {
-  const rig = await startRig();
+  // Keep-alives: a downloading client whose every packet was acknowledged before a rebinding
+  // has nothing to send after it, and would wait silently for data lost on the old mapping.
+  const rig = await startRig(50);
   const { client, relay, session } = rig;
   try {
     const size = 16 * 1024 * 1024;

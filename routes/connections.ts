@@ -132,7 +132,8 @@ export function connections(
         // The lab's view: whether it carries this connection, its rebindings and conformance.
         lab: labs === undefined || conn === undefined ? null : {
           on_lab_path: labs.sessionFor(conn) !== undefined,
-          ...(labs.recordFor(conn) ?? { migrations: [], dcids_seen: [], conformance: null }),
+          ...(labs.recordFor(conn) ??
+            { migrations: [], dcids_seen: [], conformance: null, stopped: null }),
         },
         ...sourceField(found.source),
       });

@@ -257,6 +257,17 @@ Deno.test("lab: rebindings a silent client never follows are reported as such, a
       const last = record.migrations[2];
       assert.equal(last.detected, false, JSON.stringify(record));
       assert.equal(last.outcome, "undetected");
+      // Still on the lab path, though the server has not seen it on the latest mapping yet.
+      assert.ok(server.lab!.sessionFor(conn), "the lab still finds the session it moved");
+      const control = await server.client();
+      try {
+        const info = await (await control.fetch(`/api/connections/${id}`)).json();
+        assert.equal(info.lab.on_lab_path, true);
+        assert.equal(info.lab.stopped, null);
+        assert.equal(info.lab.migrations.length, 3);
+      } finally {
+        control.close();
+      }
       const followed = record.migrations.filter((m) => m.detected).length;
       assert.deepEqual(record.conformance, {
         rebindings: 3,
@@ -298,6 +309,9 @@ Deno.test("lab: a connection that closes between rebindings ends the plan with a
       assert.equal(report.migrations.length, 1);
       assert.equal(report.migrations[0].detected, true);
       assert.equal(report.conformance.rebindings, 1);
+      // The reason stays in the connection's lab record, for whoever polls it.
+      const info = await (await control.fetch(`/api/connections/${id}`)).json();
+      assert.equal(info.lab.stopped, report.detail);
     } finally {
       labClient.close();
       control.close();

@@ -73,6 +73,8 @@ export interface LabRecord {
     /** Survived rebindings after which the connection served more requests. */
     served_requests_after: number;
   };
+  /** Why the latest plan made fewer rebindings than it asked for, or null. */
+  stopped: string | null;
 }
 
 /** One call's rebindings: the connection's whole record, and why the plan ended early if it did. */
@@ -95,6 +97,8 @@ export class MigrationLab {
   // Weak: a record goes when the tracker forgets its connection, so the lab never grows unbounded.
   readonly #records = new WeakMap<TrackedConnection, LabRecord>();
   readonly #busy = new Set<TrackedConnection>();
+  /** The relay session the lab last moved for each connection. */
+  readonly #moved = new WeakMap<TrackedConnection, RelaySession>();
   /** The relay's live record behind each migration, for facts that arrive after detection. */
   readonly #rebindings = new WeakMap<LabMigration, RebindRecord>();
 
@@ -107,7 +111,12 @@ export class MigrationLab {
   /** The relay session carrying `conn` right now, if `conn` came through the lab. */
   sessionFor(conn: TrackedConnection): RelaySession | undefined {
     if (conn.protocol !== "h3" || conn.state !== "open") return undefined;
-    return this.#relay.sessionByUpstream(conn.remoteAddr);
+    const found = this.#relay.sessionByUpstream(conn.remoteAddr);
+    if (found !== undefined) return found;
+    // A rebinding the client has not followed yet leaves the server on one of the session's
+    // earlier mappings, which the relay no longer indexes: the lab knows the session it moved.
+    const moved = this.#moved.get(conn);
+    return moved !== undefined && whyNotMovable(conn, moved, 0) === null ? moved : undefined;
   }
 
   /** The lab record of `conn`, refreshed, or undefined if it was never moved. */
@@ -175,12 +184,14 @@ export class MigrationLab {
       migrations: [],
       dcids_seen: [],
       conformance: { rebindings: 0, survived: 0, not_followed: 0, served_requests_after: 0 },
+      stopped: null,
     };
     this.#records.set(conn, record);
-    let stopped: string | null = null;
+    this.#moved.set(conn, session);
+    record.stopped = null;
     for (let i = 0; i < plan.count; i++) {
-      stopped = i === 0 ? null : whyNotMovable(conn, session, i);
-      if (stopped !== null) break;
+      record.stopped = i === 0 ? null : whyNotMovable(conn, session, i);
+      if (record.stopped !== null) break;
       const kind: RebindKind = plan.kind === "mixed"
         ? (i % 2 === 0 ? "port" : "address")
         : plan.kind;
@@ -210,7 +221,7 @@ export class MigrationLab {
       record.dcids_seen = [...session.dcidsSeen];
       if (i + 1 < plan.count && plan.intervalMs > 0) await delay(plan.intervalMs);
     }
-    return { record: this.recordFor(conn)!, stopped };
+    return { record: this.recordFor(conn)!, stopped: record.stopped };
   }
 
   /** Resolves with the tracker's migration event to the expected address, or null on timeout. */

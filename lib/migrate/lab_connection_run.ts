@@ -276,6 +276,12 @@ async function migrateSelf(
     report.migrations = latest;
     report.migrationsSeen = Math.max(report.migrationsSeen, latest.length);
     if (latest.length >= plan.migrations) return latest;
+    const stopped = stoppedReason(polled!.body);
+    if (stopped !== undefined) {
+      throw new Error(
+        `the lab stopped after ${latest.length} of ${plan.migrations} migrations: ${stopped}`,
+      );
+    }
   }
   throw new Error(
     `only ${report.migrations.length} of ${plan.migrations} migrations happened within ${waitMs} ms`,
@@ -316,6 +322,14 @@ function refusal(answer: { status: number; body: Record<string, unknown> }, forb
     line += ` (the lab is at ${labUrl}; is --url the lab?)`;
   }
   return line;
+}
+
+/** Why the lab ended a connection record's latest plan early, or undefined if it did not. */
+function stoppedReason(body: Record<string, unknown>): string | undefined {
+  const lab = body.lab;
+  if (typeof lab !== "object" || lab === null) return undefined;
+  const stopped = (lab as Record<string, unknown>).stopped;
+  return typeof stopped === "string" ? stopped : undefined;
 }
 
 /** The migrations in a lab report or a connection record's `lab`, or undefined if absent. */

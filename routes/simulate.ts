@@ -159,12 +159,12 @@ export function simulate(deps: SimulateDeps): Hono<AppEnv> {
     }
     const before = lab.recordFor(conn)?.migrations.length ?? 0;
     try {
-      const { record, stopped } = await lab.migrate(conn, parsed.plan);
+      const record = await lab.migrate(conn, parsed.plan);
       return c.json({
         connection_id: conn.id,
         // Stopped early is still a report: the rebindings made are facts, not an error.
-        status: stopped === null ? "done" : "stopped",
-        ...(stopped === null ? {} : { detail: stopped }),
+        status: record.stopped === null ? "done" : "stopped",
+        ...(record.stopped === null ? {} : { detail: record.stopped }),
         migrations: record.migrations.slice(before),
         dcids_seen: record.dcids_seen,
         conformance: record.conformance,

@@ -105,7 +105,7 @@ Deno.test("dashboard over HTTP/3: a lab migration appears in the list and the ti
     assert.equal(await page.getAttribute(`#rows tr[data-id="${labId}"]`, "data-migrations"), "0");
     const conn = server.tracker.get(labId);
     assert.ok(conn, "the tracker knows the lab client's connection");
-    const { record } = await server.lab!.migrate(conn, { kind: "port", count: 1, intervalMs: 0 });
+    const record = await server.lab!.migrate(conn, { kind: "port", count: 1, intervalMs: 0 });
     assert.equal(record.migrations.at(-1)?.detected, true, JSON.stringify(record));
 
     const row = `#rows tr[data-id="${labId}"]`;

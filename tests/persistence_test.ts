@@ -59,7 +59,7 @@ Deno.test("persistence: a graceful restart keeps ids, migrations and close reaso
     const first = await startTestServer([], { dataDir, history: HISTORY });
     const mover = await first.labClient({ keepAliveInterval: 50 });
     const moved = await idOf(mover);
-    const { record: lab } = await first.lab!.migrate(first.tracker.get(moved)!, {
+    const lab = await first.lab!.migrate(first.tracker.get(moved)!, {
       kind: "mixed",
       count: 2,
       intervalMs: 50,

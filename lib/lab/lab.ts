@@ -11,7 +11,8 @@
  *
  * ```ts
  * const lab = new MigrationLab(relay, tracker);
- * const { record, stopped } = await lab.migrate(conn, { kind: "port", count: 3, intervalMs: 100 });
+ * const record = await lab.migrate(conn, { kind: "port", count: 3, intervalMs: 100 });
+ * record.stopped; // null, or why fewer than 3 rebindings were made
  * ```
  * @module
  */
@@ -73,14 +74,7 @@ export interface LabRecord {
     /** Survived rebindings after which the connection served more requests. */
     served_requests_after: number;
   };
-  /** Why the latest plan made fewer rebindings than it asked for, or null. */
-  stopped: string | null;
-}
-
-/** One call's rebindings: the connection's whole record, and why the plan ended early if it did. */
-export interface LabRun {
-  record: LabRecord;
-  /** Why fewer rebindings than planned were made, or null when all were. */
+  /** Why the latest plan made fewer rebindings than it asked for, or null when it made all. */
   stopped: string | null;
 }
 
@@ -153,10 +147,11 @@ export class MigrationLab {
    * the next. A rebinding the server did not follow is recorded as such and the plan goes on
    * with the same relay session: the lab moved that session itself, so it needs no sighting of
    * the connection to find it again. Throws `NotOnLabPathError` if the connection is not on the
-   * lab path at the start; stops early, saying why in `stopped`, if the connection closes, its
-   * relay session ends, or the server sees it arrive from outside the session's mappings.
+   * lab path at the start; stops early, saying why in the record's `stopped`, if the connection
+   * closes, its relay session ends, or the server sees it arrive from outside the session's
+   * mappings.
    */
-  async migrate(conn: TrackedConnection, plan: MigrationPlan): Promise<LabRun> {
+  async migrate(conn: TrackedConnection, plan: MigrationPlan): Promise<LabRecord> {
     if (this.#busy.has(conn)) throw new LabBusyError("a migration of this connection is running");
     this.#busy.add(conn);
     try {
@@ -171,7 +166,7 @@ export class MigrationLab {
     return this.#busy.has(conn);
   }
 
-  async #migrate(conn: TrackedConnection, plan: MigrationPlan): Promise<LabRun> {
+  async #migrate(conn: TrackedConnection, plan: MigrationPlan): Promise<LabRecord> {
     const session = this.sessionFor(conn);
     if (session === undefined) {
       throw new NotOnLabPathError(
@@ -221,7 +216,7 @@ export class MigrationLab {
       record.dcids_seen = [...session.dcidsSeen];
       if (i + 1 < plan.count && plan.intervalMs > 0) await delay(plan.intervalMs);
     }
-    return { record: this.recordFor(conn)!, stopped: record.stopped };
+    return this.recordFor(conn)!;
   }
 
   /** Resolves with the tracker's migration event to the expected address, or null on timeout. */

@@ -244,11 +244,7 @@ async function migrateAsAdmin(
   if (answer.body.status === "stopped") {
     // The moves that were made are still results: keep them in the table, then say why.
     report.migrations = migrations;
-    throw new Error(
-      `the lab stopped after ${migrations.length} of ${plan.migrations} migrations: ${
-        String(answer.body.detail ?? "no reason given")
-      }`,
-    );
+    throw labStopped(migrations.length, plan, String(answer.body.detail ?? "no reason given"));
   }
   return migrations;
 }
@@ -277,11 +273,7 @@ async function migrateSelf(
     report.migrationsSeen = Math.max(report.migrationsSeen, latest.length);
     if (latest.length >= plan.migrations) return latest;
     const stopped = stoppedReason(polled!.body);
-    if (stopped !== undefined) {
-      throw new Error(
-        `the lab stopped after ${latest.length} of ${plan.migrations} migrations: ${stopped}`,
-      );
-    }
+    if (stopped !== undefined) throw labStopped(latest.length, plan, stopped);
   }
   throw new Error(
     `only ${report.migrations.length} of ${plan.migrations} migrations happened within ${waitMs} ms`,
@@ -322,6 +314,11 @@ function refusal(answer: { status: number; body: Record<string, unknown> }, forb
     line += ` (the lab is at ${labUrl}; is --url the lab?)`;
   }
   return line;
+}
+
+/** The error for a plan the lab ended after `made` of its migrations, saying why. */
+function labStopped(made: number, plan: LabConnectionPlan, reason: string): Error {
+  return new Error(`the lab stopped after ${made} of ${plan.migrations} migrations: ${reason}`);
 }
 
 /** Why the lab ended a connection record's latest plan early, or undefined if it did not. */

@@ -5,7 +5,14 @@
  * own address (the node recorded the hand-off as `preferred_address`, from the balancer's source
  * IP to the wifi NAT's address); then {@link FETCHES} fetches, with a wifi → cellular switch after
  * {@link SWITCH_AFTER} of them, all succeed on that one connection, which the node recorded
- * moving once (`address_change` to the cellular NAT's address). Nothing of the lab remains.
+ * moving once between networks (`address_change` to the cellular NAT's address). Nothing of the
+ * lab remains.
+ *
+ * In some runs the hand-off shows as more than one event: shortly after it, with no lab event
+ * in between, Chromium's packets arrive from another port of the wifi NAT (a `port_change` on the
+ * wifi address: a second socket of Chromium's, or a second mapping of the NAT's). That is what
+ * the server saw, so the test allows it, and only it: port changes on the wifi address between
+ * the hand-off and the switch.
  *
  * The origin is `https://localhost:<balancer port>` with `localhost` mapped to the balancer's IP
  * (the nodes' shared development certificate covers `localhost`; Chromium pins its key).
@@ -98,7 +105,7 @@ Deno.test("cluster netlab: Chromium follows the preferred address to its node an
     const cellular = lab.topology.uplinks.cellular.publicIp;
     const handedOff = () => cluster!.nodes[node].tracker.get(connectionId)?.toJSON();
     await waitUntil(
-      () => handedOff()?.migration_events.length === 1,
+      () => (handedOff()?.migration_events.length ?? 0) >= 1,
       "the hand-off to the node's own address",
       STEP_TIMEOUT_MS,
       () => JSON.stringify(handedOff()),
@@ -130,11 +137,18 @@ Deno.test("cluster netlab: Chromium follows the preferred address to its node an
     const all = cluster.connections();
     assert.deepEqual(all.map((c) => c.conn.connection_id), [connectionId], "no other connection");
     const record = cluster.nodes[node].tracker.get(connectionId)!.toJSON();
-    assert.deepEqual(record.migration_events.map((e) => e.kind), [
-      "preferred_address",
-      "address_change",
-    ]);
-    assert.equal(record.migration_count, 1);
+    const events = JSON.stringify(record.migration_events);
+    assert.equal(record.migration_events[0].kind, "preferred_address", events);
+    const moves = record.migration_events.slice(1, -1);
+    const change = record.migration_events.at(-1)!;
+    assert.equal(change.kind, "address_change", events);
+    assert.equal(change.new_addr, migration.new_addr, events);
+    for (const move of moves) {
+      assert.equal(move.kind, "port_change", `only Chromium's own socket moves: ${events}`);
+      assert.equal(hostOf(move.old_addr), wifi, events);
+      assert.equal(hostOf(move.new_addr), wifi, events);
+    }
+    assert.equal(record.migration_count, moves.length + 1);
     assert.equal(record.local_addr, cluster.nodeAddrs[node]);
     assert.deepEqual(errors, []);
   } finally {
